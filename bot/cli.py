@@ -1,0 +1,237 @@
+"""The ``herald`` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import signal
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from bot import logs
+from bot.shell import ShellAdapter, stdin_lines
+from bot.wiring import Components, build, database
+from handlers.settings import Settings, load_settings
+from models import db as dbmod
+from models.errors import ConfigError
+from tasks.runtime import worker_name
+from tasks.worker import run_worker
+
+app = typer.Typer(help="Herald: schedule social-media posts from chat, with approvals.", no_args_is_help=True,
+                  add_completion=False, pretty_exceptions_enable=False)
+db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
+cluster_app = typer.Typer(help="A local 6-node Redis Cluster for development.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(cluster_app, name="cluster")
+err = Console(stderr=True, highlight=False)
+DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
+
+
+def _settings(log_level: str | None = None) -> Settings:
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        err.print(f"herald: {exc}")
+        raise typer.Exit(2) from None
+    logs.configure(log_level or settings.log_level, settings.log_format)
+    return settings
+
+
+def _run(coro: Awaitable[int | None]) -> None:
+    try:
+        code = asyncio.run(coro)  # type: ignore[arg-type]
+    except ConfigError as exc:
+        err.print(f"herald: {exc}")
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        code = 130
+    raise typer.Exit(code or 0)
+
+
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+
+async def _with_background(comps: Components, body: Callable[[], Awaitable[int]], *, workers: bool) -> int:
+    """Run ``body`` with the dispatcher (and, if asked, a worker) running in this process."""
+    stop = asyncio.Event()
+    background: list[asyncio.Task[None]] = [asyncio.create_task(comps.dispatcher.run(stop))]
+    if comps.in_process_queue:
+        comps.broker.state.runtime = comps.runtime
+        await comps.broker.startup()
+    elif workers:
+        background.append(asyncio.create_task(
+            run_worker(comps.broker, comps.runtime, concurrency=comps.settings.worker_concurrency, stop=stop)))
+    else:
+        await comps.broker.startup()
+    try:
+        return await body()
+    finally:
+        stop.set()
+        await asyncio.gather(*background, return_exceptions=True)
+        if comps.in_process_queue or not workers:
+            await comps.broker.shutdown()
+
+
+@app.command()
+def shell(
+    as_: str = typer.Option(None, "--as", help="who you are at start (default: your login name)"),
+    wait: float = typer.Option(60.0, help="at end of input, wait this long for due posts to be published"),
+) -> None:
+    """Chat with Herald in this terminal; reads a script when stdin is not a terminal."""
+    settings = _settings("warning")
+    user = as_ or _login_name()
+
+    async def main() -> int:
+        comps = build(settings)
+        async with database(settings, application_name="herald-shell"):
+            adapter = ShellAdapter(comps.herald, user=user)
+            interactive = sys.stdin.isatty()
+            lines = stdin_lines(f"{user}> " if interactive else None)
+
+            async def body() -> int:
+                return await adapter.run(lines, interactive=interactive, wait=wait)
+
+            # In-process queue: publish here. With Redis, `herald worker` processes publish.
+            return await _with_background(comps, body, workers=False)
+
+    _run(main())
+
+
+@app.command()
+def run() -> None:
+    """Run Herald: the chat adapters that are configured, dispatcher and worker, all in one process."""
+    settings = _settings()
+    if settings.slack_bot_token or settings.telegram_bot_token:
+        err.print("herald: Slack and Telegram adapters are not available in this build yet; starting the shell.")
+    settings_user = _login_name()
+
+    async def main() -> int:
+        comps = build(settings)
+        async with database(settings, application_name="herald"):
+            adapter = ShellAdapter(comps.herald, user=settings_user)
+            interactive = sys.stdin.isatty()
+
+            async def body() -> int:
+                return await adapter.run(stdin_lines(f"{adapter.user}> " if interactive else None),
+                                         interactive=interactive, wait=60.0)
+
+            return await _with_background(comps, body, workers=True)
+
+    _run(main())
+
+
+@app.command()
+def worker(concurrency: int = typer.Option(None, help="publishes at a time (HERALD_WORKER_CONCURRENCY)")) -> None:
+    """Publish deliveries from the queue until SIGTERM."""
+    settings = _settings()
+    if settings.queue_backend == "memory":
+        err.print("herald: a separate worker needs a queue: set REDIS_HOST (or REDIS_USE_CLUSTER=true).")
+        raise typer.Exit(2)
+
+    async def main() -> int:
+        name = worker_name()
+        comps = build(settings, consumer_name=name)
+        async with database(settings, application_name="herald-worker"):
+            stop = asyncio.Event()
+            _stop_on_signals(stop)
+            await run_worker(comps.broker, comps.runtime, concurrency=concurrency or settings.worker_concurrency,
+                             stop=stop)
+        return 0
+
+    _run(main())
+
+
+@app.command()
+def dispatcher() -> None:
+    """Enqueue deliveries as they come due, until SIGTERM. Several may run at once."""
+    settings = _settings()
+    if settings.queue_backend == "memory":
+        err.print("herald: a separate dispatcher needs a queue: set REDIS_HOST (or REDIS_USE_CLUSTER=true).")
+        raise typer.Exit(2)
+
+    async def main() -> int:
+        comps = build(settings)
+        async with database(settings, application_name="herald-dispatcher"):
+            stop = asyncio.Event()
+            _stop_on_signals(stop)
+            await comps.broker.startup()
+            try:
+                await comps.dispatcher.run(stop)
+            finally:
+                await comps.broker.shutdown()
+        return 0
+
+    _run(main())
+
+
+@app.command()
+def serve(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000)) -> None:
+    """Run the HTTP side alone (health, readiness, metrics)."""
+    import uvicorn
+
+    from bot.http import create_app
+
+    settings = _settings()
+
+    async def main() -> int:
+        async with database(settings, application_name="herald-http"):
+            config = uvicorn.Config(create_app(settings), host=host, port=port, log_level="warning")
+            await uvicorn.Server(config).serve()
+        return 0
+
+    _run(main())
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the migrations the database doesn't have yet."""
+    settings = _settings()
+
+    async def main() -> int:
+        applied = await dbmod.upgrade(settings.database_url)
+        err.print(f"Applied {len(applied)} migration(s)." if applied else "The database is up to date.")
+        return 0
+
+    _run(main())
+
+
+@cluster_app.command("setup")
+def cluster_setup(directory: str = "data/redis-cluster", first_port: int = 7000) -> None:
+    """Start a local 6-node Redis Cluster (3 masters, 3 replicas) and print the settings for .env."""
+    raise typer.Exit(subprocess.call(["bash", str(DEPLOY / "redis-cluster.sh"), "start", directory,
+                                      str(first_port)]))
+
+
+@cluster_app.command("status")
+def cluster_status(directory: str = "data/redis-cluster") -> None:
+    """Show the local cluster's state."""
+    raise typer.Exit(subprocess.call(["bash", str(DEPLOY / "redis-cluster.sh"), "status", directory]))
+
+
+@cluster_app.command("stop")
+def cluster_stop(directory: str = "data/redis-cluster") -> None:
+    """Stop the local cluster."""
+    raise typer.Exit(subprocess.call(["bash", str(DEPLOY / "redis-cluster.sh"), "stop", directory]))
+
+
+def _login_name() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "admin"
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

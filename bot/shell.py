@@ -1,0 +1,153 @@
+"""The local shell adapter: chat with Herald in a terminal, or feed it a script on stdin.
+
+In the spirit of Hubot's shell adapter and Errbot's text backend. Buttons are shown as the text
+commands that do the same thing. ``/as NAME`` switches who you are. Reports from workers (which may
+run in other processes) arrive through the outbox table and are printed as they come.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import TextIO
+
+from handlers.app import Herald
+from handlers.messages import Conversation, Incoming, Reply, Sender
+from handlers.members import normalize_name
+from models.errors import InvalidInput
+from models.lifecycle import DeliveryState
+from models.outbox import OutboxMessage
+from models.posts import Delivery
+
+ADAPTER = "shell"
+CONVERSATION = Conversation(adapter=ADAPTER, channel="local")
+IN_FLIGHT = [DeliveryState.SCHEDULED.value, DeliveryState.QUEUED.value, DeliveryState.PUBLISHING.value]
+
+
+def render(reply: Reply, *, updated: bool = False) -> str:
+    """A reply as terminal text: buttons become their text twins."""
+    prefix = "! " if reply.kind == "error" else ""
+    lines = [prefix + reply.text]
+    if updated:
+        lines[0] = "(updated) " + lines[0]
+    if reply.fields:
+        lines.append("  " + " · ".join(f"{f.label}: {f.value}" for f in reply.fields))
+    if reply.buttons:
+        twins = [f"[{b.label}: {b.command}{' REASON' if b.needs_reason else ''}]" for b in reply.buttons]
+        lines.append("  " + " ".join(twins))
+    if reply.ephemeral and reply.kind != "error":
+        lines[0] = "(only you) " + lines[0]
+    return "\n".join(lines)
+
+
+class ShellAdapter:
+    def __init__(self, herald: Herald, *, user: str, out: TextIO | None = None,
+                 conversation: Conversation = CONVERSATION) -> None:
+        self.herald = herald
+        self.user = normalize_name(user)
+        self.out = out or sys.stdout
+        self.conversation = conversation
+        self._seen_refs: set[str] = set()
+
+    def _print(self, text: str) -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def show(self, reply: Reply) -> None:
+        updated = reply.ref is not None and reply.ref in self._seen_refs
+        if reply.ref:
+            self._seen_refs.add(reply.ref)
+        self._print("herald> " + render(reply, updated=updated).replace("\n", "\n        "))
+
+    async def say(self, line: str) -> list[Reply]:
+        """Handle one typed line and print the replies."""
+        text = line.strip()
+        if not text or text.startswith("#"):
+            return []
+        if text.split()[0] == "/as":
+            return self._switch(text)
+        sender = Sender(adapter=ADAPTER, external_id=self.user, name=self.user, display_name=self.user)
+        replies = await self.herald.handle(Incoming(sender=sender, conversation=self.conversation, text=text))
+        for reply in replies:
+            self.show(reply)
+        return replies
+
+    def _switch(self, text: str) -> list[Reply]:
+        parts = text.split()
+        try:
+            if len(parts) != 2:
+                raise InvalidInput("Usage: /as NAME")
+            self.user = normalize_name(parts[1])
+        except InvalidInput as exc:
+            reply = Reply(text=str(exc), kind="error", ephemeral=True)
+        else:
+            reply = Reply(text=f"You are now {self.user}.", ephemeral=True)
+        self.show(reply)
+        return [reply]
+
+    async def drain_outbox(self) -> int:
+        """Print reports that workers left for this conversation; returns how many."""
+        rows = await OutboxMessage.filter(adapter=self.conversation.adapter, channel=self.conversation.channel,
+                                          delivered_at__isnull=True).order_by("id")
+        for row in rows:
+            self.show(Reply.from_json(row.payload))
+        if rows:
+            await OutboxMessage.filter(id__in=[r.id for r in rows]).update(delivered_at=datetime.now(UTC))
+        return len(rows)
+
+    async def follow_outbox(self, stop: asyncio.Event, interval: float = 0.1) -> None:
+        while not stop.is_set():
+            await self.drain_outbox()
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+            except TimeoutError:
+                pass
+
+    async def wait_until_due_done(self, timeout: float) -> bool:
+        """Wait until nothing already due is still in flight and every report was printed."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            now = datetime.now(UTC)
+            busy = await Delivery.filter(state__in=IN_FLIGHT, due_at__lte=now).exists()
+            if not busy:
+                await asyncio.sleep(0.05)  # let a report written just now land in the outbox
+                await self.drain_outbox()
+                return True
+            await self.drain_outbox()
+            if asyncio.get_running_loop().time() > deadline:
+                return False
+            await asyncio.sleep(0.05)
+
+    async def run(self, lines: AsyncIterator[str], *, interactive: bool, wait: float) -> int:
+        stop = asyncio.Event()
+        follower = asyncio.create_task(self.follow_outbox(stop))
+        try:
+            if interactive:
+                self._print("Herald shell. /help lists commands, /as NAME switches user, Ctrl-D quits.")
+            async for line in lines:
+                if line.strip() in {"/quit", "/exit"}:
+                    break
+                await self.say(line)
+            done = await self.wait_until_due_done(wait)
+            if not done:
+                self._print(f"herald> Some due posts were still being published after {wait:.0f}s; "
+                            "their reports will show next time.")
+                return 1
+            return 0
+        finally:
+            stop.set()
+            await follower
+
+
+async def stdin_lines(prompt: str | None) -> AsyncIterator[str]:
+    """Lines from stdin without blocking the event loop."""
+    while True:
+        if prompt:
+            sys.stdout.write(prompt)
+            sys.stdout.flush()
+        line = await asyncio.to_thread(sys.stdin.readline)
+        if not line:
+            return
+        yield line

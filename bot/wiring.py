@@ -1,0 +1,92 @@
+"""Builds Herald from its settings: database, secrets, notifier, queue, dispatcher, worker runtime."""
+
+from __future__ import annotations
+
+import os
+import secrets as pysecrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from taskiq import AsyncBroker, InMemoryBroker
+
+from bot.notifiers import OutboxNotifier, RoutingNotifier
+from handlers.app import Herald
+from handlers.context import Services
+from handlers.ports import Notifier, Scheduler, SystemClock
+from handlers.settings import Settings
+from models import crypto, db
+from models.errors import ConfigError
+from tasks.broker import build_broker
+from tasks.dispatcher import Dispatcher
+from tasks.publishers import Publishers, dry_run
+from tasks.runtime import Runtime
+
+SECRET_FILE = Path("data/secret.key")
+
+
+def secret_key(settings: Settings) -> str:
+    """HERALD_SECRET_KEY, or on the embedded default a key generated once into ./data/secret.key."""
+    if settings.herald_secret_key:
+        return settings.herald_secret_key
+    if not settings.embedded:
+        raise ConfigError("HERALD_SECRET_KEY: required outside the embedded default (at least 16 characters).")
+    if not SECRET_FILE.exists():
+        SECRET_FILE.parent.mkdir(parents=True, exist_ok=True)
+        SECRET_FILE.write_text(pysecrets.token_urlsafe(32))
+        os.chmod(SECRET_FILE, 0o600)
+    return SECRET_FILE.read_text().strip()
+
+
+def build_notifier(settings: Settings) -> Notifier:
+    return RoutingNotifier({"shell": OutboxNotifier()})
+
+
+def build_publishers(settings: Settings) -> Publishers:
+    return dry_run()
+
+
+@dataclass
+class Components:
+    settings: Settings
+    broker: AsyncBroker
+    task: Any
+    dispatcher: Dispatcher
+    runtime: Runtime
+    herald: Herald
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def in_process_queue(self) -> bool:
+        return isinstance(self.broker, InMemoryBroker)
+
+
+def build(settings: Settings, *, consumer_name: str | None = None) -> Components:
+    broker, task = build_broker(settings, consumer_name=consumer_name)
+
+    async def enqueue(delivery_id: int) -> None:
+        await task.kiq(delivery_id)
+
+    clock = SystemClock()
+    dispatcher = Dispatcher(enqueue, clock=clock, max_sleep=settings.dispatch_interval,
+                            requeue_after=settings.requeue_after_seconds)
+    notifier = build_notifier(settings)
+    scheduler: Scheduler = dispatcher
+    runtime = Runtime(publishers=build_publishers(settings), notifier=notifier, clock=clock, scheduler=scheduler)
+    services = Services(notifier=notifier, scheduler=scheduler, clock=clock, default_timezone=settings.tz)
+    return Components(settings, broker, task, dispatcher, runtime, Herald(services))
+
+
+@asynccontextmanager
+async def database(settings: Settings, *, application_name: str, upgrade: bool = False) -> AsyncIterator[None]:
+    """Configure secrets, apply migrations if asked (always on the embedded default), connect."""
+    crypto.configure(secret_key(settings), *(k for k in [settings.herald_secret_key_old] if k))
+    if upgrade or settings.embedded:
+        await db.upgrade(settings.database_url)
+    await db.connect(settings.database_url, application_name=application_name)
+    try:
+        yield
+    finally:
+        await db.disconnect()

@@ -1,0 +1,89 @@
+"""Social accounts: add, list, remove (admins)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from tortoise.exceptions import IntegrityError
+
+from handlers import audit
+from handlers.context import Context
+from handlers.messages import Reply, info
+from handlers.platforms import platform
+from handlers.router import Router
+from models.accounts import SocialAccount
+from models.errors import InvalidInput, NotFound
+from models.members import ADMIN_ROLE
+
+router = Router()
+USAGE = "/account add PLATFORM HANDLE [key=value …] · /account list · /account remove HANDLE"
+_HANDLE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@:-]{0,127}$")
+
+
+async def find(handle: str) -> SocialAccount:
+    account = await SocialAccount.filter(handle=handle.strip().lstrip("@")).first()
+    if account is None or not account.enabled:
+        raise NotFound(f"There is no account called {handle}; /account list shows them.")
+    return account
+
+
+async def find_many(handles: list[str]) -> list[SocialAccount]:
+    return [await find(h) for h in dict.fromkeys(handles)]
+
+
+@router.command("account", USAGE, "manage the social accounts Herald posts to")
+async def account_command(ctx: Context, args: str) -> list[Reply]:
+    words = args.split()
+    verb = words[0] if words else "list"
+    if verb == "list":
+        accounts = await SocialAccount.filter(enabled=True).order_by("handle")
+        if not accounts:
+            return [info("No accounts yet. An admin adds one with /account add PLATFORM HANDLE.", ephemeral=True)]
+        lines = [f"{a.handle} ({platform(a.platform).label})" for a in accounts]
+        return [info("Accounts:\n" + "\n".join(lines), ephemeral=True)]
+    if verb not in {"add", "remove"}:
+        raise InvalidInput(f"Usage: {USAGE}")
+    if not ctx.has_role(ADMIN_ROLE):
+        raise InvalidInput("Only admins can add or remove accounts.")
+    if verb == "remove":
+        if len(words) != 2:
+            raise InvalidInput(f"Usage: {USAGE}")
+        account = await find(words[1])
+        account.enabled = False
+        await account.save(update_fields=["enabled"])
+        await audit.record("account.removed", actor=ctx.member, handle=account.handle)
+        return [info(f"Removed the account {account.handle}; scheduled posts to it will fail with a reason.")]
+    if len(words) < 3:
+        raise InvalidInput(f"Usage: {USAGE}")
+    info_ = platform(words[1])
+    handle = words[2].lstrip("@")
+    if not _HANDLE.match(handle):
+        raise InvalidInput(f"{handle!r} is not a usable account name: letters, digits and . _ @ : - only.")
+    credentials = _parse_credentials(words[3:])
+    existing = await SocialAccount.filter(handle=handle).first()
+    if existing is not None and existing.enabled:
+        raise InvalidInput(f"There is already an account called {handle}.")
+    try:
+        if existing is not None:
+            existing.platform, existing.credentials, existing.enabled = info_.name, credentials, True
+            await existing.save()
+        else:
+            await SocialAccount.create(platform=info_.name, handle=handle, credentials=credentials)
+    except IntegrityError:
+        raise InvalidInput(f"There is already an account called {handle}.") from None
+    # never put credentials in the audit log or the logs
+    await audit.record("account.added", actor=ctx.member, handle=handle, platform=info_.name)
+    return [info(f"Added {info_.label} account {handle}. Draft to it with /draft --to {handle} …")]
+
+
+def _parse_credentials(pairs: list[str]) -> str | None:
+    if not pairs:
+        return None
+    creds: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise InvalidInput(f"Credentials go as key=value (e.g. token=abc), not {pair.split('=')[0]!r}.")
+        creds[key] = value
+    return json.dumps(creds)

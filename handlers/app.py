@@ -1,0 +1,48 @@
+"""The chat-neutral core: one entry point for every typed command or clicked button."""
+
+from __future__ import annotations
+
+import secrets
+
+import structlog
+
+from handlers import accounts, approvals, drafts, help, members, posts
+from handlers.context import Context, Services
+from handlers.messages import Incoming, Reply, error
+from handlers.router import Router
+from models.errors import UserError
+
+log = structlog.get_logger(__name__)
+
+
+def build_router() -> Router:
+    router = Router()
+    for module in (accounts, approvals, drafts, members, posts):
+        router.include(module.router)
+    router.include(help.build(router))
+    return router
+
+
+class Herald:
+    """Adapters hold one of these and call :meth:`handle`; they never subclass it."""
+
+    def __init__(self, services: Services, router: Router | None = None) -> None:
+        self.services = services
+        self.router = router or build_router()
+
+    async def handle(self, incoming: Incoming) -> list[Reply]:
+        """Run one command and return the replies; never raises for the user's mistakes."""
+        try:
+            member, roles = await members.resolve(incoming.sender)
+            command, args = self.router.resolve(incoming.text)
+            ctx = Context(member=member, roles=roles, conversation=incoming.conversation, services=self.services)
+            if command.role and not ctx.has_role(command.role):
+                return [error(f"/{command.name} is for members with the {command.role} role.")]
+            return await command.handler(ctx, args)
+        except UserError as exc:
+            return [error(str(exc))]
+        except Exception:
+            ref = secrets.token_hex(3)
+            log.exception("command.failed", ref=ref, command=incoming.text.split(" ", 1)[0],
+                          adapter=incoming.sender.adapter)
+            return [error(f"Something went wrong (ref {ref}); nothing was changed that you'd need to redo.")]

@@ -1,0 +1,82 @@
+"""Splitting a typed command into its options and free text.
+
+``/draft --to x,linkedin --at tomorrow 09:00 Big news!`` and ``/draft Big news! --to x --at "in 2h"``
+both give ``{"to": "x,linkedin", "at": …}`` and the text ``Big news!``. An unquoted multi-word value
+(``--at tomorrow 09:00``) takes the longest run of up to three words that its acceptor accepts; the
+rest stays in the text, with the text's own spacing and line breaks untouched.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+
+from models.errors import InvalidInput
+
+_OPTION = re.compile(r"(?:(?<=\s)|^)--([a-z][a-z-]*)(?=\s|$)")
+_QUOTED = re.compile(r"\s*(\"[^\"]*\"|'[^']*'|“[^”]*”)")
+_WORD = re.compile(r"\s*(\S+)")
+MAX_WORDS = 3
+
+
+def split_options(
+    body: str,
+    *,
+    known: set[str],
+    multiword: Mapping[str, Callable[[str], bool]] | None = None,
+    command: str = "",
+) -> tuple[dict[str, str], str]:
+    """Return ``(options, remaining text)``; an unknown ``--name`` is an InvalidInput."""
+    multiword = multiword or {}
+    options: dict[str, str] = {}
+    pieces: list[str] = []
+    pos = 0
+    while True:
+        match = _OPTION.search(body, pos)
+        if match is None:
+            pieces.append(body[pos:])
+            break
+        name = match.group(1)
+        if name not in known:
+            allowed = ", ".join(f"--{k}" for k in sorted(known)) or "none"
+            raise InvalidInput(f"{command} has no option --{name} (options: {allowed}).".lstrip())
+        pieces.append(body[pos : match.start()])
+        value, end = _take_value(body, match.end(), multiword.get(name))
+        if value is None:
+            raise InvalidInput(f"--{name} needs a value.")
+        options[name] = value
+        pos = end
+    text = " ".join(p.strip(" ") for p in pieces if p.strip())
+    return options, text.strip()
+
+
+def _take_value(body: str, start: int, accept: Callable[[str], bool] | None) -> tuple[str | None, int]:
+    quoted = _QUOTED.match(body, start)
+    if quoted:
+        return quoted.group(1)[1:-1].strip(), quoted.end()
+    words: list[tuple[str, int]] = []
+    pos = start
+    while len(words) < (MAX_WORDS if accept else 1):
+        word = _WORD.match(body, pos)
+        if word is None or word.group(1).startswith("--"):
+            break
+        words.append((word.group(1), word.end()))
+        pos = word.end()
+    if not words:
+        return None, start
+    if accept:
+        for n in range(len(words), 0, -1):
+            candidate = " ".join(w for w, _ in words[:n])
+            if accept(candidate):
+                return candidate, words[n - 1][1]
+    return words[0][0], words[0][1]
+
+
+def parse_post_id(token: str | None, usage: str) -> int:
+    """``12`` or ``#12`` → 12; anything else is an InvalidInput quoting the usage."""
+    if token is None:
+        raise InvalidInput(f"Which post? Usage: {usage}")
+    cleaned = token.lstrip("#")
+    if not cleaned.isdigit():
+        raise InvalidInput(f"{token!r} is not a post number. Usage: {usage}")
+    return int(cleaned)

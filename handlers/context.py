@@ -1,0 +1,42 @@
+"""Per-message context handed to every use case: who, where, when, and the ports to the outside."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from handlers.messages import Conversation
+from handlers.ports import Clock, Notifier, Scheduler
+from models.members import Member
+
+
+@dataclass(frozen=True)
+class Services:
+    """The application's collaborators, built once by the wiring in ``bot/``."""
+
+    notifier: Notifier
+    scheduler: Scheduler
+    clock: Clock
+    default_timezone: str = "UTC"
+
+
+@dataclass(frozen=True)
+class Context:
+    member: Member
+    roles: frozenset[str]
+    conversation: Conversation
+    services: Services
+
+    @property
+    def now(self) -> datetime:
+        return self.services.clock.now()
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.member.timezone or self.services.default_timezone)
+
+    def has_role(self, role: str) -> bool:
+        from models.members import ADMIN_ROLE
+
+        return role in self.roles or ADMIN_ROLE in self.roles

@@ -1,0 +1,138 @@
+"""Recording what happened when a delivery was published, and telling the conversation.
+
+The worker (``tasks/``) claims a delivery here, calls the platform, and reports the outcome here;
+this module owns the database side and the wording, so every chat reads the same sentences.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import structlog
+from tortoise.expressions import F
+from tortoise.transactions import in_transaction
+
+from handlers import audit
+from handlers.messages import Button, Conversation, Reply
+from handlers.platforms import platform
+from handlers.ports import Notifier
+from models.errors import InvalidTransition
+from models.lifecycle import DELIVERY_FINAL, Action, DeliveryState, PostState, advance
+from models.posts import Delivery, Post
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """Everything a publisher needs about one claimed delivery."""
+
+    delivery_id: int
+    post_id: int
+    attempt: int
+    platform: str
+    handle: str
+    credentials: str | None
+    text: str
+    media: tuple[str, ...]
+    idempotency_key: str
+    origin: Conversation | None
+
+
+async def claim(delivery_id: int, *, worker: str, now: datetime) -> Claimed | None:
+    """Move the delivery from queued to publishing; None if someone else has it or it is not due.
+
+    This conditional UPDATE is the only gate before a platform call: a redelivered or duplicated
+    queue message finds the row already claimed and does nothing.
+    """
+    changed = await Delivery.filter(id=delivery_id, state=DeliveryState.QUEUED.value).update(
+        state=DeliveryState.PUBLISHING.value, claimed_by=worker, claimed_at=now, attempts=F("attempts") + 1
+    )
+    if changed != 1:
+        return None
+    delivery = await Delivery.get(id=delivery_id).prefetch_related("account", "post")
+    post = delivery.post
+    try:
+        await advance(post.id, Action.START_PUBLISH)
+    except InvalidTransition:
+        # the post was cancelled after the delivery was queued: give the claim back as cancelled
+        await Delivery.filter(id=delivery_id).update(state=DeliveryState.CANCELLED.value)
+        return None
+    return Claimed(
+        delivery_id=delivery.id,
+        post_id=post.id,
+        attempt=delivery.attempts,
+        platform=delivery.account.platform,
+        handle=delivery.account.handle,
+        credentials=delivery.account.credentials,
+        text=post.text,
+        media=tuple(post.media or ()),
+        idempotency_key=delivery.idempotency_key,
+        origin=Conversation.from_json(post.origin) if post.origin else None,
+    )
+
+
+async def published(claimed: Claimed, *, external_id: str, url: str, now: datetime, notifier: Notifier) -> None:
+    await Delivery.filter(id=claimed.delivery_id).update(
+        state=DeliveryState.PUBLISHED.value, external_id=external_id, url=url, published_at=now, last_error=None
+    )
+    await audit.record("delivery.published", post_id=claimed.post_id, state=None, account=claimed.handle, url=url)
+    log.info("delivery.published", post_id=claimed.post_id, delivery_id=claimed.delivery_id, account=claimed.handle)
+    await _settle(claimed.post_id)
+    label = platform(claimed.platform).label
+    await _tell(notifier, claimed, Reply(text=f"Post {claimed.post_id} published to {claimed.handle} ({label}): {url}",
+                                         post_id=claimed.post_id, kind="report"))
+
+
+async def failed(
+    claimed: Claimed, *, reason: str, now: datetime, notifier: Notifier, unknown: bool = False
+) -> None:
+    """Record a failure that will not be retried; ``unknown`` when the request may have gone through."""
+    state = DeliveryState.UNKNOWN if unknown else DeliveryState.FAILED
+    await Delivery.filter(id=claimed.delivery_id).update(state=state.value, last_error=reason)
+    await audit.record(f"delivery.{state.value}", post_id=claimed.post_id, account=claimed.handle, error=reason)
+    log.warning(f"delivery.{state.value}", post_id=claimed.post_id, delivery_id=claimed.delivery_id,
+                account=claimed.handle, reason=reason)
+    await _settle(claimed.post_id)
+    label = platform(claimed.platform).label
+    if unknown:
+        text = (f"Post {claimed.post_id} may or may not have reached {claimed.handle} ({label}): {reason} "
+                "Check the account, then choose.")
+        buttons = (Button("Verify", f"/verify {claimed.delivery_id}"),
+                   Button("Republish", f"/republish {claimed.delivery_id}", "danger"))
+    else:
+        text = f"Post {claimed.post_id} failed on {claimed.handle} ({label}): {reason}"
+        buttons = (Button("Retry", f"/retry {claimed.post_id}"),)
+    await _tell(notifier, claimed, Reply(text=text, buttons=buttons, post_id=claimed.post_id, kind="report"))
+
+
+async def retry_later(claimed: Claimed, *, reason: str, at: datetime) -> None:
+    """A transient failure: put the delivery back on the schedule for ``at``."""
+    await Delivery.filter(id=claimed.delivery_id, state=DeliveryState.PUBLISHING.value).update(
+        state=DeliveryState.SCHEDULED.value, due_at=at, last_error=reason
+    )
+    log.info("delivery.retry_scheduled", post_id=claimed.post_id, delivery_id=claimed.delivery_id,
+             attempt=claimed.attempt, at=at.isoformat(), reason=reason)
+
+
+async def _settle(post_id: int) -> None:
+    """When every delivery of the post is final, the post becomes published or failed."""
+    async with in_transaction():
+        post = await Post.select_for_update().get(id=post_id)
+        states = set(await Delivery.filter(post_id=post_id).values_list("state", flat=True))
+        if post.lifecycle_state != PostState.PUBLISHING or not states <= {s.value for s in DELIVERY_FINAL}:
+            return
+        ok = states <= {DeliveryState.PUBLISHED.value, DeliveryState.CANCELLED.value}
+        action = Action.FINISH_PUBLISHED if ok else Action.FINISH_FAILED
+        new_state = await advance(post_id, action)
+        await audit.record(f"post.{new_state.value}", post_id=post_id, state=new_state.value, version=post.version)
+
+
+async def _tell(notifier: Notifier, claimed: Claimed, reply: Reply) -> None:
+    if claimed.origin is None:
+        return
+    try:
+        await notifier.notify(claimed.origin, reply)
+    except Exception:  # a chat outage must not undo a publish that happened
+        log.exception("notify.failed", post_id=claimed.post_id, delivery_id=claimed.delivery_id)

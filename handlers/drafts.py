@@ -1,0 +1,174 @@
+"""Drafting: create a post, edit it, withdraw or cancel it."""
+
+from __future__ import annotations
+
+import difflib
+import uuid
+from datetime import datetime
+
+from tortoise.transactions import in_transaction
+
+from handlers import accounts, audit, scheduling
+from handlers.commandline import parse_post_id, split_options
+from handlers.context import Context
+from handlers.messages import Reply, info
+from handlers.platforms import check_text, platform
+from handlers.policy import policy_for
+from handlers.router import Router
+from handlers.timeparse import ensure_future, parse_when
+from handlers.views import approval_card, when_text
+from models.accounts import SocialAccount
+from models.errors import InvalidInput, NotFound, PermissionDenied
+from models.lifecycle import Action, DeliveryState, PostState, advance
+from models.members import ADMIN_ROLE
+from models.posts import Delivery, Post
+
+router = Router()
+DRAFT_USAGE = "/draft [--to ACCOUNT,…] [--at WHEN] TEXT"
+MAX_TEXT = 10_000
+
+
+def _accepts_time(ctx: Context) -> object:
+    def accept(candidate: str) -> bool:
+        try:
+            parse_when(candidate, now=ctx.now, tz=ctx.tz)
+        except InvalidInput:
+            return False
+        return True
+
+    return accept
+
+
+async def load_post(post_id: int) -> Post:
+    post = await Post.filter(id=post_id).first()
+    if post is None:
+        raise NotFound(f"There is no post {post_id}.")
+    return post
+
+
+def parse_due(ctx: Context, raw: str | None) -> datetime | None:
+    """None means "as soon as approved"."""
+    if raw is None or raw.strip().lower() == "now":
+        return None
+    when = parse_when(raw, now=ctx.now, tz=ctx.tz)
+    ensure_future(when, now=ctx.now, tz=ctx.tz)
+    return when
+
+
+async def _targets(raw: str | None) -> list[SocialAccount]:
+    if raw is None:
+        enabled = await SocialAccount.filter(enabled=True).order_by("id")
+        if len(enabled) == 1:
+            return enabled
+        if not enabled:
+            raise InvalidInput("There are no accounts to post to yet; an admin adds one with /account add.")
+        raise InvalidInput("Which accounts? Add --to ACCOUNT (several: --to x,linkedin); /account list shows them.")
+    handles = [h for h in (p.strip() for p in raw.split(",")) if h]
+    if not handles:
+        raise InvalidInput("--to needs at least one account name.")
+    return await accounts.find_many(handles)
+
+
+@router.command("draft", DRAFT_USAGE, "write a post and send it for approval")
+async def draft_command(ctx: Context, args: str) -> list[Reply]:
+    options, text = split_options(
+        args, known={"to", "at"}, multiword={"at": _accepts_time(ctx)}, command="/draft"  # type: ignore[dict-item]
+    )
+    if not text:
+        raise InvalidInput(f"A post needs some text. Usage: {DRAFT_USAGE}")
+    if len(text) > MAX_TEXT:
+        raise InvalidInput(f"That post is {len(text)} characters; Herald takes at most {MAX_TEXT}.")
+    targets = await _targets(options.get("to"))
+    for account in targets:
+        check_text(platform(account.platform), text, [])
+    due = parse_due(ctx, options.get("at"))
+    async with in_transaction():
+        post = await Post.create(
+            author=ctx.member, text=text, due_at=due, origin=ctx.conversation.to_json()
+        )
+        for account in targets:
+            await Delivery.create(post=post, account=account, idempotency_key=uuid.uuid4().hex)
+        await audit.record("post.created", post_id=post.id, actor=ctx.member, state=PostState.DRAFT.value,
+                           version=1, text=text, targets=[a.handle for a in targets])
+        state = await advance(post.id, Action.SUBMIT)
+        await audit.record("post.submitted", post_id=post.id, actor=ctx.member, state=state.value, version=1)
+    post = await load_post(post.id)
+    policy = await policy_for(post)
+    first = policy.level(1)
+    confirm = info(
+        f"Post {post.id} is waiting for approval (level 1 of {policy.depth}: {first.describe()}); "
+        f"it goes to {', '.join(a.handle for a in targets)} {_when_phrase(post, ctx)}.",
+        ephemeral=True,
+    )
+    return [confirm, await approval_card(post, tz=ctx.tz)]
+
+
+def _when_phrase(post: Post, ctx: Context) -> str:
+    text = when_text(post, ctx.tz)
+    return text if text.startswith("as soon") else f"at {text}"
+
+
+EDIT_USAGE = "/edit ID NEW TEXT"
+
+
+@router.command("edit", EDIT_USAGE, "change a post's text (approval starts again)")
+async def edit_command(ctx: Context, args: str) -> list[Reply]:
+    head, _, new_text = args.strip().partition(" ")
+    post_id = parse_post_id(head or None, EDIT_USAGE)
+    new_text = new_text.strip()
+    if not new_text:
+        raise InvalidInput(f"What should the post say? Usage: {EDIT_USAGE}")
+    post = await load_post(post_id)
+    if post.author_id != ctx.member.id:  # type: ignore[attr-defined]
+        raise PermissionDenied(f"Only the author can edit post {post_id}.")
+    if new_text == post.text:
+        return [info(f"Post {post_id} already says that; nothing changed.", ephemeral=True)]
+    for delivery in await Delivery.filter(post_id=post_id).prefetch_related("account"):
+        check_text(platform(delivery.account.platform), new_text, list(post.media))
+    resubmit = post.lifecycle_state in {PostState.PENDING_APPROVAL, PostState.CHANGES_REQUESTED,
+                                        PostState.SCHEDULED}
+    diff = "\n".join(difflib.unified_diff(post.text.splitlines(), new_text.splitlines(), lineterm="", n=1))
+    async with in_transaction():
+        state = await advance(
+            post_id, Action.EDIT, to=PostState.PENDING_APPROVAL if resubmit else None,
+            expected_version=post.version, bump_version=True, text=new_text, approval_level=1,
+            extra_filters=None,
+        )
+        if resubmit:
+            await scheduling.hold(post_id)
+        await audit.record("post.edited", post_id=post_id, actor=ctx.member, state=state.value,
+                           version=post.version + 1, diff=diff, text=new_text)
+    post = await load_post(post_id)
+    note = " Approval starts again from level 1." if resubmit else ""
+    return [info(f"Post {post_id} is now version {post.version}.{note}", ephemeral=True),
+            await approval_card(post, tz=ctx.tz)]
+
+
+async def _end(ctx: Context, args: str, action: Action, usage: str) -> list[Reply]:
+    post_id = parse_post_id(args.split()[0] if args.split() else None, usage)
+    post = await load_post(post_id)
+    is_author = post.author_id == ctx.member.id  # type: ignore[attr-defined]
+    if not is_author and not (action == Action.CANCEL and ctx.has_role(ADMIN_ROLE)):
+        who = "the author" if action == Action.WITHDRAW else "the author or an admin"
+        raise PermissionDenied(f"Only {who} can {action.value} post {post_id}.")
+    async with in_transaction():
+        state = await advance(post_id, action)
+        await scheduling.cancel_open(post_id)
+        await audit.record(f"post.{action.value}", post_id=post_id, actor=ctx.member, state=state.value,
+                           version=post.version)
+    post = await load_post(post_id)
+    verb = "withdrawn" if action == Action.WITHDRAW else "cancelled"
+    return [info(f"Post {post_id} is {verb}; it will not be published."), await approval_card(post, tz=ctx.tz)]
+
+
+@router.command("withdraw", "/withdraw ID", "take your own post back")
+async def withdraw_command(ctx: Context, args: str) -> list[Reply]:
+    return await _end(ctx, args, Action.WITHDRAW, "/withdraw ID")
+
+
+@router.command("cancel", "/cancel ID", "stop a post from going out (author or admin)")
+async def cancel_command(ctx: Context, args: str) -> list[Reply]:
+    return await _end(ctx, args, Action.CANCEL, "/cancel ID")
+
+
+__all__ = ["DeliveryState", "load_post", "router"]

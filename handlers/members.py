@@ -1,0 +1,142 @@
+"""Members: who is talking, their roles and time zone."""
+
+from __future__ import annotations
+
+import re
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from tortoise.exceptions import IntegrityError
+
+from handlers import audit
+from handlers.context import Context
+from handlers.messages import Reply, Sender, info
+from handlers.router import Router
+from models.errors import InvalidInput, NotFound
+from models.members import ADMIN_ROLE, ChatIdentity, Member, MemberRole
+
+router = Router()
+_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
+
+def normalize_name(raw: str) -> str:
+    name = raw.strip().lstrip("@").lower()
+    if not _NAME.match(name):
+        raise InvalidInput(
+            f"{raw!r} is not a member name: use letters, digits, dot, dash or underscore (e.g. bob)."
+        )
+    return name
+
+
+async def resolve(sender: Sender) -> tuple[Member, frozenset[str]]:
+    """Find or create the member behind ``sender``; the very first member becomes an admin."""
+    identity = await ChatIdentity.filter(adapter=sender.adapter, external_id=sender.external_id).first()
+    if identity is not None:
+        member = await Member.get(id=identity.member_id)  # type: ignore[attr-defined]
+    else:
+        member = await _member_for_new_identity(sender)
+    return member, await roles_of(member)
+
+
+async def _member_for_new_identity(sender: Sender) -> Member:
+    name = normalize_name(sender.name)
+    member = await Member.filter(name=name).first()
+    if member is None:
+        first = not await Member.exists()
+        try:
+            member = await Member.create(
+                name=name,
+                display_name=sender.display_name or sender.name,
+                timezone=sender.timezone or "UTC",
+            )
+        except IntegrityError:  # created concurrently by another message from the same person
+            member = await Member.get(name=name)
+        else:
+            if first:
+                await MemberRole.create(member=member, role=ADMIN_ROLE)
+            await audit.record("member.created", actor=member, name=name, admin=first)
+    try:
+        await ChatIdentity.create(member=member, adapter=sender.adapter, external_id=sender.external_id)
+    except IntegrityError:
+        pass
+    return member
+
+
+async def roles_of(member: Member) -> frozenset[str]:
+    rows = await MemberRole.filter(member_id=member.id).values_list("role", flat=True)
+    return frozenset(str(r) for r in rows)
+
+
+async def find(name: str) -> Member:
+    member = await Member.filter(name=normalize_name(name)).first()
+    if member is None:
+        raise NotFound(f"There is no member called {normalize_name(name)}.")
+    return member
+
+
+async def find_or_create(name: str) -> Member:
+    normalized = normalize_name(name)
+    member = await Member.filter(name=normalized).first()
+    if member is None:
+        member = await Member.create(name=normalized, display_name=normalized)
+    return member
+
+
+async def with_role(role: str) -> list[Member]:
+    ids = await MemberRole.filter(role=role).values_list("member_id", flat=True)
+    return await Member.filter(id__in=list(ids)).order_by("name")
+
+
+ROLE_USAGE = "/role add NAME ROLE · /role remove NAME ROLE · /role list"
+
+
+@router.command("role", ROLE_USAGE, "give or take a role (admin)")
+async def role_command(ctx: Context, args: str) -> list[Reply]:
+    words = args.split()
+    if words[:1] == ["list"] or not words:
+        rows = await MemberRole.all().prefetch_related("member").order_by("role")
+        if not rows:
+            return [info("Nobody has a role yet.", ephemeral=True)]
+        by_role: dict[str, list[str]] = {}
+        for row in rows:
+            by_role.setdefault(row.role, []).append(row.member.name)
+        lines = [f"{role}: {', '.join(sorted(names))}" for role, names in sorted(by_role.items())]
+        return [info("Roles:\n" + "\n".join(lines), ephemeral=True)]
+    if len(words) != 3 or words[0] not in {"add", "remove"}:
+        raise InvalidInput(f"Usage: {ROLE_USAGE}")
+    if not ctx.has_role(ADMIN_ROLE):
+        raise InvalidInput("Only admins can change roles.")
+    verb, name, role = words
+    role = normalize_name(role)
+    if verb == "add":
+        member = await find_or_create(name)
+        _, created = await MemberRole.get_or_create(member=member, role=role)
+        await audit.record("role.added", actor=ctx.member, member=member.name, role=role)
+        text = f"{member.name} is now {role}." if created else f"{member.name} was already {role}."
+        return [info(text)]
+    member = await find(name)
+    removed = await MemberRole.filter(member=member, role=role).delete()
+    if role == ADMIN_ROLE and removed and not await MemberRole.exists(role=ADMIN_ROLE):
+        await MemberRole.create(member=member, role=role)
+        raise InvalidInput(f"{member.name} is the last admin; make someone else admin first.")
+    await audit.record("role.removed", actor=ctx.member, member=member.name, role=role)
+    return [info(f"{member.name} is no longer {role}." if removed else f"{member.name} wasn't {role}.")]
+
+
+@router.command("tz", "/tz ZONE (e.g. /tz Europe/Berlin)", "set your time zone")
+async def tz_command(ctx: Context, args: str) -> list[Reply]:
+    zone = args.strip()
+    if not zone:
+        return [info(f"Your time zone is {ctx.member.timezone}.", ephemeral=True)]
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(f"{zone!r} is not a time zone I know; use a name like Europe/Berlin.") from None
+    ctx.member.timezone = zone
+    await ctx.member.save(update_fields=["timezone"])
+    return [info(f"Your time zone is now {zone}.", ephemeral=True)]
+
+
+@router.command("whoami", "/whoami", "show your name, roles and time zone")
+async def whoami_command(ctx: Context, args: str) -> list[Reply]:
+    roles = ", ".join(sorted(ctx.roles)) or "no roles"
+    return [info(f"You are {ctx.member.name} ({roles}; time zone {ctx.member.timezone}).", ephemeral=True)]

@@ -1,0 +1,51 @@
+"""Herald's error tree.
+
+Every error Herald raises on purpose descends from :class:`HeraldError`. The tree is translated
+once, at the boundary where it is caught: chat adapters turn a :class:`UserError` into one sentence
+for the person who caused it; anything else is logged with a reference id and the user is told
+"Something went wrong (ref …)".
+
+    HeraldError
+    ├── UserError                 the user can act on it; ``str(err)`` is the sentence to show
+    │   ├── NotFound              no such post / account / member
+    │   ├── PermissionDenied      the member may not do this
+    │   ├── InvalidInput          a command, time or field could not be understood
+    │   ├── InvalidTransition     the post's state does not allow this action
+    │   └── AlreadyDecided        somebody else won a race for the same decision
+    ├── ConfigError               a setting is missing or wrong (start-up stops with one line)
+    └── PlatformError             (tasks.publishers.errors) a social platform refused or failed
+"""
+
+from __future__ import annotations
+
+
+class HeraldError(Exception):
+    """Root of every error Herald raises on purpose."""
+
+
+class UserError(HeraldError):
+    """An error whose message is a sentence meant for the person who caused it."""
+
+
+class NotFound(UserError):
+    pass
+
+
+class PermissionDenied(UserError):
+    pass
+
+
+class InvalidInput(UserError):
+    pass
+
+
+class InvalidTransition(UserError):
+    pass
+
+
+class AlreadyDecided(UserError):
+    pass
+
+
+class ConfigError(HeraldError):
+    """A configuration value is wrong; the message names the variable."""

@@ -1,0 +1,23 @@
+"""Publisher registry: the platform name of a social account → the publisher that serves it."""
+
+from __future__ import annotations
+
+from tasks.publishers.base import Publication, Published, Publisher
+from tasks.publishers.dryrun import DryRunPublisher
+
+
+class Publishers:
+    def __init__(self, by_platform: dict[str, Publisher], fallback: Publisher | None = None) -> None:
+        self._by_platform = by_platform
+        self._fallback = fallback
+
+    def for_platform(self, name: str) -> Publisher | None:
+        return self._by_platform.get(name, self._fallback)
+
+
+def dry_run() -> Publishers:
+    """Every platform goes to one shared dry-run publisher (the embedded default)."""
+    return Publishers({}, fallback=DryRunPublisher())
+
+
+__all__ = ["DryRunPublisher", "Publication", "Published", "Publisher", "Publishers", "dry_run"]

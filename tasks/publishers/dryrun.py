@@ -1,0 +1,26 @@
+"""The dry-run publisher: records what it would publish and returns a made-up link."""
+
+from __future__ import annotations
+
+import structlog
+
+from tasks.publishers.base import Publication, Published
+
+log = structlog.get_logger(__name__)
+
+
+class DryRunPublisher:
+    """Publishes nothing. Every publication is kept in ``sent`` and logged, for trying Herald out."""
+
+    idempotent = True
+
+    def __init__(self) -> None:
+        self.sent: list[Publication] = []
+
+    async def publish(self, publication: Publication) -> Published:
+        self.sent.append(publication)
+        log.info("dryrun.publish", post_id=publication.post_id, account=publication.handle,
+                 chars=len(publication.text))
+        external_id = f"dry-{publication.delivery_id}"
+        return Published(external_id=external_id,
+                         url=f"https://dryrun.invalid/{publication.handle}/{external_id}")

@@ -1,0 +1,49 @@
+"""What can go wrong talking to a platform, converted once where the HTTP call is made.
+
+    PlatformError                       (models.errors.HeraldError)
+    ├── Transient                       worth retrying later
+    │   ├── RateLimited                 429 or the platform's throttling code; ``retry_after`` seconds
+    │   └── PlatformDown                5xx, connection refused or reset before the request was sent
+    └── Permanent                       retrying will not help; the message is the platform's reason
+        ├── AuthExpired                 401/403 token problems: someone must reconnect the account
+        └── Rejected                    4xx validation, duplicate content, media problems
+    OutcomeUnknown                      the request was sent, no answer came: it may have been published
+"""
+
+from __future__ import annotations
+
+from models.errors import HeraldError
+
+
+class PlatformError(HeraldError):
+    """Base of platform errors; ``str(err)`` is one sentence fit for the chat thread."""
+
+
+class Transient(PlatformError):
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class RateLimited(Transient):
+    pass
+
+
+class PlatformDown(Transient):
+    pass
+
+
+class Permanent(PlatformError):
+    pass
+
+
+class AuthExpired(Permanent):
+    pass
+
+
+class Rejected(Permanent):
+    pass
+
+
+class OutcomeUnknown(PlatformError):
+    pass
