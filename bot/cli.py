@@ -22,8 +22,12 @@ from models.errors import ConfigError
 from tasks.runtime import worker_name
 from tasks.worker import run_worker
 
-app = typer.Typer(help="Herald: schedule social-media posts from chat, with approvals.", no_args_is_help=True,
-                  add_completion=False, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="Herald: schedule social-media posts from chat, with approvals.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 cluster_app = typer.Typer(help="A local 6-node Redis Cluster for development.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
@@ -44,7 +48,7 @@ def _settings(log_level: str | None = None) -> Settings:
 
 def _run(coro: Awaitable[int | None]) -> None:
     try:
-        code = asyncio.run(coro)  # type: ignore[arg-type]
+        code: int | None = asyncio.run(coro)  # type: ignore[arg-type]
     except ConfigError as exc:
         err.print(f"herald: {exc}")
         raise typer.Exit(2) from None
@@ -67,8 +71,11 @@ async def _with_background(comps: Components, body: Callable[[], Awaitable[int]]
         comps.broker.state.runtime = comps.runtime
         await comps.broker.startup()
     elif workers:
-        background.append(asyncio.create_task(
-            run_worker(comps.broker, comps.runtime, concurrency=comps.settings.worker_concurrency, stop=stop)))
+        background.append(
+            asyncio.create_task(
+                run_worker(comps.broker, comps.runtime, concurrency=comps.settings.worker_concurrency, stop=stop)
+            )
+        )
     else:
         await comps.broker.startup()
     try:
@@ -120,8 +127,9 @@ def run() -> None:
             interactive = sys.stdin.isatty()
 
             async def body() -> int:
-                return await adapter.run(stdin_lines(f"{adapter.user}> " if interactive else None),
-                                         interactive=interactive, wait=60.0)
+                return await adapter.run(
+                    stdin_lines(f"{adapter.user}> " if interactive else None), interactive=interactive, wait=60.0
+                )
 
             return await _with_background(comps, body, workers=True)
 
@@ -142,8 +150,9 @@ def worker(concurrency: int = typer.Option(None, help="publishes at a time (HERA
         async with database(settings, application_name="herald-worker"):
             stop = asyncio.Event()
             _stop_on_signals(stop)
-            await run_worker(comps.broker, comps.runtime, concurrency=concurrency or settings.worker_concurrency,
-                             stop=stop)
+            await run_worker(
+                comps.broker, comps.runtime, concurrency=concurrency or settings.worker_concurrency, stop=stop
+            )
         return 0
 
     _run(main())
@@ -206,8 +215,7 @@ def db_upgrade() -> None:
 @cluster_app.command("setup")
 def cluster_setup(directory: str = "data/redis-cluster", first_port: int = 7000) -> None:
     """Start a local 6-node Redis Cluster (3 masters, 3 replicas) and print the settings for .env."""
-    raise typer.Exit(subprocess.call(["bash", str(DEPLOY / "redis-cluster.sh"), "start", directory,
-                                      str(first_port)]))
+    raise typer.Exit(subprocess.call(["bash", str(DEPLOY / "redis-cluster.sh"), "start", directory, str(first_port)]))
 
 
 @cluster_app.command("status")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from collections.abc import MutableMapping
 from typing import Any, TextIO
 
 import structlog
@@ -13,7 +14,7 @@ SECRET_KEYS = re.compile(r"(token|secret|password|credentials|authorization|api_
 SECRET_VALUES = re.compile(r"(xox[abpr]-[\w-]+|xapp-[\w-]+|\d{6,}:[\w-]{30,}|Bearer\s+\S+)")
 
 
-def scrub(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+def scrub(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """Never log a token: blank values under secret-looking keys and token-shaped strings anywhere."""
     for key, value in list(event.items()):
         if SECRET_KEYS.search(key):
@@ -29,8 +30,8 @@ def configure(level: str = "info", fmt: str = "console", stream: TextIO | None =
     logging.basicConfig(level=numeric, stream=out, format="%(message)s", force=True)
     for noisy in ("taskiq", "tortoise", "aiosqlite", "asyncio", "httpx", "aerich"):
         logging.getLogger(noisy).setLevel(max(numeric, logging.WARNING))
-    renderer: Any = structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(
-        colors=False
+    renderer: Any = (
+        structlog.processors.JSONRenderer() if fmt == "json" else structlog.dev.ConsoleRenderer(colors=False)
     )
     structlog.configure(
         processors=[

@@ -8,14 +8,15 @@ run in other processes) arrive through the outbox table and are printed as they 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import TextIO
 
 from handlers.app import Herald
-from handlers.messages import Conversation, Incoming, Reply, Sender
 from handlers.members import normalize_name
+from handlers.messages import Conversation, Incoming, Reply, Sender
 from models.errors import InvalidInput
 from models.lifecycle import DeliveryState
 from models.outbox import OutboxMessage
@@ -43,8 +44,9 @@ def render(reply: Reply, *, updated: bool = False) -> str:
 
 
 class ShellAdapter:
-    def __init__(self, herald: Herald, *, user: str, out: TextIO | None = None,
-                 conversation: Conversation = CONVERSATION) -> None:
+    def __init__(
+        self, herald: Herald, *, user: str, out: TextIO | None = None, conversation: Conversation = CONVERSATION
+    ) -> None:
         self.herald = herald
         self.user = normalize_name(user)
         self.out = out or sys.stdout
@@ -89,8 +91,9 @@ class ShellAdapter:
 
     async def drain_outbox(self) -> int:
         """Print reports that workers left for this conversation; returns how many."""
-        rows = await OutboxMessage.filter(adapter=self.conversation.adapter, channel=self.conversation.channel,
-                                          delivered_at__isnull=True).order_by("id")
+        rows = await OutboxMessage.filter(
+            adapter=self.conversation.adapter, channel=self.conversation.channel, delivered_at__isnull=True
+        ).order_by("id")
         for row in rows:
             self.show(Reply.from_json(row.payload))
         if rows:
@@ -100,14 +103,12 @@ class ShellAdapter:
     async def follow_outbox(self, stop: asyncio.Event, interval: float = 0.1) -> None:
         while not stop.is_set():
             await self.drain_outbox()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=interval)
-            except TimeoutError:
-                pass
 
-    async def wait_until_due_done(self, timeout: float) -> bool:
+    async def wait_until_due_done(self, limit: float) -> bool:
         """Wait until nothing already due is still in flight and every report was printed."""
-        deadline = asyncio.get_running_loop().time() + timeout
+        deadline = asyncio.get_running_loop().time() + limit
         while True:
             now = datetime.now(UTC)
             busy = await Delivery.filter(state__in=IN_FLIGHT, due_at__lte=now).exists()
@@ -132,8 +133,10 @@ class ShellAdapter:
                 await self.say(line)
             done = await self.wait_until_due_done(wait)
             if not done:
-                self._print(f"herald> Some due posts were still being published after {wait:.0f}s; "
-                            "their reports will show next time.")
+                self._print(
+                    f"herald> Some due posts were still being published after {wait:.0f}s; "
+                    "their reports will show next time."
+                )
                 return 1
             return 0
         finally:

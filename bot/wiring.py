@@ -45,6 +45,8 @@ def build_notifier(settings: Settings) -> Notifier:
 
 
 def build_publishers(settings: Settings) -> Publishers:
+    if settings.publish_mode == "live":
+        raise ConfigError("HERALD_PUBLISH_MODE: live publishing isn't available in this version; use dryrun.")
     return dry_run()
 
 
@@ -70,8 +72,9 @@ def build(settings: Settings, *, consumer_name: str | None = None) -> Components
         await task.kiq(delivery_id)
 
     clock = SystemClock()
-    dispatcher = Dispatcher(enqueue, clock=clock, max_sleep=settings.dispatch_interval,
-                            requeue_after=settings.requeue_after_seconds)
+    dispatcher = Dispatcher(
+        enqueue, clock=clock, max_sleep=settings.dispatch_interval, requeue_after=settings.requeue_after_seconds
+    )
     notifier = build_notifier(settings)
     scheduler: Scheduler = dispatcher
     runtime = Runtime(publishers=build_publishers(settings), notifier=notifier, clock=clock, scheduler=scheduler)

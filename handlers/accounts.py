@@ -66,7 +66,8 @@ async def account_command(ctx: Context, args: str) -> list[Reply]:
         raise InvalidInput(f"There is already an account called {handle}.")
     try:
         if existing is not None:
-            existing.platform, existing.credentials, existing.enabled = info_.name, credentials, True
+            existing.platform, existing.enabled = info_.name, True
+            existing.credentials = credentials  # type: ignore[assignment]
             await existing.save()
         else:
             await SocialAccount.create(platform=info_.name, handle=handle, credentials=credentials)

@@ -43,6 +43,7 @@ class Herald:
             return [error(str(exc))]
         except Exception:
             ref = secrets.token_hex(3)
-            log.exception("command.failed", ref=ref, command=incoming.text.split(" ", 1)[0],
-                          adapter=incoming.sender.adapter)
+            log.exception(
+                "command.failed", ref=ref, command=incoming.text.split(" ", 1)[0], adapter=incoming.sender.adapter
+            )
             return [error(f"Something went wrong (ref {ref}); nothing was changed that you'd need to redo.")]

@@ -26,10 +26,12 @@ from models.posts import Post
 
 router = Router()
 
-_PAST = {Decision.APPROVE: "approved", Decision.REQUEST_CHANGES: "sent back for changes",
-         Decision.REJECT: "rejected"}
-_ACTION = {Decision.APPROVE: Action.APPROVE_FINAL, Decision.REQUEST_CHANGES: Action.REQUEST_CHANGES,
-           Decision.REJECT: Action.REJECT}
+_PAST = {Decision.APPROVE: "approved", Decision.REQUEST_CHANGES: "sent back for changes", Decision.REJECT: "rejected"}
+_ACTION = {
+    Decision.APPROVE: Action.APPROVE_FINAL,
+    Decision.REQUEST_CHANGES: Action.REQUEST_CHANGES,
+    Decision.REJECT: Action.REJECT,
+}
 
 
 @dataclass(frozen=True)
@@ -49,8 +51,9 @@ async def decide(ctx: Context, post_id: int, decision: Decision, reason: str | N
         post = await Post.select_for_update().filter(id=post_id).first()
         if post is None:
             raise NotFound(f"There is no post {post_id}.")
-        mine = await ApprovalDecision.filter(post_id=post_id, version=post.version, approver_id=ctx.member.id,
-                                             decision=decision.value).first()
+        mine = await ApprovalDecision.filter(
+            post_id=post_id, version=post.version, approver_id=ctx.member.id, decision=decision.value
+        ).first()
         if mine is not None:
             return Outcome(post, post.lifecycle_state, level_done=False, repeated=True)
         if post.lifecycle_state != PostState.PENDING_APPROVAL:
@@ -62,15 +65,24 @@ async def decide(ctx: Context, post_id: int, decision: Decision, reason: str | N
         level = policy.level(level_no)
         if not level.allows(ctx.member, ctx.roles):
             raise PermissionDenied(f"Level {level_no} of post {post_id} needs {level.describe()}.")
-        earlier = await ApprovalDecision.filter(post_id=post_id, version=post.version, level=level_no,
-                                                approver_id=ctx.member.id).first()
+        earlier = await ApprovalDecision.filter(
+            post_id=post_id, version=post.version, level=level_no, approver_id=ctx.member.id
+        ).first()
         if earlier is not None:
             raise AlreadyDecided(f"You already {_PAST[Decision(earlier.decision)]} post {post_id} at this level.")
-        await ApprovalDecision.create(post=post, version=post.version, level=level_no, approver=ctx.member,
-                                      decision=decision.value, reason=reason)
+        await ApprovalDecision.create(
+            post=post, version=post.version, level=level_no, approver=ctx.member, decision=decision.value, reason=reason
+        )
         level_done, state = await _apply(post, policy, decision)
-        await audit.record(f"decision.{decision.value}", post_id=post_id, actor=ctx.member, state=state.value,
-                           version=post.version, level=level_no, reason=reason)
+        await audit.record(
+            f"decision.{decision.value}",
+            post_id=post_id,
+            actor=ctx.member,
+            state=state.value,
+            version=post.version,
+            level=level_no,
+            reason=reason,
+        )
         if state == PostState.SCHEDULED:
             due = await scheduling.release(post, now=ctx.now)
         elif state in {PostState.REJECTED}:
@@ -88,15 +100,22 @@ async def _apply(post: Post, policy: Policy, decision: Decision) -> tuple[bool, 
     level = policy.level(level_no)
     if level.mode == "all":
         needed = {m.id for m in await level.candidates() if m.id != post.author_id}  # type: ignore[attr-defined]
-        approved = set(await ApprovalDecision.filter(
-            post_id=post.id, version=post.version, level=level_no, decision=Decision.APPROVE.value
-        ).values_list("approver_id", flat=True))
+        approved = set(
+            await ApprovalDecision.filter(
+                post_id=post.id, version=post.version, level=level_no, decision=Decision.APPROVE.value
+            ).values_list("approver_id", flat=True)
+        )
         if not needed <= approved:
             return False, PostState.PENDING_APPROVAL
     final = level_no >= policy.depth
     action = Action.APPROVE_FINAL if final else Action.APPROVE_LEVEL
-    state = await advance(post.id, action, expected_version=post.version,
-                          extra_filters={"approval_level": level_no}, approval_level=level_no + (0 if final else 1))
+    state = await advance(
+        post.id,
+        action,
+        expected_version=post.version,
+        extra_filters={"approval_level": level_no},
+        approval_level=level_no + (0 if final else 1),
+    )
     return True, state
 
 
@@ -113,8 +132,9 @@ async def _refusal(post: Post, decision: Decision) -> Exception:
 
 
 def _verb(decision: Decision) -> str:
-    return {Decision.APPROVE: "approve", Decision.REQUEST_CHANGES: "request changes on",
-            Decision.REJECT: "reject"}[decision]
+    return {Decision.APPROVE: "approve", Decision.REQUEST_CHANGES: "request changes on", Decision.REJECT: "reject"}[
+        decision
+    ]
 
 
 async def _decision_replies(ctx: Context, outcome: Outcome, decision: Decision, reason: str | None) -> list[Reply]:
@@ -128,8 +148,10 @@ async def _decision_replies(ctx: Context, outcome: Outcome, decision: Decision, 
     elif outcome.state == PostState.PENDING_APPROVAL:
         policy = await policy_for(post)
         if outcome.level_done:
-            text = (f"Post {post.id}: {ctx.member.name} approved; now at level {post.approval_level} of "
-                    f"{policy.depth} ({policy.level(post.approval_level).describe()}).")
+            text = (
+                f"Post {post.id}: {ctx.member.name} approved; now at level {post.approval_level} of "
+                f"{policy.depth} ({policy.level(post.approval_level).describe()})."
+            )
         else:
             names = ", ".join(m.name for m in await awaited(post, policy))
             text = f"Post {post.id}: {ctx.member.name} approved; still waiting for {names}."

@@ -69,6 +69,8 @@ def _take_value(body: str, start: int, accept: Callable[[str], bool] | None) -> 
             candidate = " ".join(w for w, _ in words[:n])
             if accept(candidate):
                 return candidate, words[n - 1][1]
+        # nothing fits: hand on the longest run, so the error quotes what the user meant
+        return " ".join(w for w, _ in words), words[-1][1]
     return words[0][0], words[0][1]
 
 

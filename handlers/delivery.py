@@ -81,26 +81,41 @@ async def published(claimed: Claimed, *, external_id: str, url: str, now: dateti
     log.info("delivery.published", post_id=claimed.post_id, delivery_id=claimed.delivery_id, account=claimed.handle)
     await _settle(claimed.post_id)
     label = platform(claimed.platform).label
-    await _tell(notifier, claimed, Reply(text=f"Post {claimed.post_id} published to {claimed.handle} ({label}): {url}",
-                                         post_id=claimed.post_id, kind="report"))
+    await _tell(
+        notifier,
+        claimed,
+        Reply(
+            text=f"Post {claimed.post_id} published to {claimed.handle} ({label}): {url}",
+            post_id=claimed.post_id,
+            kind="report",
+        ),
+    )
 
 
-async def failed(
-    claimed: Claimed, *, reason: str, now: datetime, notifier: Notifier, unknown: bool = False
-) -> None:
+async def failed(claimed: Claimed, *, reason: str, now: datetime, notifier: Notifier, unknown: bool = False) -> None:
     """Record a failure that will not be retried; ``unknown`` when the request may have gone through."""
     state = DeliveryState.UNKNOWN if unknown else DeliveryState.FAILED
     await Delivery.filter(id=claimed.delivery_id).update(state=state.value, last_error=reason)
     await audit.record(f"delivery.{state.value}", post_id=claimed.post_id, account=claimed.handle, error=reason)
-    log.warning(f"delivery.{state.value}", post_id=claimed.post_id, delivery_id=claimed.delivery_id,
-                account=claimed.handle, reason=reason)
+    log.warning(
+        f"delivery.{state.value}",
+        post_id=claimed.post_id,
+        delivery_id=claimed.delivery_id,
+        account=claimed.handle,
+        reason=reason,
+    )
     await _settle(claimed.post_id)
     label = platform(claimed.platform).label
+    buttons: tuple[Button, ...]
     if unknown:
-        text = (f"Post {claimed.post_id} may or may not have reached {claimed.handle} ({label}): {reason} "
-                "Check the account, then choose.")
-        buttons = (Button("Verify", f"/verify {claimed.delivery_id}"),
-                   Button("Republish", f"/republish {claimed.delivery_id}", "danger"))
+        text = (
+            f"Post {claimed.post_id} may or may not have reached {claimed.handle} ({label}): {reason} "
+            "Check the account, then choose."
+        )
+        buttons = (
+            Button("Verify", f"/verify {claimed.delivery_id}"),
+            Button("Republish", f"/republish {claimed.delivery_id}", "danger"),
+        )
     else:
         text = f"Post {claimed.post_id} failed on {claimed.handle} ({label}): {reason}"
         buttons = (Button("Retry", f"/retry {claimed.post_id}"),)
@@ -112,8 +127,14 @@ async def retry_later(claimed: Claimed, *, reason: str, at: datetime) -> None:
     await Delivery.filter(id=claimed.delivery_id, state=DeliveryState.PUBLISHING.value).update(
         state=DeliveryState.SCHEDULED.value, due_at=at, last_error=reason
     )
-    log.info("delivery.retry_scheduled", post_id=claimed.post_id, delivery_id=claimed.delivery_id,
-             attempt=claimed.attempt, at=at.isoformat(), reason=reason)
+    log.info(
+        "delivery.retry_scheduled",
+        post_id=claimed.post_id,
+        delivery_id=claimed.delivery_id,
+        attempt=claimed.attempt,
+        at=at.isoformat(),
+        reason=reason,
+    )
 
 
 async def _settle(post_id: int) -> None:

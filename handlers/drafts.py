@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 import uuid
 from datetime import datetime
 
@@ -28,7 +29,7 @@ DRAFT_USAGE = "/draft [--to ACCOUNT,…] [--at WHEN] TEXT"
 MAX_TEXT = 10_000
 
 
-def _accepts_time(ctx: Context) -> object:
+def _accepts_time(ctx: Context) -> Callable[[str], bool]:
     def accept(candidate: str) -> bool:
         try:
             parse_when(candidate, now=ctx.now, tz=ctx.tz)
@@ -72,8 +73,12 @@ async def _targets(raw: str | None) -> list[SocialAccount]:
 @router.command("draft", DRAFT_USAGE, "write a post and send it for approval")
 async def draft_command(ctx: Context, args: str) -> list[Reply]:
     options, text = split_options(
-        args, known={"to", "at"}, multiword={"at": _accepts_time(ctx)}, command="/draft"  # type: ignore[dict-item]
+        args,
+        known={"to", "at"},
+        multiword={"at": _accepts_time(ctx)},
+        command="/draft",
     )
+    due = parse_due(ctx, options.get("at"))
     if not text:
         raise InvalidInput(f"A post needs some text. Usage: {DRAFT_USAGE}")
     if len(text) > MAX_TEXT:
@@ -81,15 +86,19 @@ async def draft_command(ctx: Context, args: str) -> list[Reply]:
     targets = await _targets(options.get("to"))
     for account in targets:
         check_text(platform(account.platform), text, [])
-    due = parse_due(ctx, options.get("at"))
     async with in_transaction():
-        post = await Post.create(
-            author=ctx.member, text=text, due_at=due, origin=ctx.conversation.to_json()
-        )
+        post = await Post.create(author=ctx.member, text=text, due_at=due, origin=ctx.conversation.to_json())
         for account in targets:
             await Delivery.create(post=post, account=account, idempotency_key=uuid.uuid4().hex)
-        await audit.record("post.created", post_id=post.id, actor=ctx.member, state=PostState.DRAFT.value,
-                           version=1, text=text, targets=[a.handle for a in targets])
+        await audit.record(
+            "post.created",
+            post_id=post.id,
+            actor=ctx.member,
+            state=PostState.DRAFT.value,
+            version=1,
+            text=text,
+            targets=[a.handle for a in targets],
+        )
         state = await advance(post.id, Action.SUBMIT)
         await audit.record("post.submitted", post_id=post.id, actor=ctx.member, state=state.value, version=1)
     post = await load_post(post.id)
@@ -125,23 +134,36 @@ async def edit_command(ctx: Context, args: str) -> list[Reply]:
         return [info(f"Post {post_id} already says that; nothing changed.", ephemeral=True)]
     for delivery in await Delivery.filter(post_id=post_id).prefetch_related("account"):
         check_text(platform(delivery.account.platform), new_text, list(post.media))
-    resubmit = post.lifecycle_state in {PostState.PENDING_APPROVAL, PostState.CHANGES_REQUESTED,
-                                        PostState.SCHEDULED}
+    resubmit = post.lifecycle_state in {PostState.PENDING_APPROVAL, PostState.CHANGES_REQUESTED, PostState.SCHEDULED}
     diff = "\n".join(difflib.unified_diff(post.text.splitlines(), new_text.splitlines(), lineterm="", n=1))
     async with in_transaction():
         state = await advance(
-            post_id, Action.EDIT, to=PostState.PENDING_APPROVAL if resubmit else None,
-            expected_version=post.version, bump_version=True, text=new_text, approval_level=1,
+            post_id,
+            Action.EDIT,
+            to=PostState.PENDING_APPROVAL if resubmit else None,
+            expected_version=post.version,
+            bump_version=True,
+            text=new_text,
+            approval_level=1,
             extra_filters=None,
         )
         if resubmit:
             await scheduling.hold(post_id)
-        await audit.record("post.edited", post_id=post_id, actor=ctx.member, state=state.value,
-                           version=post.version + 1, diff=diff, text=new_text)
+        await audit.record(
+            "post.edited",
+            post_id=post_id,
+            actor=ctx.member,
+            state=state.value,
+            version=post.version + 1,
+            diff=diff,
+            text=new_text,
+        )
     post = await load_post(post_id)
     note = " Approval starts again from level 1." if resubmit else ""
-    return [info(f"Post {post_id} is now version {post.version}.{note}", ephemeral=True),
-            await approval_card(post, tz=ctx.tz)]
+    return [
+        info(f"Post {post_id} is now version {post.version}.{note}", ephemeral=True),
+        await approval_card(post, tz=ctx.tz),
+    ]
 
 
 async def _end(ctx: Context, args: str, action: Action, usage: str) -> list[Reply]:
@@ -154,8 +176,9 @@ async def _end(ctx: Context, args: str, action: Action, usage: str) -> list[Repl
     async with in_transaction():
         state = await advance(post_id, action)
         await scheduling.cancel_open(post_id)
-        await audit.record(f"post.{action.value}", post_id=post_id, actor=ctx.member, state=state.value,
-                           version=post.version)
+        await audit.record(
+            f"post.{action.value}", post_id=post_id, actor=ctx.member, state=state.value, version=post.version
+        )
     post = await load_post(post_id)
     verb = "withdrawn" if action == Action.WITHDRAW else "cancelled"
     return [info(f"Post {post_id} is {verb}; it will not be published."), await approval_card(post, tz=ctx.tz)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -21,9 +22,7 @@ _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 def normalize_name(raw: str) -> str:
     name = raw.strip().lstrip("@").lower()
     if not _NAME.match(name):
-        raise InvalidInput(
-            f"{raw!r} is not a member name: use letters, digits, dot, dash or underscore (e.g. bob)."
-        )
+        raise InvalidInput(f"{raw!r} is not a member name: use letters, digits, dot, dash or underscore (e.g. bob).")
     return name
 
 
@@ -54,10 +53,8 @@ async def _member_for_new_identity(sender: Sender) -> Member:
             if first:
                 await MemberRole.create(member=member, role=ADMIN_ROLE)
             await audit.record("member.created", actor=member, name=name, admin=first)
-    try:
+    with contextlib.suppress(IntegrityError):  # the same identity was attached concurrently
         await ChatIdentity.create(member=member, adapter=sender.adapter, external_id=sender.external_id)
-    except IntegrityError:
-        pass
     return member
 
 

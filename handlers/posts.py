@@ -44,8 +44,6 @@ async def post_command(ctx: Context, args: str) -> list[Reply]:
         version = f" v{entry.version}" if entry.version else ""
         lines.append(f"{format_local(entry.created_at, ctx.tz)} {who} {entry.action}{level}{version}{extra}")
     deliveries = await Delivery.filter(post_id=post_id).prefetch_related("account").order_by("id")
-    fields = list(card.fields) + [
-        Field(f"→ {d.account.handle}", d.url or d.last_error or d.state) for d in deliveries
-    ]
+    fields = list(card.fields) + [Field(f"→ {d.account.handle}", d.url or d.last_error or d.state) for d in deliveries]
     text = card.text + "\nHistory:\n" + "\n".join(lines)
     return [Reply(text=text, fields=tuple(fields), buttons=card.buttons, ephemeral=True, post_id=post_id)]

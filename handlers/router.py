@@ -25,9 +25,7 @@ class Router:
     def __init__(self) -> None:
         self._commands: dict[str, Command] = {}
 
-    def command(
-        self, name: str, usage: str, summary: str, *, role: str | None = None
-    ) -> Callable[[Handler], Handler]:
+    def command(self, name: str, usage: str, summary: str, *, role: str | None = None) -> Callable[[Handler], Handler]:
         def register(fn: Handler) -> Handler:
             if name in self._commands:
                 raise ValueError(f"command /{name} registered twice")

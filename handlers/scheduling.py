@@ -26,9 +26,11 @@ async def hold(post_id: int) -> None:
 
 
 async def cancel_open(post_id: int) -> None:
-    await Delivery.filter(post_id=post_id).exclude(
-        state__in=[s.value for s in DELIVERY_FINAL | {DeliveryState.PUBLISHING, DeliveryState.QUEUED}]
-    ).update(state=DeliveryState.CANCELLED.value)
+    await (
+        Delivery.filter(post_id=post_id)
+        .exclude(state__in=[s.value for s in DELIVERY_FINAL | {DeliveryState.PUBLISHING, DeliveryState.QUEUED}])
+        .update(state=DeliveryState.CANCELLED.value)
+    )
 
 
 async def announce(services: Services, due: datetime) -> None:

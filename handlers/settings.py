@@ -89,9 +89,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _cluster_needs_nodes(self) -> Settings:
         if self.redis_use_cluster and not self.cluster_nodes and not self.redis_host:
-            raise ValueError(
-                "REDIS_USE_CLUSTER is true but neither REDIS_CLUSTER_HOST_1/PORT_1… nor REDIS_HOST is set"
-            )
+            raise ValueError("REDIS_USE_CLUSTER is true but neither REDIS_CLUSTER_HOST_1/PORT_1… nor REDIS_HOST is set")
         return self
 
     @property
@@ -128,6 +126,9 @@ def load_settings() -> Settings:
         name = str(first["loc"][0]) if first["loc"] else "configuration"
         message = str(first["msg"]).removeprefix("Value error, ")
         raw = first.get("input")
-        shown = "" if raw is None or "KEY" in name or "TOKEN" in name or "SECRET" in name or "PASSWORD" in name \
+        shown = (
+            ""
+            if raw is None or "KEY" in name or "TOKEN" in name or "SECRET" in name or "PASSWORD" in name
             else f" (got {raw!r})"
+        )
         raise ConfigError(f"{name}: {message}{shown}.") from None

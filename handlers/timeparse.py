@@ -95,15 +95,11 @@ def parse_when(text: str, *, now: datetime, tz: ZoneInfo) -> datetime:
                     return candidate
                 return _localize(datetime.combine(_add_days(today, 1), clock), tz)
     except OverflowError:
-        raise InvalidInput(
-            f'The time "{shown}" is out of range: use a date in the years 1 to 9999.'
-        ) from None
+        raise InvalidInput(f'The time "{shown}" is out of range: use a date in the years 1 to 9999.') from None
     raise InvalidInput(f'Couldn\'t understand the time "{shown}": {_ACCEPTED}.')
 
 
-def ensure_future(
-    when: datetime, *, now: datetime, tz: ZoneInfo, grace: timedelta = timedelta(seconds=60)
-) -> None:
+def ensure_future(when: datetime, *, now: datetime, tz: ZoneInfo, grace: timedelta = timedelta(seconds=60)) -> None:
     """Raise :class:`InvalidInput` if ``when`` is before ``now - grace``; ``now`` itself is fine.
 
     The message shows both instants in ``tz`` so the member can see which clock was used.
@@ -190,9 +186,7 @@ def _resolve_iso(m: re.Match[str], shown: str, tz: ZoneInfo) -> datetime:
     days_in_month = calendar.monthrange(year, month)[1]
     if not 1 <= day <= days_in_month:
         month_name = _MONTH_NAMES[month - 1]
-        raise InvalidInput(
-            f'The date "{shown}" has no day {day}: {month_name} {year} has {days_in_month} days.'
-        )
+        raise InvalidInput(f'The date "{shown}" has no day {day}: {month_name} {year} has {days_in_month} days.')
     wall = datetime.combine(date(year, month, day), _clock(m, shown) or DEFAULT_TIME)
     if m["off"] is None:
         return _localize(wall, tz)

@@ -46,7 +46,9 @@ async def awaited(post: Post, policy: Policy) -> list[Member]:
     level = policy.level(post.approval_level)
     decided = {d.approver_id for d in await decisions_at(post, post.approval_level)}  # type: ignore[attr-defined]
     return [
-        m for m in await level.candidates() if m.id != post.author_id and m.id not in decided  # type: ignore[attr-defined]
+        m
+        for m in await level.candidates()
+        if m.id != post.author_id and m.id not in decided  # type: ignore[attr-defined]
     ]
 
 
@@ -70,8 +72,8 @@ async def approval_card(post: Post, *, tz: ZoneInfo) -> Reply:
     buttons: tuple[Button, ...] = ()
     if state == PostState.PENDING_APPROVAL:
         waiting = await awaited(post, policy)
-        level = policy.level(post.approval_level)
-        fields.append(Field("Awaiting", ", ".join(m.name for m in waiting) or f"{level.describe()} (nobody yet)"))
+        current = policy.level(post.approval_level)
+        fields.append(Field("Awaiting", ", ".join(m.name for m in waiting) or f"{current.describe()} (nobody yet)"))
         buttons = (
             Button("Approve", f"/approve {post.id}", "primary"),
             Button("Request changes", f"/changes {post.id}", needs_reason=True),
@@ -79,8 +81,9 @@ async def approval_card(post: Post, *, tz: ZoneInfo) -> Reply:
         )
     fields.append(Field("State", state.label))
     text = f"Post {post.id} by {author.name} (v{post.version}) — {state.label}\n> {preview(post.text)}"
-    return Reply(text=text, fields=tuple(fields), buttons=buttons, ref=card_ref(post.id), post_id=post.id,
-                 kind="approval")
+    return Reply(
+        text=text, fields=tuple(fields), buttons=buttons, ref=card_ref(post.id), post_id=post.id, kind="approval"
+    )
 
 
 async def summary_line(post: Post, tz: ZoneInfo) -> str:

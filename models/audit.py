@@ -20,7 +20,7 @@ class AuditEntry(Model):
     action = fields.CharField(max_length=48)
     state = fields.CharField(max_length=24, null=True, description="the post's state after the action")
     version = fields.IntField(null=True)
-    detail = fields.JSONField(default=dict)
+    detail: dict[str, Any] = fields.JSONField(default=dict)  # type: ignore[assignment]
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

@@ -26,9 +26,7 @@ def derive_fernet_key(secret: str) -> bytes:
     """Derive a urlsafe-base64 Fernet key from an operator secret."""
     if len(secret) < MIN_KEY_LENGTH:
         raise ConfigError(f"HERALD_SECRET_KEY must be at least {MIN_KEY_LENGTH} characters long.")
-    raw = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"herald-secrets-v1", info=b"fernet").derive(
-        secret.encode()
-    )
+    raw = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"herald-secrets-v1", info=b"fernet").derive(secret.encode())
     return base64.urlsafe_b64encode(raw)
 
 

@@ -86,9 +86,23 @@ def _ensure_sqlite_dir(url: str) -> None:
         Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
 
+async def _forget_previous() -> None:
+    """Drop what an earlier init cached on the model classes (queries built for another dialect).
+
+    Only matters when one process switches databases, as the test-suite does between SQLite and
+    PostgreSQL; tortoise keeps per-dialect query builders on the models across ``init`` calls.
+    """
+    from tortoise.backends.base.executor import EXECUTOR_CACHE  # keyed by connection name, not dialect
+
+    if Tortoise.is_inited():
+        await Tortoise.close_connections()
+    EXECUTOR_CACHE.clear()
+
+
 async def connect(url: str, *, pool_max: int = 10, application_name: str = "herald") -> None:
-    """Open the process-wide tortoise connection (idempotent per process)."""
+    """Open the process-wide tortoise connection."""
     _ensure_sqlite_dir(url)
+    await _forget_previous()
     await Tortoise.init(config=tortoise_config(url, pool_max=pool_max, application_name=application_name))
 
 
@@ -101,8 +115,13 @@ async def upgrade(url: str) -> list[str]:
     from aerich import Command
 
     _ensure_sqlite_dir(url)
-    command = Command(tortoise_config=tortoise_config(url), app="models", location=migrations_location(url))
-    async with command:
+    await _forget_previous()
+    config = tortoise_config(url)
+    await Tortoise.init(config=config)  # aerich re-uses an initialised tortoise as it finds it
+    command = Command(tortoise_config=config, app="models", location=migrations_location(url))
+    try:
         await command.init()
         applied: list[str] = await command.upgrade(run_in_transaction=True)
+    finally:
+        await Tortoise.close_connections()
     return applied

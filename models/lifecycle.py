@@ -64,8 +64,13 @@ class DeliveryState(StrEnum):
 
 
 DELIVERY_FINAL = frozenset(
-    {DeliveryState.PUBLISHED, DeliveryState.FAILED, DeliveryState.UNKNOWN, DeliveryState.CANCELLED,
-     DeliveryState.MISSED}
+    {
+        DeliveryState.PUBLISHED,
+        DeliveryState.FAILED,
+        DeliveryState.UNKNOWN,
+        DeliveryState.CANCELLED,
+        DeliveryState.MISSED,
+    }
 )
 
 
@@ -114,8 +119,7 @@ RULES: dict[Action, Rule] = {
         "edited",
     ),
     Action.CANCEL: Rule(
-        frozenset({S.DRAFT, S.PENDING_APPROVAL, S.CHANGES_REQUESTED, S.SCHEDULED, S.EXPIRED, S.MISSED,
-                   S.FAILED}),
+        frozenset({S.DRAFT, S.PENDING_APPROVAL, S.CHANGES_REQUESTED, S.SCHEDULED, S.EXPIRED, S.MISSED, S.FAILED}),
         S.CANCELLED,
         "cancelled",
     ),

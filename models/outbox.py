@@ -6,6 +6,8 @@ reached from a worker (the local shell) reads its notifications from here.
 
 from __future__ import annotations
 
+from typing import Any
+
 from tortoise import fields
 from tortoise.models import Model
 
@@ -16,7 +18,7 @@ class OutboxMessage(Model):
     channel = fields.CharField(max_length=128)
     thread = fields.CharField(max_length=128, null=True)
     post_id = fields.IntField(null=True)
-    payload = fields.JSONField()
+    payload: dict[str, Any] = fields.JSONField()  # type: ignore[assignment]
     created_at = fields.DatetimeField(auto_now_add=True)
     delivered_at = fields.DatetimeField(null=True)
 

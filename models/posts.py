@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from tortoise import fields
 from tortoise.models import Model
 
@@ -23,13 +25,13 @@ class Post(Model):
         "models.Member", related_name="posts", on_delete=fields.RESTRICT
     )
     text = fields.TextField()
-    media = fields.JSONField(default=list)
+    media: list[str] = fields.JSONField(default=list)  # type: ignore[assignment]
     state = fields.CharField(max_length=24, default=PostState.DRAFT.value, db_index=True)
     due_at = fields.DatetimeField(null=True)
     version = fields.IntField(default=1)
     approval_level = fields.IntField(default=1, description="the level now awaiting decisions")
-    origin = fields.JSONField(default=dict)
-    approval_ref = fields.JSONField(null=True)
+    origin: dict[str, Any] = fields.JSONField(default=dict)  # type: ignore[assignment]
+    approval_ref: dict[str, Any] | None = fields.JSONField(null=True)  # type: ignore[assignment]
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 

@@ -72,7 +72,7 @@ class Dispatcher:
                 .select_for_update(skip_locked=True)
                 .values_list("id", flat=True)
             )
-            ids = [int(r) for r in rows]
+            ids = [int(r) for r in rows]  # type: ignore[call-overload]
             if ids:
                 await Delivery.filter(id__in=ids).update(state=DeliveryState.QUEUED.value, queued_at=now)
         return ids
@@ -90,12 +90,13 @@ class Dispatcher:
         now = self._clock.now()
         cutoff = now - self._requeue_after
         async with in_transaction():
-            ids = [int(r) for r in await (
-                Delivery.filter(state=DeliveryState.QUEUED.value, queued_at__lt=cutoff)
+            ids = [
+                int(r)  # type: ignore[call-overload]
+                for r in await Delivery.filter(state=DeliveryState.QUEUED.value, queued_at__lt=cutoff)
                 .limit(self._batch)
                 .select_for_update(skip_locked=True)
                 .values_list("id", flat=True)
-            )]
+            ]
             if ids:
                 await Delivery.filter(id__in=ids).update(queued_at=now)
         for delivery_id in ids:

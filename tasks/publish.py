@@ -26,12 +26,17 @@ async def run_delivery(rt: Runtime, delivery_id: int) -> str:
         return "skipped"
     publisher = rt.publishers.for_platform(claimed.platform)
     if publisher is None:
-        await delivery.failed(claimed, reason=f"Herald can't publish to {claimed.platform} yet.",
-                              now=rt.clock.now(), notifier=rt.notifier)
+        await delivery.failed(
+            claimed, reason=f"Herald can't publish to {claimed.platform} yet.", now=rt.clock.now(), notifier=rt.notifier
+        )
         return "failed"
     publication = Publication(
-        post_id=claimed.post_id, delivery_id=claimed.delivery_id, handle=claimed.handle, text=claimed.text,
-        media=claimed.media, credentials=json.loads(claimed.credentials or "{}"),
+        post_id=claimed.post_id,
+        delivery_id=claimed.delivery_id,
+        handle=claimed.handle,
+        text=claimed.text,
+        media=claimed.media,
+        credentials=json.loads(claimed.credentials or "{}"),
         idempotency_key=claimed.idempotency_key,
     )
     try:
@@ -54,15 +59,20 @@ async def run_delivery(rt: Runtime, delivery_id: int) -> str:
             return await _transient(rt, claimed, reason, None)
         await delivery.failed(claimed, reason=reason, now=rt.clock.now(), notifier=rt.notifier, unknown=True)
         return "unknown"
-    await delivery.published(claimed, external_id=result.external_id, url=result.url, now=rt.clock.now(),
-                             notifier=rt.notifier)
+    await delivery.published(
+        claimed, external_id=result.external_id, url=result.url, now=rt.clock.now(), notifier=rt.notifier
+    )
     return "published"
 
 
 async def _transient(rt: Runtime, claimed: delivery.Claimed, reason: str, retry_after: float | None) -> str:
     if claimed.attempt >= rt.retry.max_attempts:
-        await delivery.failed(claimed, reason=f"{reason} (gave up after {claimed.attempt} attempts)",
-                              now=rt.clock.now(), notifier=rt.notifier)
+        await delivery.failed(
+            claimed,
+            reason=f"{reason} (gave up after {claimed.attempt} attempts)",
+            now=rt.clock.now(),
+            notifier=rt.notifier,
+        )
         return "failed"
     at = rt.clock.now() + timedelta(seconds=rt.retry.delay(claimed.attempt, retry_after))
     await delivery.retry_later(claimed, reason=reason, at=at)

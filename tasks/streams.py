@@ -152,9 +152,9 @@ class ResilientStreamClusterBroker(RedisStreamClusterBroker):
                     await self._retrying("recreate group", self._declare_consumer_group)
                     continue
                 raise
-            for _stream, entries in fetched or []:
-                for msg_id, fields in entries:
-                    yield self._message(msg_id, fields)
+            for _stream, entries in fetched or []:  # type: ignore[str-unpack]
+                for msg_id, fields in entries:  # type: ignore[str-unpack,union-attr]
+                    yield self._message(msg_id, fields)  # type: ignore[arg-type]
 
     async def _reclaim(self) -> list[AckableMessage]:
         """Take over messages whose consumer has been silent longer than ``reclaim_idle_ms``."""
@@ -162,8 +162,12 @@ class ResilientStreamClusterBroker(RedisStreamClusterBroker):
         start = "0-0"
         while True:
             result = await self.redis.xautoclaim(
-                self.queue_name, self.consumer_group_name, self.consumer_name,
-                min_idle_time=self.reclaim_idle_ms, start_id=start, count=self.count,
+                self.queue_name,
+                self.consumer_group_name,
+                self.consumer_name,
+                min_idle_time=self.reclaim_idle_ms,
+                start_id=start,
+                count=self.count,
             )
             start, claimed = result[0], result[1]
             for msg_id, fields in claimed:

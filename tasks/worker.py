@@ -22,8 +22,9 @@ async def run_worker(broker: AsyncBroker, runtime: Runtime, *, concurrency: int,
     log.info("worker.started", worker=runtime.worker_id, concurrency=concurrency)
     try:
         with ThreadPoolExecutor(max_workers=1) as executor:
-            receiver = Receiver(broker, executor=executor, max_async_tasks=concurrency, run_startup=False,
-                                wait_tasks_timeout=30)
+            receiver = Receiver(
+                broker, executor=executor, max_async_tasks=concurrency, run_startup=False, wait_tasks_timeout=30
+            )
             await receiver.listen(stop)
     finally:
         await broker.shutdown()

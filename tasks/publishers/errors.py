@@ -1,13 +1,13 @@
 """What can go wrong talking to a platform, converted once where the HTTP call is made.
 
-    PlatformError                       (models.errors.HeraldError)
-    ├── Transient                       worth retrying later
-    │   ├── RateLimited                 429 or the platform's throttling code; ``retry_after`` seconds
-    │   └── PlatformDown                5xx, connection refused or reset before the request was sent
-    └── Permanent                       retrying will not help; the message is the platform's reason
-        ├── AuthExpired                 401/403 token problems: someone must reconnect the account
-        └── Rejected                    4xx validation, duplicate content, media problems
-    OutcomeUnknown                      the request was sent, no answer came: it may have been published
+PlatformError                       (models.errors.HeraldError)
+├── Transient                       worth retrying later
+│   ├── RateLimited                 429 or the platform's throttling code; ``retry_after`` seconds
+│   └── PlatformDown                5xx, connection refused or reset before the request was sent
+└── Permanent                       retrying will not help; the message is the platform's reason
+    ├── AuthExpired                 401/403 token problems: someone must reconnect the account
+    └── Rejected                    4xx validation, duplicate content, media problems
+OutcomeUnknown                      the request was sent, no answer came: it may have been published
 """
 
 from __future__ import annotations

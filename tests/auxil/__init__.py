@@ -1,0 +1,1 @@
+"""Helpers for tests (as python-telegram-bot keeps them in tests/auxil)."""

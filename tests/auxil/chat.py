@@ -1,0 +1,76 @@
+"""Talk to an in-process Herald one line at a time, as Errbot's testbot does.
+
+``await chat.say("/approve 1", as_="bob")`` returns the replies' text; ``await chat.publish_due()``
+runs the dispatcher and the dry-run worker once, synchronously, and returns the reports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from bot.notifiers import OutboxNotifier
+from handlers.app import Herald
+from handlers.context import Services
+from handlers.messages import Conversation, Incoming, Reply, Sender
+from handlers.ports import NullScheduler
+from models.outbox import OutboxMessage
+from tasks.dispatcher import Dispatcher
+from tasks.publish import run_delivery
+from tasks.publishers import dry_run
+from tasks.runtime import Runtime
+
+CONVERSATION = Conversation("shell", "test")
+
+
+@dataclass
+class FrozenClock:
+    current: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, **delta: float) -> None:
+        self.current += timedelta(**delta)
+
+
+@dataclass
+class Chat:
+    herald: Herald
+    runtime: Runtime
+    clock: FrozenClock
+    default_user: str = "alice"
+    last: list[Reply] = field(default_factory=list)
+
+    @classmethod
+    def build(cls) -> Chat:
+        clock = FrozenClock()
+        notifier = OutboxNotifier()
+        services = Services(notifier=notifier, scheduler=NullScheduler(), clock=clock)
+        runtime = Runtime(publishers=dry_run(), notifier=notifier, clock=clock)
+        return cls(Herald(services), runtime, clock)
+
+    async def say(self, text: str, *, as_: str | None = None) -> str:
+        """Send ``text`` as ``as_`` (default alice, the first member and so an admin); return the replies."""
+        name = as_ or self.default_user
+        sender = Sender(adapter="shell", external_id=name, name=name, display_name=name)
+        self.last = await self.herald.handle(Incoming(sender, CONVERSATION, text))
+        return "\n".join(r.text for r in self.last)
+
+    async def publish_due(self) -> str:
+        """Enqueue what is due and publish it right here; return the reports posted to the chat."""
+        queued: list[int] = []
+
+        async def enqueue(delivery_id: int) -> None:
+            queued.append(delivery_id)
+
+        await Dispatcher(enqueue, clock=self.clock).tick()
+        for delivery_id in queued:
+            await run_delivery(self.runtime, delivery_id)
+        rows = await OutboxMessage.filter(delivered_at__isnull=True).order_by("id")
+        await OutboxMessage.filter(id__in=[r.id for r in rows]).update(delivered_at=self.clock.now())
+        return "\n".join(Reply.from_json(r.payload).text for r in rows)
+
+    @property
+    def errors(self) -> list[str]:
+        return [r.text for r in self.last if r.kind == "error"]

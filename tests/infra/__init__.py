@@ -1,0 +1,1 @@
+"""Test infrastructure: throw-away Redis Cluster, PostgreSQL databases and service checks."""
