@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 
 from tortoise.transactions import in_transaction

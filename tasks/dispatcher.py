@@ -65,14 +65,15 @@ class Dispatcher:
 
     async def _take_due(self, now: datetime) -> list[int]:
         async with in_transaction():
+            # NB: tortoise drops FOR UPDATE from values_list() queries; only() keeps it.
             rows = await (
                 Delivery.filter(state=DeliveryState.SCHEDULED.value, due_at__lte=now)
                 .order_by("due_at")
                 .limit(self._batch)
                 .select_for_update(skip_locked=True)
-                .values_list("id", flat=True)
+                .only("id")
             )
-            ids = [int(r) for r in rows]  # type: ignore[call-overload]
+            ids = [row.id for row in rows]
             if ids:
                 await Delivery.filter(id__in=ids).update(state=DeliveryState.QUEUED.value, queued_at=now)
         return ids
@@ -90,13 +91,13 @@ class Dispatcher:
         now = self._clock.now()
         cutoff = now - self._requeue_after
         async with in_transaction():
-            ids = [
-                int(r)  # type: ignore[call-overload]
-                for r in await Delivery.filter(state=DeliveryState.QUEUED.value, queued_at__lt=cutoff)
+            rows = await (
+                Delivery.filter(state=DeliveryState.QUEUED.value, queued_at__lt=cutoff)
                 .limit(self._batch)
                 .select_for_update(skip_locked=True)
-                .values_list("id", flat=True)
-            ]
+                .only("id")
+            )
+            ids = [row.id for row in rows]
             if ids:
                 await Delivery.filter(id__in=ids).update(queued_at=now)
         for delivery_id in ids:

@@ -26,6 +26,8 @@ from typing import Any
 
 import structlog
 from redis.asyncio import RedisCluster
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisClusterException, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -76,7 +78,7 @@ class ResilientStreamClusterBroker(RedisStreamClusterBroker):
             password=password,
             socket_timeout=max(5.0, xread_block_ms / 1000 + 3),
             socket_connect_timeout=2.0,
-            cluster_error_retry_attempts=3,
+            retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 3),
             require_full_coverage=False,
         )
         self.count = count

@@ -111,3 +111,10 @@ def any_db(request: pytest.FixtureRequest) -> str:
 async def chat(any_db: str) -> Chat:
     """A conversation with an in-process Herald (dry-run publishing, dispatcher driven by the test)."""
     return Chat.build()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _quiet_logs() -> None:
+    from bot import logs
+
+    logs.configure("warning")

@@ -1,0 +1,100 @@
+"""The cluster stream broker against the real 6-node Redis Cluster."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from taskiq import AckableMessage
+from taskiq.message import BrokerMessage
+
+from tasks.streams import ResilientStreamClusterBroker
+from tests.infra.redis_cluster import RedisClusterProcess
+
+
+def message(payload: bytes) -> BrokerMessage:
+    return BrokerMessage(task_id=uuid.uuid4().hex, task_name="t", message=payload, labels={})
+
+
+@pytest.fixture
+async def queue_name() -> str:
+    return f"{{herald-test}}:{uuid.uuid4().hex[:8]}"
+
+
+def broker(cluster: RedisClusterProcess, queue: str, name: str, **kwargs: object) -> ResilientStreamClusterBroker:
+    return ResilientStreamClusterBroker(cluster.startup_nodes, queue_name=queue, consumer_name=name,
+                                        xread_block_ms=200, **kwargs)  # type: ignore[arg-type]
+
+
+async def take(gen: AsyncIterator[AckableMessage], count: int, limit: float = 10.0) -> list[AckableMessage]:
+    got: list[AckableMessage] = []
+
+    async def collect() -> None:
+        async for msg in gen:
+            got.append(msg)
+            if len(got) == count:
+                return
+
+    await asyncio.wait_for(collect(), limit)
+    return got
+
+
+async def test_kick_listen_ack_deletes_finished_entries(cluster: RedisClusterProcess, queue_name: str) -> None:
+    producer = broker(cluster, queue_name, "producer")
+    consumer = broker(cluster, queue_name, "c1", count=10)
+    await producer.startup()
+    await consumer.startup()
+    try:
+        await asyncio.gather(*(producer.kick(message(f"m{i}".encode())) for i in range(25)))
+        got = await take(consumer.listen(), 25)
+        assert sorted(m.data for m in got) == sorted(f"m{i}".encode() for i in range(25))
+        groups = await consumer.redis.xinfo_groups(queue_name)
+        assert groups[0]["pending"] == 25
+        for m in got:
+            await m.ack()  # type: ignore[misc]
+        groups = await consumer.redis.xinfo_groups(queue_name)
+        assert groups[0]["pending"] == 0
+        assert await consumer.redis.xlen(queue_name) == 0  # acked entries are deleted, the stream stays small
+    finally:
+        await producer.shutdown()
+        await consumer.shutdown()
+
+
+async def test_reads_are_bounded(cluster: RedisClusterProcess, queue_name: str) -> None:
+    producer = broker(cluster, queue_name, "producer")
+    consumer = broker(cluster, queue_name, "c1", count=5)
+    await producer.startup()
+    await consumer.startup()
+    try:
+        for i in range(40):
+            await producer.kick(message(str(i).encode()))
+        gen = consumer.listen()
+        await take(gen, 1)
+        pending = (await consumer.redis.xinfo_groups(queue_name))[0]["pending"]
+        assert pending == 5  # one read took COUNT=5, not the whole backlog
+    finally:
+        await producer.shutdown()
+        await consumer.shutdown()
+
+
+async def test_dead_consumers_messages_are_reclaimed(cluster: RedisClusterProcess, queue_name: str) -> None:
+    producer = broker(cluster, queue_name, "producer")
+    dead = broker(cluster, queue_name, "dead", count=100)
+    survivor = broker(cluster, queue_name, "survivor", reclaim_idle_ms=300, reclaim_interval=0.2)
+    for b in (producer, dead, survivor):
+        await b.startup()
+    try:
+        for i in range(10):
+            await producer.kick(message(f"job{i}".encode()))
+        taken = await take(dead.listen(), 10)  # read, never acked: as if SIGKILLed mid-task
+        assert len(taken) == 10
+        redone = await take(survivor.listen(), 10, limit=10)
+        assert sorted(m.data for m in redone) == sorted(f"job{i}".encode() for i in range(10))
+        for m in redone:
+            await m.ack()  # type: ignore[misc]
+        assert (await survivor.redis.xinfo_groups(queue_name))[0]["pending"] == 0
+    finally:
+        for b in (producer, dead, survivor):
+            await b.shutdown()
