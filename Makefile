@@ -30,7 +30,7 @@ check-services: install
 	@$(BIN)/python -m tests.infra.check
 
 lint: install
-	$(BIN)/ruff check bot handlers tasks models tests bench
+	$(BIN)/ruff check bot handlers tasks models tests $(wildcard bench)
 
 typecheck: install
 	$(BIN)/mypy
