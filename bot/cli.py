@@ -32,7 +32,7 @@ db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 cluster_app = typer.Typer(help="A local 6-node Redis Cluster for development.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(cluster_app, name="cluster")
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 
 

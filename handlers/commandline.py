@@ -11,12 +11,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 
-from models.errors import InvalidInput
+from models.errors import InvalidInput, NotFound
 
 _OPTION = re.compile(r"(?:(?<=\s)|^)--([a-z][a-z-]*)(?=\s|$)")
 _QUOTED = re.compile(r"\s*(\"[^\"]*\"|'[^']*'|“[^”]*”)")
 _WORD = re.compile(r"\s*(\S+)")
 MAX_WORDS = 3
+_POST_ID = re.compile(r"[0-9]{1,12}")
+MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
 
 
 def split_options(
@@ -46,8 +48,20 @@ def split_options(
             raise InvalidInput(f"--{name} needs a value.")
         options[name] = value
         pos = end
-    text = " ".join(p.strip(" ") for p in pieces if p.strip())
-    return options, text.strip()
+    return options, _join(pieces)
+
+
+def _join(pieces: list[str]) -> str:
+    """Glue the text around removed options: one space inside a line, nothing extra at line breaks."""
+    text = ""
+    for piece in pieces:
+        left, right = text.rstrip(" \t"), piece.lstrip(" \t")
+        if not right.strip():
+            text = left
+            continue
+        sep = "" if not left or left.endswith("\n") or right.startswith("\n") else " "
+        text = left + sep + right
+    return text.strip()
 
 
 def _take_value(body: str, start: int, accept: Callable[[str], bool] | None) -> tuple[str | None, int]:
@@ -79,6 +93,9 @@ def parse_post_id(token: str | None, usage: str) -> int:
     if token is None:
         raise InvalidInput(f"Which post? Usage: {usage}")
     cleaned = token.lstrip("#")
-    if not cleaned.isdigit():
+    if not _POST_ID.fullmatch(cleaned):
         raise InvalidInput(f"{token!r} is not a post number. Usage: {usage}")
-    return int(cleaned)
+    number = int(cleaned)
+    if number > MAX_ID:
+        raise NotFound(f"There is no post {number}.")
+    return number

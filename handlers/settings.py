@@ -57,7 +57,7 @@ class Settings(BaseSettings):
     telegram_bot_token: str | None = Field(None, alias="TELEGRAM_BOT_TOKEN")
     telegram_webhook_secret: str | None = Field(None, alias="TELEGRAM_WEBHOOK_SECRET")
     herald_secret_key: str | None = Field(None, alias="HERALD_SECRET_KEY", min_length=16)
-    herald_secret_key_old: str | None = Field(None, alias="HERALD_SECRET_KEY_OLD")
+    herald_secret_key_old: str | None = Field(None, alias="HERALD_SECRET_KEY_OLD", min_length=16)
 
     publish_mode: Literal["dryrun", "live"] = Field("dryrun", alias="HERALD_PUBLISH_MODE")
     dispatch_interval: float = Field(0.5, alias="HERALD_DISPATCH_INTERVAL", gt=0, le=60)
@@ -89,7 +89,7 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _cluster_needs_nodes(self) -> Settings:
         if self.redis_use_cluster and not self.cluster_nodes and not self.redis_host:
-            raise ValueError("REDIS_USE_CLUSTER is true but neither REDIS_CLUSTER_HOST_1/PORT_1… nor REDIS_HOST is set")
+            raise ValueError("REDIS_USE_CLUSTER: it is true but neither REDIS_CLUSTER_HOST_1/PORT_1… nor REDIS_HOST is set")
         return self
 
     @property
@@ -117,18 +117,25 @@ class Settings(BaseSettings):
         return dialect_of(self.database_url) == "sqlite" and self.queue_backend == "memory"
 
 
+SECRET_NAMES = ("KEY", "TOKEN", "SECRET", "PASSWORD", "DATABASE_URL")
+
+
 def load_settings() -> Settings:
-    """Read the settings; a bad value raises ConfigError naming the variable and the problem."""
+    """Read the settings; a bad value raises ConfigError naming the variable and the problem.
+
+    The message never repeats a secret: values of secret-like variables (and DATABASE_URL, which
+    may hold a password) are not echoed.
+    """
     try:
         return Settings()
     except ValidationError as exc:
         first = exc.errors()[0]
-        name = str(first["loc"][0]) if first["loc"] else "configuration"
         message = str(first["msg"]).removeprefix("Value error, ")
+        if first["loc"]:
+            name = str(first["loc"][0])
+        else:  # a rule across variables: its message starts with the variable it is about
+            name, _, message = message.partition(": ")
         raw = first.get("input")
-        shown = (
-            ""
-            if raw is None or "KEY" in name or "TOKEN" in name or "SECRET" in name or "PASSWORD" in name
-            else f" (got {raw!r})"
-        )
+        echo = isinstance(raw, str | int | float) and not any(s in name for s in SECRET_NAMES)
+        shown = f" (got {raw!r})" if echo and first["loc"] else ""
         raise ConfigError(f"{name}: {message}{shown}.") from None

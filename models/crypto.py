@@ -33,6 +33,8 @@ def derive_fernet_key(secret: str) -> bytes:
 def configure(secret: str, *old_secrets: str) -> None:
     """Install the process-wide cipher. Call once at start-up, before any model is read."""
     global _cipher
+    if not secret:
+        raise ConfigError("HERALD_SECRET_KEY is empty: set it to at least 16 characters.")
     keys = [Fernet(derive_fernet_key(s)) for s in (secret, *old_secrets) if s]
     _cipher = MultiFernet(keys)
 

@@ -46,6 +46,7 @@ class PostState(StrEnum):
         }.get(self, self.value)
 
 
+MAX_ID = 2**31 - 1  # posts.id is a 32-bit integer
 TERMINAL = frozenset({PostState.REJECTED, PostState.PUBLISHED, PostState.CANCELLED})
 
 
@@ -165,6 +166,8 @@ async def advance(
     """
     from models.posts import Post  # local import: posts imports lifecycle
 
+    if not 0 < post_id <= MAX_ID:
+        raise NotFound(f"There is no post {post_id}.")
     rule = RULES[action]
     filters: dict[str, Any] = {"id": post_id, "state__in": [s.value for s in rule.sources]}
     if expected_version is not None:

@@ -98,10 +98,11 @@ CREATE TABLE IF NOT EXISTS "audit_log" (
     "version" INT,
     "detail" JSONB NOT NULL,
     "created_at" TIMESTAMPTZ NOT NULL,
-    "actor_id" INT REFERENCES "members" ("id") ON DELETE SET NULL
+    "actor_id" INT REFERENCES "members" ("id") ON DELETE RESTRICT
 );
 CREATE INDEX IF NOT EXISTS "idx_audit_log_post_id_28a38b" ON "audit_log" ("post_id");
 COMMENT ON COLUMN "audit_log"."state" IS 'the post''s state after the action';
+COMMENT ON TABLE "audit_log" IS 'One thing that happened. Rows are only ever inserted; the database refuses changes too';
 CREATE TABLE IF NOT EXISTS "outbox" (
     "id" BIGSERIAL NOT NULL PRIMARY KEY,
     "adapter" VARCHAR(16) NOT NULL,
@@ -118,7 +119,16 @@ CREATE TABLE IF NOT EXISTS "aerich" (
     "version" VARCHAR(255) NOT NULL,
     "app" VARCHAR(100) NOT NULL,
     "content" JSONB NOT NULL
-);"""
+);
+
+-- The audit log is append-only, enforced by the database itself.
+CREATE OR REPLACE FUNCTION herald_audit_append_only() RETURNS trigger AS $body$
+BEGIN
+    RAISE EXCEPTION 'audit_log is append-only';
+END;
+$body$ LANGUAGE plpgsql;
+CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON "audit_log"
+    FOR EACH ROW EXECUTE FUNCTION herald_audit_append_only();"""
 
 
 async def downgrade(db: BaseDBAsyncClient) -> str:
@@ -127,62 +137,64 @@ async def downgrade(db: BaseDBAsyncClient) -> str:
 
 
 MODELS_STATE = (
-    "eJztXXtP4zoW/ypW/xmQOqgUBli0Wm1hmDvs5TGCsnt1h6vUTdw2IrFzHRfo3p3vvsdO0j"
-    "yalATakGYijQTYPrbzO/bxednzV8tmBrHcndMJFucGocIUs9Yx+qtFsU3gl9T6Nmphxwlr"
-    "ZYHAQ0sR6NBSM72mJlF1eOgKjnUB1SNsuQSKDOLq3HSEyagk+sqeEEaSFGEDO4JwJCfgQq"
-    "FN7CHhx2hrMHAtrD8MBm00GNx1uvsnZ4cXXweD7baqmxDL8uqGbAil99Nup3sghzeYDuOb"
-    "dLz2kabU/HNKNMHGREwIh/G+f2/5w8h68gy/UGwBPq0//oACkxrkGUCChvJP50EbmcQyYh"
-    "yAtlClyjUxc1TZORVfVEP5eUNNZ9bUpmFjZyYmjM5bm1TI0jGhhGNBZPeCTyUb6NSyfMYF"
-    "nPG+IWziTTFCY5ARnlqSmZLam0BY1tK0q+u+dnvW17TWAqMDighH/CKdUblIYKqu+vqxnM"
-    "LH7u7+4f7R3sH+ETRR05yXHP7whg6B8QgVPFf91g9VjwX2WiiMQ1AjTIkjCwudp0MbIUng"
-    "CxNP4huguQzgoCBEONwdZUBs42fNInQsJvDn7sESPP/duzn92rvZ2j3YlgMy2MzeZr/ya7"
-    "qqSkIeQhxd7AVgTpDVEeruUR6su0fZYMu6ONqe8ErFOlNYxGhelhmbAPQKxIYUxKOHVKnh"
-    "AbaI8BfGiTmmv5KZAvoc5oSpTlJg9Y/Ty3lHGwbwj2ANBaXhucDx0/z0ii8t+H74aiK8nd"
-    "+7Pe19PmspnIdwzD5hbmgxwGUN67JEybztYpXdtZMlmOKxgkd+h5x1HPkUFSfkSbZy431W"
-    "TqWmhxxoyyiCf6AOIEGwvYOuKfE1DWTjGRoS9EDZE7RgyCWPsBYspZ24aEspGm10K3WRNu"
-    "oDgmOO7e2dBZ1mnQOlqDSN4vKOiov6WeA4Ddqv5hxdB7Qtd8K4QBNMDQv6IjvjHQSKdXKV"
-    "5zlZD/ZzHKwH+5nnqqyKH6uG6ToWnmlFYU/SNWpMPjVGmDb5L6OFsI7SlIdz665/2ioF6N"
-    "Wvap0TiYaGxSLOn6FGIpqOdZwygbbhk+4Ev2ziGocPNK6pNfOF2xLo++eXZ7f93uU3OZzt"
-    "un9aCr9e/0zWdFXpLFG6lbSg5p2g/5z3vyL5J/r9+upMwctcMeZqxLBd//eWnBOeCqbBea"
-    "5hIyKHg9IAtUVlNlvrih7cUe9NfHmc+LRffr0hFlboZmq5SafRhi2FLF03tpU4s94Kk6d4"
-    "3kBHdQVJLuQ3gvQNuqgrPAbRTRc6fiNEPcfh7BFbn/3u6gTX+k1Ctf8yzcJgd75kGmpzef"
-    "CifZgNSqobOfQ9yCEa9/G7WmHcXw55VdSg/brU01KxXbNyOuaYvk45jVM2ymnVldPGf934"
-    "ryuiYLQ3xX99y3QTWz1dZ1M1+QV9Jd5gqcriqqYa9trm9GpLt7JPgZTLmSAHNNMR47bvvN"
-    "saDGzsCmYw6oXJJ9LZbPxzxNygNMWJvaJ+7+k9/NQ5UXYnfMJggEwZ3f/X7fUVghGnNlSg"
-    "LcEeCHXbyAGYkWnAb0PsEnR3c7GNHogjEKE6nzmwsBEWCOScaNzhFVTEgiVSRBmL0tTQL7"
-    "vXzaGR7XUzNTJZFdfIPNd8EYhDigrHHWSoTH4imrqwy02KPn4U7DVhh7V4wiMibBH5s0A4"
-    "9clzhgRJ0L+KDz7KVVnny9Tds9/6MU03wHbrsvfbdkzbvbi++iVoHuHF6cX1STIYIc8IjT"
-    "w7Jsj/V9gjafQrsEo2iCsVMkICTJZaIYRKjFMO6hMGFjymGSlLIVWCvUMgW9eBEojAcll6"
-    "cn19EePmyXlyJ91dnpyBuFNshEampzcHZ3kThfr5DP1XRaHAXDEfCX9zFOqz10+tIlDrtD"
-    "DneKUYl1Ess+3KOOfymZRylQV2n28GHqtkJuCFUL/IlAosdLC6wDYD9kxl0jYF8ww9Mf4A"
-    "pc50aJnuhLjpxuVKR5BmZm+hGPq2ZgiPZFa5zR5hcNUvZ09oxJkNJqvq1QCbVDD4yyeEdt"
-    "JKVVO7p8Btw5TQYAvdfZNbFqxV6EW3sGlvt5HLYEJSuVMgg+bKODKmjmXqcmEjNQKyietK"
-    "y9ZgMCvKhBwjy4D9rra4YpXvNUgGF76DvgidK1iBGPstGjO3LDN3Dn9eA2xOUGJCzBOGZQ"
-    "sgrQvjNeer+yu7oCoSUjWafZU1eywEsZ20LIRM4RQlKS+60Km0iKrE9Y6KbZO4YOp++pRD"
-    "MkGrTNGk6uJgT7lVBGS/ef3A3e1088SbZbNsya8q4/ha2BUa4ZylBMeyXWxxqjqgXbaHzT"
-    "RAwjJBqD7THsisyBpPIa2hM38Nub/SjCCGNiyEdpyqDku9DBe+D9orHFwxykazrLJm6Zn0"
-    "r2ByjLDhcZV5HHh4XsPmJG3D6SpzeuoYrwxKxCmboESF2b6Qge87PoulH8aJmvzDFCeBZF"
-    "MxUCMUDaIvZ3QGnvs35nPW7HZNO5HNGVlU6bmcKbJgBagupGLWFN64IIwhfAOS+eb8tP9e"
-    "6bJqYacEMoMFnx3EnN9Zy/XQg4wtylDh04RwgkyB5Now3B10LlykgjHysQU6DmKEYsLZdD"
-    "xBx6Mp1Y8H/qwsc0T0GRx/O9h4lGtrkPrYw9oG85JnGTfHJvXyZr0hVHCU45FAusyXU7HM"
-    "Lf89pLYaixJYPzAOaAheiBLOZliLLsJAzonDuIxNSp7eU1hITHXpys5gdT0S7qog/g4aDL"
-    "B/i03jZOTNQTb1B/vgItNAbOSV+S2DYKca1xT3VMdUPndBDFN4iX2OhXXS5O9WMLApyHOK"
-    "pM12uQbta+HqK9vbasOOwItoy8z4rAs2PkHSmjF1gf6HwKxd27HW+rsUVhJRNJyaljCplF"
-    "iu+Me6wstLmCEBWs6MJO4JC0V2kGRG9UL6C3KlpWT+ugBPhM3yOLqXRHUWYzpNPL/Ofhqp"
-    "M/hpfzmP5AhFeZblbqXP5YjRE2hdFnkkKbHmbCfIAmFlwVUXPtQ0EZWvwPr5Sij2/EL50H"
-    "vqdpFjOaSoxrksh63NuRy1P4owJUn3JtZszsGxFh40NwOypc9mOuHzPAHQhF7qxvVcoZcp"
-    "cKvgww8xmiZM8HKYwANsBS7t2j/8EFtahV3Zze2l5u2zjbrstYBbSqwkDdvsuMlcD45xNt"
-    "8lMO/VlQ/u3CSTb2/I+1qe1eZf3vIN+fRbXsW6kAGPvncFDNYAeiAzZOMH9b+BcOIoVRLp"
-    "lqk/oHm6qUBY58x11ZsgmAvXu0TmEnlvC4E5RLiAbzQtdXfsnqqrW9iyCIe/3ScYGD2ZYu"
-    "LFVOZztOQBP5PT49ARN16+qxVxZ8xNbw97aNm8DveeQY0N8U1VHuFIfn5Br9Q7OKM2CE0j"
-    "IsjzRh+iNLUIvq07/AAC3U2DODu2GVLUIb++7OBm4zPKXuqb6T3I4zMKNJ6C/oM4VXNINK"
-    "mbTepmNazd9ptSNwP75+2w1t/RFZeBlcra7E0NU5xRkf4ITaS2vdQTIdtpFhvnckBkA7zi"
-    "nMETc/yzWNh/63b39g67nb2Do0/7h4efjjpzGbpYtUyYnpz/IuVpTMvI8Tho6UfYyzr45v"
-    "k5opnxoqDVGFLU0Gbcz3NleD/7xvD+woXhknMCy7EYVdqN3FgfguR074EslcI9Xx/vb7CX"
-    "77WrmMW+ejeTwGaK1y47hyakaBKbljtImqSaxkGSz0Gii8LZFRGSRq69nFsh4SrT4qwYvP"
-    "lvCYr0xAqYALq6u7h4L2vzeiqG7PnSu0TWSjE44w3ay2xOppqu3eD83vIvxMmR/Pt3Hgv9"
-    "R0GLv9HZmKVlmaUR1uW2o0KSGhpSq3/LM7Il8kIcIakjxGv5z5rVfd8iIIcUFTZYqwRxFV"
-    "1YG6e8xQDFM4ulLdpsqzRCUr5Z+j4R+sYAbQzQWLvXG6AxlbQg35O0zZXc6lzk8Di9YBe/"
-    "U8CQcFOftNKChV5Ne2mgMGxTmSjhz2KLlZ+Em62dZvvz62ACrOVhcrmpCiDsN68hurudTh"
-    "7tv9NZ8i55Z8GMZVTeOCiirEZIGmW1oLL6rofZj/8Duu6tRA=="
+    "eJztXf9T2zgW/1c0+aUwkzIQKHC9m5sLlG655UsP0rudLTuOYiuJBlvyygoht9f//Z5kO7"
+    "EdO9iAg+P1TKckkp4kf96z9L5J+aPlcIvY3s7pGMtzizBJ5az1Ef3RYtgh8CG1vo1a2HUX"
+    "tapA4oGtCUxoaVC/KSW6Dg88KbApoXqIbY9AkUU8U1BXUs4U0Rc+RRgpUoQt7EoikJqAB4"
+    "UOcQZEfERb/b5nY/O+32+jfv/bbufg5Ozo4ku/v93WdWNi237dgA+g9G7S2e0cquEtbsL4"
+    "lI1KH2nC6O8TYkg+InJMBIz3/XsrGEbVk0f4wLAN+LR++w0KKLPII4AEDdVX994YUmJbMQ"
+    "5AW6jS5YacubrsnMnPuqF6vIFhcnvisEVjdybHnM1bUyZV6YgwIrAkqnspJooNbGLbAeNC"
+    "zvjPsGjiTzFCY5EhntiKmYran8CirGUYV9c94/asZxitJUaHFBGOBEUmZ0pIYKqefvqRms"
+    "L7zt7B0cHx/uHBMTTR05yXHP3wh14A4xNqeK56rR+6Hkvst9AYL0CNMCWOLAi6SIc2QpLA"
+    "FyaexDdEcxXAYcEC4cXbsQ6IHfxo2ISN5Bi+7h2uwPPf3ZvTL92brb3DbTUgh5fZf9mvgp"
+    "qOrlKQLyCOCnsBmBNkdYS6c5wH685xNtiqLo62v3ilYp25WMRonl4zNgHoV1g21EI8vE9d"
+    "NXzAlhH+zAWhI/YzmWmgz2FOmJkkBdZgO72cd7RhAP8IZSgsXewLAk/nu1dctOD54amJ9N"
+    "/87u1p99NZS+M8gG12ioVlxABXNbzDEyXztstVTsdJlmCGRxoe9Rxq1nHkU1ScBU+ylRv/"
+    "sXIqNV3kQlvOEPwDdQBJgp0ddM1IoGkgB8/QgKB7xqfQgiOPPIAs2Fo78dCWVjTa6FbpIm"
+    "3UAwRHAjvbO0s6TZkDpag0jeLyhoqL/ltgOw3bv84+Wga0LW/MhURjzCwb+iI7ox0EinVS"
+    "yvPsrIcHOTbWw4PMfVVVxbdVi3qujWdGUdiTdI0ak0+NkdQh/+WsENZRmvXh3PrWO22tBe"
+    "jXl2pTEIWGgeUyzp+gRiGajnWcMoG2FZDuhB82UcbhAa1rZs+CxW0F9L3zy7PbXvfyqxrO"
+    "8bzfbY1ft3emajq6dJYo3UpaUPNO0H/Oe1+Q+op+vb460/ByT46EHnHRrvdrS80JTyQ3YD"
+    "83sBVZh8PSELVlZTZb64pu3FHvTVw8TgLazz/fEBtrdDO13KTTaMNEIUvXjb1KgtsvhclX"
+    "PG+go7qCpAT5hSB9hS7qCo9FTOpBxy+EqOu6gj9g+1PQXZ3gKt8k1O9fplkYvp1PmYbGfD"
+    "140j7MBiXVjbzwPaghGvfxm1phIhCHvCpq2L4s9XSt2JasnI4EZs9TTuOUjXJadeW08V83"
+    "/uuKKBjtTfFf33KTYrtrmnyiJ7+kr8QbrFRZPN3UwH7bnF5t5VYOKJB2ORPkgmY65MIJnH"
+    "db/b6DPcktzvww+Vg5m61/DLkXlqY4sV+p3zt2B39NQbTdCY/Q7yOqovv/vL2+QjDixIEK"
+    "tCX5PWFeG7kAM6IWfBpgj6BvNxfb6J64EhFmipkLgo2wRLDOycYdXkFFLBSRIspYlKaGft"
+    "n9Tg6NbL+TqZGpqrhG5rvmi0C8oKhw3EGFytQjookHbzll6P17yZ8TdijFEx5ZwpaRPwsX"
+    "px55zFhBEvTP4kOAclXkfJW6e/ZLL6bphthuXXZ/2Y5puxfXVz+FzSO8OL24PkkGI9QeYZ"
+    "BHl8L6/wx7JI3+FaySDeJKhYyQEJOVVghhCuOUjfqEgwWPWUbK0oIqwd4BkJW1oYRL4HpZ"
+    "enJ9fRHj5sl58k36dnlyBsudZiM0or7eHO7lTRTqz2foPysKBeYKfSDixVGoT34/tYpAlW"
+    "lhzvFKMS6jWGbblXHO5TMplZSFdl9gBn7UyUzAC6k/qJQKLE2wusA2A/ZMVNI2A/MMTbm4"
+    "h1J3MrCpNyZeunH5qiMoM7O7VAx92zOEhyqr3OEPMLjuV/ApGgrugMmqe7XAJpUcvgWE0E"
+    "5ZqXpqdwy4bVEFDbbRt6/qlQVrFXoxbUyd7TbyOExIKXcaZNBcuUDWxLWpqQQb6RGQQzxP"
+    "WbYWh1kxLtUYWQbsd/2Ka1YFXoNkcOE76IvQuYYViHHQojFz12XmzuHPa4DNCdaYEDPFIL"
+    "YAUlkYl5yvHkh2QVVkQdVo9lXW7LGUxHHTshAyF6coyfqiC7uVXqIqcbyjYq9JfGHqfPiQ"
+    "Y2WCVplLk66Lgz0RdhGQg+b1A3dvt5Mn3qyaZa/8ujKOr409aRAheEpwLNvFFqeqA9rr9r"
+    "BRC1ZYLgkzZ8Y9mRWR8RTSGjrzS8j9VWYEsYxBIbTjVHUQ9XW48APQnuHgilE2mmWVNUvf"
+    "pH8Gk2OEDY+rzOPQw/McNidpG05XmdMT13pmUCJO2QQlKsz2pQz8wPFZLP0wTtTkH6Y4CR"
+    "SbioEaoWgQfTqjM/TcvzCfs2ana9qJbM6IUKXncqasBa+A6lIqZk3hjS+EMYRvYGW+OT/t"
+    "vVW6rBbslEBmKPDZQcz5mbVcFz2o2KIKFU7HRBBEJVKyYXk76Fx6SAdj1GULbBTGCOVY8M"
+    "lojD4OJ8z82A9mZdMhMWew/e1g60HJVj/1sofSBvOTZ7mgI8r8vFl/CB0cFXgokany5XQs"
+    "cyu4D6mtx2IE5AfGAQ3BD1HC3gyy6CEM5IK4XKjYpOLpHQNB4rpLT3UG0vVAhKeD+Duo38"
+    "fBKTZDkKE/B9U0GOydh6iF+NAvC1qGwU49LpV3zMRMXXdBLCr9xD7XxiZp8ncrGNiU5DFl"
+    "pc12uYbta+HqW7e31YE3Ai+jrTLjsw7YBARJa4aaEv0PgVlb2rbW+ptarBSiaDChtqRMrV"
+    "ie/HtZ4eUVzFAArWZGEveEhaI6SDKjeiH9pXWlpdf8sgBPhM3yOLpXRHWWYzpNPL/Ofhql"
+    "MwRpfzm35AjF+izLvUrvyxGjJ9S6bPJAUmLN2U6QJcLKgqsPfOhpIqZugQ3ylVDs+oX1Q+"
+    "+r20W25QVFNfZlNWxt9uWo/VGEKUm6F7FmczaOUnjQnAzIXn020wmf5wqAJvRSN67nCr1M"
+    "gFsFL36I0TRhgqfDBD5gr+DSrv3FDzHRKuzKbk4vNXefbdRhryXcUmIladhmx03menCMs/"
+    "kOgfm3rrzz5iaZuntDndfyrbbg8FZgyKef8irWhQp49PwjYCAD6J7MkIPv9a+BCOJqVRKZ"
+    "NjXv0TzdVCJsCu55+k4QLKTnHyLziDq3hcAcIkLCM1Jbnx27Y/roFrZtIuC7N4WB0ZTKsR"
+    "9Tmc/RVhv8TE1PQEfCevqsVsSdMTe9feyhZXM73FsGNTbEN1V5hCP5+QW9Um/gjNogNK3I"
+    "Qp43+hClqUXwrezwAyzoXhrE2bHNBUUd8uvXHdxsfEbZor6Z3oM8PqNQ4ynoP4hTNZtEk7"
+    "rZpG5Ww9ptvyh1M7R/Xg5r/R1d8TWwUlmb3YlF5RmT6ZfQRGrbKz0Rqp1h81F+B4S+JwX+"
+    "x+r3iFwXOG/toBs+9fMYdTKl+umswMwn1l99Mx4MQX17qCDDiUe8efal5Ev3CZY0zB3bgh"
+    "FGI+VeoP6vgDl0JLTXzPMzMqFHhrD+naX3U0GlhK+3/7oI75gxMXunLjpVVQSNqSe5mJWR"
+    "M3lCR38WD8NfOp39/aPO7v7h8YeDo6MPx7vzPWS5atVmcnL+k9pPYlpWjstR176FP22DbJ"
+    "6fJ3oyQBa0mhcUNbSZD/IcmT7IPjF9sHRges05keuxmHXakXqx3oXJ+f4FYTqFfS4fb++w"
+    "WL/XsmIei9d3s0lMU7yW2TlEC4omsWu1g6hJKmocRPkcRKYsnF0SIWnWtadzSxRc67S4Kw"
+    "Zv/lOS8vmJJWVa29cTOeCPl/4hulaKwR1v0F5lc3PdNJfBnQ3w0wbn91ZwIFCNFJw/9FkY"
+    "XIpa/I7Sxixdl1kaYV1uO2pBUkND6vXvMo28EnkhjpDUEeJSfqxan3cuAvKCosIGa5Ugrq"
+    "ILa+OUtxigeGbzNKHNtkojJOs3S5tTLY0ButEGaEwlLcj3JG1zJLk6B1l8Ti/ZxW8UMCWC"
+    "muNWWrDUr2mvDJQu2pRptDVJyJVIQs7WTrP9+XUwAUq5mF29VAUQDprXEN293d082v/u7o"
+    "p72XeXzFjO1ImLIspqhKRRVgsqq2+6mf34Pyp8CLU="
 )
