@@ -89,7 +89,9 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _cluster_needs_nodes(self) -> Settings:
         if self.redis_use_cluster and not self.cluster_nodes and not self.redis_host:
-            raise ValueError("REDIS_USE_CLUSTER: it is true but neither REDIS_CLUSTER_HOST_1/PORT_1… nor REDIS_HOST is set")
+            raise ValueError(
+                "REDIS_USE_CLUSTER: it is true but neither REDIS_CLUSTER_HOST_1/PORT_1… nor REDIS_HOST is set"
+            )
         return self
 
     @property

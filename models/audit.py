@@ -12,7 +12,6 @@ from tortoise.queryset import QuerySet
 from models.errors import HeraldError
 from models.members import Member
 
-
 APPEND_ONLY = "The audit log is append-only: entries can't be changed or deleted."
 
 

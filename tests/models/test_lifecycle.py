@@ -6,7 +6,6 @@ import asyncio
 from datetime import UTC, datetime
 
 import pytest
-from tortoise.exceptions import OperationalError
 
 from models.accounts import SocialAccount
 from models.errors import InvalidTransition, NotFound
