@@ -1,0 +1,135 @@
+"""Putting deliveries right after something went wrong: retry, verify, republish, reschedule.
+
+These are the text twins of the buttons on failure reports (``Retry``, ``Verify``, ``Republish``).
+"""
+
+from __future__ import annotations
+
+from tortoise.transactions import in_transaction
+
+from handlers import audit, scheduling
+from handlers.commandline import parse_post_id
+from handlers.context import Context
+from handlers.drafts import load_post, parse_due
+from handlers.messages import Reply, info
+from handlers.router import Router
+from handlers.views import when_text
+from models.errors import InvalidInput, NotFound, PermissionDenied
+from models.lifecycle import Action, DeliveryState, PostState, advance
+from models.members import ADMIN_ROLE
+from models.posts import Delivery, Post
+
+router = Router()
+
+
+def _may_manage(ctx: Context, post: Post) -> None:
+    if post.author_id != ctx.member.id and not ctx.has_role(ADMIN_ROLE):  # type: ignore[attr-defined]
+        raise PermissionDenied(f"Only the author of post {post.id} or an admin can do that.")
+
+
+async def _delivery(token: str | None, usage: str) -> Delivery:
+    delivery_id = parse_post_id(token, usage)
+    delivery = await Delivery.filter(id=delivery_id).prefetch_related("account", "post").first()
+    if delivery is None:
+        raise NotFound(f"There is no delivery {delivery_id}.")
+    return delivery
+
+
+@router.command("retry", "/retry ID", "publish a failed post again to the accounts where it failed")
+async def retry_command(ctx: Context, args: str) -> list[Reply]:
+    post = await load_post(parse_post_id(args.split()[0] if args.split() else None, "/retry ID"))
+    _may_manage(ctx, post)
+    async with in_transaction():
+        await advance(post.id, Action.RETRY)
+        changed = await Delivery.filter(post_id=post.id, state=DeliveryState.FAILED.value).update(
+            state=DeliveryState.SCHEDULED.value, due_at=ctx.now, last_error=None
+        )
+        await audit.record(
+            "post.retry",
+            post_id=post.id,
+            actor=ctx.member,
+            state=PostState.SCHEDULED.value,
+            version=post.version,
+            deliveries=changed,
+        )
+    await scheduling.announce(ctx.services, ctx.now)
+    return [info(f"Post {post.id} will be published again to {changed} account(s) now.")]
+
+
+@router.command("verify", "/verify DELIVERY [URL]", "confirm a post did reach the account (outcome was unknown)")
+async def verify_command(ctx: Context, args: str) -> list[Reply]:
+    words = args.split()
+    delivery = await _delivery(words[0] if words else None, "/verify DELIVERY [URL]")
+    _may_manage(ctx, delivery.post)
+    if delivery.delivery_state != DeliveryState.UNKNOWN:
+        raise InvalidInput(f"Delivery {delivery.id} is {delivery.state}; only unknown outcomes need verifying.")
+    url = words[1] if len(words) > 1 else delivery.url
+    await Delivery.filter(id=delivery.id, state=DeliveryState.UNKNOWN.value).update(
+        state=DeliveryState.PUBLISHED.value, url=url, last_error=None, published_at=ctx.now
+    )
+    await audit.record(
+        "delivery.verified", post_id=delivery.post.id, actor=ctx.member, account=delivery.account.handle, url=url
+    )
+    await _settle_after_human(delivery.post.id)
+    return [info(f"Marked post {delivery.post.id} as published on {delivery.account.handle}; it won't be sent again.")]
+
+
+@router.command("republish", "/republish DELIVERY", "send a post whose outcome was unknown once more")
+async def republish_command(ctx: Context, args: str) -> list[Reply]:
+    delivery = await _delivery(args.split()[0] if args.split() else None, "/republish DELIVERY")
+    _may_manage(ctx, delivery.post)
+    if delivery.delivery_state != DeliveryState.UNKNOWN:
+        raise InvalidInput(f"Delivery {delivery.id} is {delivery.state}; only unknown outcomes can be republished.")
+    async with in_transaction():
+        await Delivery.filter(id=delivery.id, state=DeliveryState.UNKNOWN.value).update(
+            state=DeliveryState.SCHEDULED.value, due_at=ctx.now, last_error=None
+        )
+        await Post.filter(id=delivery.post.id, state__in=[PostState.FAILED.value]).update(
+            state=PostState.SCHEDULED.value
+        )
+        await audit.record(
+            "delivery.republish", post_id=delivery.post.id, actor=ctx.member, account=delivery.account.handle
+        )
+    await scheduling.announce(ctx.services, ctx.now)
+    return [info(f"Post {delivery.post.id} will be sent to {delivery.account.handle} again now.")]
+
+
+async def _settle_after_human(post_id: int) -> None:
+    states = set(await Delivery.filter(post_id=post_id).values_list("state", flat=True))
+    if states <= {DeliveryState.PUBLISHED.value, DeliveryState.CANCELLED.value}:
+        await Post.filter(id=post_id, state__in=[PostState.FAILED.value, PostState.PUBLISHING.value]).update(
+            state=PostState.PUBLISHED.value
+        )
+
+
+SCHEDULE_USAGE = "/schedule ID WHEN"
+
+
+@router.command("schedule", SCHEDULE_USAGE, "change when a post goes out (now, in 2h, tomorrow 09:00 …)")
+async def schedule_command(ctx: Context, args: str) -> list[Reply]:
+    head, _, when = args.strip().partition(" ")
+    post = await load_post(parse_post_id(head or None, SCHEDULE_USAGE))
+    _may_manage(ctx, post)
+    if not when.strip():
+        raise InvalidInput(f"When should it go out? Usage: {SCHEDULE_USAGE}")
+    due = parse_due(ctx, when)
+    state = post.lifecycle_state
+    movable = {PostState.DRAFT, PostState.PENDING_APPROVAL, PostState.CHANGES_REQUESTED, PostState.SCHEDULED}
+    if state not in movable:
+        raise InvalidInput(f"Post {post.id} is {state.label}, so its time can't be changed.")
+    async with in_transaction():
+        await advance(post.id, Action.EDIT, expected_version=post.version, due_at=due)
+        if state == PostState.SCHEDULED:
+            await Delivery.filter(post_id=post.id, state=DeliveryState.SCHEDULED.value).update(due_at=due or ctx.now)
+        await audit.record(
+            "post.rescheduled",
+            post_id=post.id,
+            actor=ctx.member,
+            state=state.value,
+            version=post.version,
+            due_at=due.isoformat() if due else "as soon as approved",
+        )
+    if state == PostState.SCHEDULED:
+        await scheduling.announce(ctx.services, due or ctx.now)
+    post = await load_post(post.id)
+    return [info(f"Post {post.id} now goes out {when_text(post, ctx.tz)}.")]
