@@ -115,7 +115,7 @@ def shell(
 @app.command()
 def run() -> None:
     """Run Herald: the chat adapters that are configured, dispatcher and worker, all in one process."""
-    settings = _settings()
+    settings = _settings("warning")  # the terminal is the chat: keep routine logs out of it
     if settings.slack_bot_token or settings.telegram_bot_token:
         err.print("herald: Slack and Telegram adapters are not available in this build yet; starting the shell.")
     settings_user = _login_name()
