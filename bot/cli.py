@@ -212,6 +212,43 @@ def db_upgrade() -> None:
     _run(main())
 
 
+@db_app.command("migrate")
+def db_migrate(
+    name: str,
+    postgres: str = typer.Option(..., help="a scratch PostgreSQL database URL (it gets upgraded)"),
+) -> None:
+    """Developers: write new migrations for both dialects after changing the models."""
+    import tempfile
+
+    def newest(dialect: str) -> Path | None:
+        files = sorted(
+            (dbmod.MIGRATIONS_ROOT / dialect / "models").glob("[0-9]*_*.py"), key=lambda p: int(p.name.split("_")[0])
+        )
+        return files[-1] if files else None
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for url in (f"sqlite://{tmp}/scratch.sqlite3", postgres):
+            # aerich keeps per-dialect state in class attributes: one process per dialect
+            code = subprocess.call([sys.executable, "-m", "bot.cli", "db", "migrate-one", name, url])
+            if code:
+                raise typer.Exit(code)
+    sqlite_file, postgres_file = newest("sqlite"), newest("postgres")
+    if sqlite_file and postgres_file and sqlite_file.name != postgres_file.name:
+        postgres_file.rename(postgres_file.with_name(sqlite_file.name))  # one history, same names
+
+
+@db_app.command("migrate-one", hidden=True)
+def db_migrate_one(name: str, url: str) -> None:
+    _settings()
+
+    async def main() -> int:
+        created = await dbmod.make_migration(url, name)
+        err.print(f"{dbmod.dialect_of(url)}: {created or 'no changes'}")
+        return 0
+
+    _run(main())
+
+
 @cluster_app.command("setup")
 def cluster_setup(directory: str = "data/redis-cluster", first_port: int = 7000) -> None:
     """Start a local 6-node Redis Cluster (3 masters, 3 replicas) and print the settings for .env."""

@@ -36,7 +36,7 @@ def render(reply: Reply, *, updated: bool = False) -> str:
     if reply.fields:
         lines.append("  " + " · ".join(f"{f.label}: {f.value}" for f in reply.fields))
     if reply.buttons:
-        twins = [f"[{b.label}: {b.command}{' REASON' if b.needs_reason else ''}]" for b in reply.buttons]
+        twins = [f"[{b.label}: {b.command}{' ' + b.ask.upper() if b.ask else ''}]" for b in reply.buttons]
         lines.append("  " + " ".join(twins))
     if reply.ephemeral and reply.kind != "error":
         lines[0] = "(only you) " + lines[0]
@@ -57,11 +57,12 @@ class ShellAdapter:
         self.out.write(text + "\n")
         self.out.flush()
 
-    def show(self, reply: Reply) -> None:
+    def show(self, reply: Reply, *, to: str | None = None) -> None:
         updated = reply.ref is not None and reply.ref in self._seen_refs
         if reply.ref:
             self._seen_refs.add(reply.ref)
-        self._print("herald> " + render(reply, updated=updated).replace("\n", "\n        "))
+        prefix = f"herald (to {to})> " if to else "herald> "
+        self._print(prefix + render(reply, updated=updated).replace("\n", "\n" + " " * len(prefix)))
 
     async def say(self, line: str) -> list[Reply]:
         """Handle one typed line and print the replies."""
@@ -91,11 +92,12 @@ class ShellAdapter:
 
     async def drain_outbox(self) -> int:
         """Print reports that workers left for this conversation; returns how many."""
-        rows = await OutboxMessage.filter(
-            adapter=self.conversation.adapter, channel=self.conversation.channel, delivered_at__isnull=True
-        ).order_by("id")
+        rows = await OutboxMessage.filter(adapter=self.conversation.adapter, delivered_at__isnull=True).order_by("id")
+        rows = [r for r in rows if r.channel == self.conversation.channel or r.channel.startswith("dm:")]
         for row in rows:
-            self.show(Reply.from_json(row.payload))
+            # one terminal plays every member: direct messages are shown with their addressee
+            to = row.channel.removeprefix("dm:") if row.channel.startswith("dm:") else None
+            self.show(Reply.from_json(row.payload), to=to)
         if rows:
             await OutboxMessage.filter(id__in=[r.id for r in rows]).update(delivered_at=datetime.now(UTC))
         return len(rows)

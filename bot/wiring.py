@@ -13,12 +13,14 @@ from typing import Any
 from taskiq import AsyncBroker, InMemoryBroker
 
 from bot.notifiers import OutboxNotifier, RoutingNotifier
+from handlers import timers
 from handlers.app import Herald
 from handlers.context import Services
 from handlers.ports import Notifier, Scheduler, SystemClock
 from handlers.settings import Settings
 from models import crypto, db
 from models.errors import ConfigError
+from models.timers import Timer
 from tasks.broker import build_broker
 from tasks.dispatcher import Dispatcher
 from tasks.publishers import Publishers, dry_run
@@ -72,10 +74,18 @@ def build(settings: Settings, *, consumer_name: str | None = None) -> Components
         await task.kiq(delivery_id)
 
     clock = SystemClock()
-    dispatcher = Dispatcher(
-        enqueue, clock=clock, max_sleep=settings.dispatch_interval, requeue_after=settings.requeue_after_seconds
-    )
     notifier = build_notifier(settings)
+
+    async def on_timer(timer: Timer) -> None:
+        await timers.fire(timer, services)  # bound below: the services need the dispatcher as scheduler
+
+    dispatcher = Dispatcher(
+        enqueue,
+        clock=clock,
+        max_sleep=settings.dispatch_interval,
+        requeue_after=settings.requeue_after_seconds,
+        on_timer=on_timer,
+    )
     scheduler: Scheduler = dispatcher
     runtime = Runtime(publishers=build_publishers(settings), notifier=notifier, clock=clock, scheduler=scheduler)
     services = Services(notifier=notifier, scheduler=scheduler, clock=clock, default_timezone=settings.tz)

@@ -26,9 +26,13 @@ def split_options(
     *,
     known: set[str],
     multiword: Mapping[str, Callable[[str], bool]] | None = None,
+    flags: frozenset[str] = frozenset(),
     command: str = "",
 ) -> tuple[dict[str, str], str]:
-    """Return ``(options, remaining text)``; an unknown ``--name`` is an InvalidInput."""
+    """Return ``(options, remaining text)``; an unknown ``--name`` is an InvalidInput.
+
+    ``flags`` take no value; a flag that is present maps to ``""`` in the options.
+    """
     multiword = multiword or {}
     options: dict[str, str] = {}
     pieces: list[str] = []
@@ -39,8 +43,13 @@ def split_options(
             pieces.append(body[pos:])
             break
         name = match.group(1)
+        if name in flags:
+            pieces.append(body[pos : match.start()])
+            options[name] = ""
+            pos = match.end()
+            continue
         if name not in known:
-            allowed = ", ".join(f"--{k}" for k in sorted(known)) or "none"
+            allowed = ", ".join(f"--{k}" for k in sorted(known | flags)) or "none"
             raise InvalidInput(f"{command} has no option --{name} (options: {allowed}).".lstrip())
         pieces.append(body[pos : match.start()])
         value, end = _take_value(body, match.end(), multiword.get(name))

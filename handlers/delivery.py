@@ -18,7 +18,7 @@ from handlers.messages import Button, Conversation, Reply
 from handlers.platforms import platform
 from handlers.ports import Notifier
 from models.errors import InvalidTransition
-from models.lifecycle import DELIVERY_FINAL, Action, DeliveryState, PostState, advance
+from models.lifecycle import DELIVERY_FINAL, TERMINAL, Action, DeliveryState, PostState, advance
 from models.posts import Delivery, Post
 
 log = structlog.get_logger(__name__)
@@ -56,8 +56,11 @@ async def claim(delivery_id: int, *, worker: str, now: datetime) -> Claimed | No
     try:
         await advance(post.id, Action.START_PUBLISH)
     except InvalidTransition:
-        # the post was cancelled after the delivery was queued: give the claim back as cancelled
-        await Delivery.filter(id=delivery_id).update(state=DeliveryState.CANCELLED.value)
+        # The post changed after this delivery was queued: cancelled, or back under approval.
+        current = PostState((await Post.get(id=post.id)).state)
+        back = DeliveryState.CANCELLED if current in TERMINAL else DeliveryState.WAITING
+        await Delivery.filter(id=delivery_id, state=DeliveryState.PUBLISHING.value).update(state=back.value)
+        log.info("delivery.claim_withdrawn", post_id=post.id, delivery_id=delivery_id, post_state=current.value)
         return None
     return Claimed(
         delivery_id=delivery.id,

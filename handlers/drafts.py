@@ -9,19 +9,21 @@ from datetime import datetime
 
 from tortoise.transactions import in_transaction
 
-from handlers import accounts, audit, scheduling
+from handlers import accounts, audit, scheduling, timers
 from handlers.commandline import parse_post_id, split_options
 from handlers.context import Context
 from handlers.messages import Reply, info
+from handlers.notices import tell_members
 from handlers.platforms import check_text, platform
-from handlers.policy import policy_for
+from handlers.policy import Policy, may_publish_directly, strictest
 from handlers.router import Router
 from handlers.timeparse import ensure_future, parse_when
-from handlers.views import approval_card, when_text
+from handlers.views import approval_card, awaited, when_text
 from models.accounts import SocialAccount
+from models.approvals import ApprovalDecision, Decision
 from models.errors import InvalidInput, NotFound, PermissionDenied
 from models.lifecycle import Action, DeliveryState, PostState, advance
-from models.members import ADMIN_ROLE
+from models.members import ADMIN_ROLE, Member
 from models.posts import Delivery, Post
 
 router = Router()
@@ -73,10 +75,7 @@ async def _targets(raw: str | None) -> list[SocialAccount]:
 @router.command("draft", DRAFT_USAGE, "write a post and send it for approval")
 async def draft_command(ctx: Context, args: str) -> list[Reply]:
     options, text = split_options(
-        args,
-        known={"to", "at"},
-        multiword={"at": _accepts_time(ctx)},
-        command="/draft",
+        args, known={"to", "at"}, flags=frozenset({"review"}), multiword={"at": _accepts_time(ctx)}, command="/draft"
     )
     due = parse_due(ctx, options.get("at"))
     if not text:
@@ -86,6 +85,10 @@ async def draft_command(ctx: Context, args: str) -> list[Reply]:
     targets = await _targets(options.get("to"))
     for account in targets:
         check_text(platform(account.platform), text, [])
+    policy = await strictest(targets)
+    direct = "review" not in options and await may_publish_directly(ctx.member, ctx.roles, targets)
+    if not direct:
+        await _check_someone_can_approve(ctx, policy)
     async with in_transaction():
         post = await Post.create(author=ctx.member, text=text, due_at=due, origin=ctx.conversation.to_json())
         for account in targets:
@@ -99,17 +102,55 @@ async def draft_command(ctx: Context, args: str) -> list[Reply]:
             text=text,
             targets=[a.handle for a in targets],
         )
-        state = await advance(post.id, Action.SUBMIT)
-        await audit.record("post.submitted", post_id=post.id, actor=ctx.member, state=state.value, version=1)
+        if direct:
+            state = await advance(post.id, Action.SCHEDULE_DIRECT)
+            released = await scheduling.release(post, now=ctx.now)
+        else:
+            state = await advance(post.id, Action.SUBMIT)
+            await timers.plan_level(post, policy, now=ctx.now)
+            await timers.plan_expiry(post)
+        await audit.record(
+            "post.scheduled_directly" if direct else "post.submitted",
+            post_id=post.id,
+            actor=ctx.member,
+            state=state.value,
+            version=1,
+        )
     post = await load_post(post.id)
-    policy = await policy_for(post)
-    first = policy.level(1)
+    where = f"it goes to {', '.join(a.handle for a in targets)} {_when_phrase(post, ctx)}"
+    if direct:
+        await scheduling.announce(ctx.services, released)
+        return [
+            info(
+                f"Post {post.id} is scheduled without approval (you may publish directly to these accounts); "
+                f"{where.replace('as soon as approved', 'now')}."
+            )
+        ]
     confirm = info(
-        f"Post {post.id} is waiting for approval (level 1 of {policy.depth}: {first.describe()}); "
-        f"it goes to {', '.join(a.handle for a in targets)} {_when_phrase(post, ctx)}.",
+        f"Post {post.id} is waiting for approval (level 1 of {policy.depth}: {policy.level(1).describe()}); {where}.",
         ephemeral=True,
     )
-    return [confirm, await approval_card(post, tz=ctx.tz)]
+    card = await approval_card(post, tz=ctx.tz)
+    await tell_members(
+        ctx.services,
+        await awaited(post, policy),
+        Reply(
+            text=f"Post {post.id} by {ctx.member.name} needs your approval (level 1 of {policy.depth}).",
+            buttons=card.buttons,
+            post_id=post.id,
+        ),
+    )
+    return [confirm, card]
+
+
+async def _check_someone_can_approve(ctx: Context, policy: Policy) -> None:
+    for number, level in enumerate(policy.levels, 1):
+        others = [m for m in await level.candidates() if m.id != ctx.member.id]
+        if not others:
+            raise InvalidInput(
+                f"Nobody but you can approve level {number} of the {policy.source} policy ({level.describe()}); "
+                f"ask an admin to give someone that role or change it with /policy set {policy.source} …."
+            )
 
 
 def _when_phrase(post: Post, ctx: Context) -> str:
@@ -134,8 +175,21 @@ async def edit_command(ctx: Context, args: str) -> list[Reply]:
         return [info(f"Post {post_id} already says that; nothing changed.", ephemeral=True)]
     for delivery in await Delivery.filter(post_id=post_id).prefetch_related("account"):
         check_text(platform(delivery.account.platform), new_text, list(post.media))
-    resubmit = post.lifecycle_state in {PostState.PENDING_APPROVAL, PostState.CHANGES_REQUESTED, PostState.SCHEDULED}
-    diff = "\n".join(difflib.unified_diff(post.text.splitlines(), new_text.splitlines(), lineterm="", n=1))
+    targets = [d.account for d in await Delivery.filter(post_id=post_id).prefetch_related("account")]
+    policy = await strictest(targets)
+    open_states = {PostState.PENDING_APPROVAL, PostState.CHANGES_REQUESTED, PostState.SCHEDULED}
+    direct = post.lifecycle_state == PostState.SCHEDULED and await may_publish_directly(ctx.member, ctx.roles, targets)
+    resubmit = post.lifecycle_state in open_states and not direct
+    diff = "\n".join(
+        difflib.unified_diff(post.text.splitlines(), new_text.splitlines(), "before", "after", lineterm="", n=1)
+    )
+    earlier = await Member.filter(
+        id__in=list(
+            await ApprovalDecision.filter(
+                post_id=post_id, version=post.version, decision=Decision.APPROVE.value
+            ).values_list("approver_id", flat=True)
+        )
+    )
     async with in_transaction():
         state = await advance(
             post_id,
@@ -145,7 +199,6 @@ async def edit_command(ctx: Context, args: str) -> list[Reply]:
             bump_version=True,
             text=new_text,
             approval_level=1,
-            extra_filters=None,
         )
         if resubmit:
             await scheduling.hold(post_id)
@@ -158,12 +211,34 @@ async def edit_command(ctx: Context, args: str) -> list[Reply]:
             diff=diff,
             text=new_text,
         )
-    post = await load_post(post_id)
+        post = await load_post(post_id)
+        if resubmit:
+            await timers.plan_level(post, policy, now=ctx.now)
+            await timers.plan_expiry(post)
+    if earlier:
+        await tell_members(
+            ctx.services,
+            earlier,
+            Reply(
+                text=f"Post {post_id} changed after you approved version {post.version - 1} "
+                f"({ctx.member.name} edited it to v{post.version}); it needs approval again from level 1.",
+                post_id=post_id,
+            ),
+        )
+    card = await approval_card(post, tz=ctx.tz)
+    if resubmit:
+        await tell_members(
+            ctx.services,
+            await awaited(post, policy),
+            Reply(
+                text=f"Post {post_id} by {ctx.member.name} (edited, v{post.version}) needs your approval "
+                f"(level 1 of {policy.depth}).",
+                buttons=card.buttons,
+                post_id=post_id,
+            ),
+        )
     note = " Approval starts again from level 1." if resubmit else ""
-    return [
-        info(f"Post {post_id} is now version {post.version}.{note}", ephemeral=True),
-        await approval_card(post, tz=ctx.tz),
-    ]
+    return [info(f"Post {post_id} is now version {post.version}.{note}", ephemeral=True), card]
 
 
 async def _end(ctx: Context, args: str, action: Action, usage: str) -> list[Reply]:

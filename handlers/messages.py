@@ -52,7 +52,7 @@ class Button:
     label: str
     command: str  # the text twin, e.g. "/approve 12"
     style: Literal["primary", "danger", "default"] = "default"
-    needs_reason: bool = False  # the adapter asks for a reason and appends it to the command
+    ask: str | None = None  # the adapter asks the clicker for this (e.g. "reason") and appends it to the command
 
     @property
     def action_id(self) -> str:
@@ -92,7 +92,7 @@ class Reply:
         return {
             "text": self.text,
             "fields": [[f.label, f.value] for f in self.fields],
-            "buttons": [[b.label, b.command, b.style, b.needs_reason] for b in self.buttons],
+            "buttons": [[b.label, b.command, b.style, b.ask] for b in self.buttons],
             "ephemeral": self.ephemeral,
             "ref": self.ref,
             "post_id": self.post_id,
@@ -104,7 +104,7 @@ class Reply:
         return cls(
             text=str(data["text"]),
             fields=tuple(Field(str(a), str(b)) for a, b in data.get("fields", [])),
-            buttons=tuple(Button(str(a), str(b), c, bool(d)) for a, b, c, d in data.get("buttons", [])),
+            buttons=tuple(Button(str(a), str(b), c, d) for a, b, c, d in data.get("buttons", [])),
             ephemeral=bool(data.get("ephemeral", False)),
             ref=data.get("ref"),
             post_id=data.get("post_id"),

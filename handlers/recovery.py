@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from tortoise.transactions import in_transaction
 
-from handlers import audit, scheduling
+from handlers import audit, scheduling, timers
 from handlers.commandline import parse_post_id
 from handlers.context import Context
 from handlers.drafts import load_post, parse_due
 from handlers.messages import Reply, info
+from handlers.policy import policy_for
 from handlers.router import Router
-from handlers.views import when_text
+from handlers.views import approval_card, when_text
 from models.errors import InvalidInput, NotFound, PermissionDenied
 from models.lifecycle import Action, DeliveryState, PostState, advance
 from models.members import ADMIN_ROLE
@@ -115,10 +116,15 @@ async def schedule_command(ctx: Context, args: str) -> list[Reply]:
     due = parse_due(ctx, when)
     state = post.lifecycle_state
     movable = {PostState.DRAFT, PostState.PENDING_APPROVAL, PostState.CHANGES_REQUESTED, PostState.SCHEDULED}
-    if state not in movable:
+    if state not in movable | {PostState.EXPIRED}:
         raise InvalidInput(f"Post {post.id} is {state.label}, so its time can't be changed.")
     async with in_transaction():
-        await advance(post.id, Action.EDIT, expected_version=post.version, due_at=due)
+        if state == PostState.EXPIRED:  # same version: the approvals it had still count
+            await advance(
+                post.id, Action.RESCHEDULE, to=PostState.PENDING_APPROVAL, expected_version=post.version, due_at=due
+            )
+        else:
+            await advance(post.id, Action.EDIT, expected_version=post.version, due_at=due)
         if state == PostState.SCHEDULED:
             await Delivery.filter(post_id=post.id, state=DeliveryState.SCHEDULED.value).update(due_at=due or ctx.now)
         await audit.record(
@@ -129,7 +135,15 @@ async def schedule_command(ctx: Context, args: str) -> list[Reply]:
             version=post.version,
             due_at=due.isoformat() if due else "as soon as approved",
         )
+        post = await load_post(post.id)
+        if post.lifecycle_state == PostState.PENDING_APPROVAL:
+            policy = await policy_for(post)
+            await timers.plan_expiry(post)
+            await timers.plan_level(post, policy, now=ctx.now)
     if state == PostState.SCHEDULED:
         await scheduling.announce(ctx.services, due or ctx.now)
-    post = await load_post(post.id)
-    return [info(f"Post {post.id} now goes out {when_text(post, ctx.tz)}.")]
+    again = " It is waiting for approval again." if state == PostState.EXPIRED else ""
+    return [
+        info(f"Post {post.id} now goes out {when_text(post, ctx.tz)}.{again}"),
+        await approval_card(post, tz=ctx.tz),
+    ]

@@ -19,10 +19,13 @@ async def release(post: Post, *, now: datetime) -> datetime:
 
 
 async def hold(post_id: int) -> None:
-    """Take every not-yet-sent delivery back to waiting (the post needs approval again)."""
-    await Delivery.filter(post_id=post_id, state=DeliveryState.SCHEDULED.value).update(
-        state=DeliveryState.WAITING.value
-    )
+    """Take every not-yet-sent delivery back to waiting (the post needs approval again).
+
+    A queued delivery's message then finds nothing to claim.
+    """
+    await Delivery.filter(
+        post_id=post_id, state__in=[DeliveryState.SCHEDULED.value, DeliveryState.QUEUED.value]
+    ).update(state=DeliveryState.WAITING.value)
 
 
 async def cancel_open(post_id: int) -> None:

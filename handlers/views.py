@@ -44,12 +44,14 @@ async def awaited(post: Post, policy: Policy) -> list[Member]:
     if post.lifecycle_state != PostState.PENDING_APPROVAL:
         return []
     level = policy.level(post.approval_level)
-    decided = {d.approver_id for d in await decisions_at(post, post.approval_level)}  # type: ignore[attr-defined]
-    return [
-        m
-        for m in await level.candidates()
-        if m.id != post.author_id and m.id not in decided  # type: ignore[attr-defined]
-    ]
+    # those who decided at this level, or approved another level of this version (one level each)
+    rows = await ApprovalDecision.filter(post_id=post.id, version=post.version)
+    done = {
+        r.approver_id  # type: ignore[attr-defined]
+        for r in rows
+        if r.level == post.approval_level or r.decision == Decision.APPROVE
+    }
+    return [m for m in await level.candidates() if m.id != post.author_id and m.id not in done]  # type: ignore[attr-defined]
 
 
 async def approval_card(post: Post, *, tz: ZoneInfo) -> Reply:
@@ -76,8 +78,8 @@ async def approval_card(post: Post, *, tz: ZoneInfo) -> Reply:
         fields.append(Field("Awaiting", ", ".join(m.name for m in waiting) or f"{current.describe()} (nobody yet)"))
         buttons = (
             Button("Approve", f"/approve {post.id}", "primary"),
-            Button("Request changes", f"/changes {post.id}", needs_reason=True),
-            Button("Reject", f"/reject {post.id}", "danger", needs_reason=True),
+            Button("Request changes", f"/changes {post.id}", ask="reason"),
+            Button("Reject", f"/reject {post.id}", "danger", ask="reason"),
         )
     fields.append(Field("State", state.label))
     text = f"Post {post.id} by {author.name} (v{post.version}) — {state.label}\n> {preview(post.text)}"

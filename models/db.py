@@ -22,6 +22,8 @@ MODEL_MODULES = [
     "models.approvals",
     "models.audit",
     "models.outbox",
+    "models.policies",
+    "models.timers",
     "aerich.models",
 ]
 MIGRATIONS_ROOT = Path(__file__).parent / "migrations"
@@ -108,6 +110,26 @@ async def connect(url: str, *, pool_max: int = 10, application_name: str = "hera
 
 async def disconnect() -> None:
     await Tortoise.close_connections()
+
+
+async def make_migration(url: str, name: str) -> str:
+    """Write the migration that brings ``url``'s dialect from the last migration to the models.
+
+    ``url`` must be a scratch database: it is upgraded to the last migration first. Returns the new
+    file's name ("" when the models haven't changed). Run once per dialect (``herald db migrate``).
+    """
+    from aerich import Command
+
+    await upgrade(url)
+    config = tortoise_config(url)
+    await Tortoise.init(config=config)
+    command = Command(tortoise_config=config, app="models", location=migrations_location(url))
+    try:
+        await command.init()
+        created: str = await command.migrate(name, no_input=True)
+    finally:
+        await Tortoise.close_connections()
+    return created
 
 
 async def upgrade(url: str) -> list[str]:

@@ -21,9 +21,11 @@ from tortoise.transactions import in_transaction
 from handlers.ports import Clock, SystemClock
 from models.lifecycle import DeliveryState
 from models.posts import Delivery
+from models.timers import Timer
 
 log = structlog.get_logger(__name__)
 Enqueue = Callable[[int], Awaitable[None]]
+OnTimer = Callable[[Timer], Awaitable[None]]
 
 
 class Dispatcher:
@@ -35,12 +37,14 @@ class Dispatcher:
         batch: int = 500,
         max_sleep: float = 0.5,
         requeue_after: float = 30.0,
+        on_timer: OnTimer | None = None,
     ) -> None:
         self._enqueue = enqueue
         self._clock = clock or SystemClock()
         self._batch = batch
         self._max_sleep = max_sleep
         self._requeue_after = timedelta(seconds=requeue_after)
+        self._on_timer = on_timer
         self._wake = asyncio.Event()
         self._next_requeue_check = 0.0
 
@@ -58,6 +62,8 @@ class Dispatcher:
             total += len(ids)
             if len(ids) < self._batch:
                 break
+        if self._on_timer is not None:
+            total += await self._fire_timers(self._clock.now())
         if time.monotonic() >= self._next_requeue_check:
             self._next_requeue_check = time.monotonic() + self._requeue_after.total_seconds() / 3
             total += await self._requeue_stale()
@@ -77,6 +83,25 @@ class Dispatcher:
             if ids:
                 await Delivery.filter(id__in=ids).update(state=DeliveryState.QUEUED.value, queued_at=now)
         return ids
+
+    async def _fire_timers(self, now: datetime) -> int:
+        """Fire every due timer once (claimed like deliveries); a failing timer is logged, not retried."""
+        assert self._on_timer is not None
+        async with in_transaction():
+            due = await (
+                Timer.filter(fired_at__isnull=True, run_at__lte=now)
+                .order_by("run_at")
+                .limit(self._batch)
+                .select_for_update(skip_locked=True)
+            )
+            if due:
+                await Timer.filter(id__in=[t.id for t in due]).update(fired_at=now)
+        for timer in due:
+            try:
+                await self._on_timer(timer)
+            except Exception:
+                log.exception("timer.failed", timer_id=timer.id, kind=timer.kind, post_id=timer.post_id)
+        return len(due)
 
     async def _send(self, delivery_id: int) -> None:
         try:
@@ -106,13 +131,21 @@ class Dispatcher:
         return len(ids)
 
     async def next_due(self) -> datetime | None:
-        row = await (
+        """The earliest time anything (a delivery, a timer) comes due; one indexed lookup each."""
+        delivery = await (
             Delivery.filter(state=DeliveryState.SCHEDULED.value, due_at__isnull=False)
             .order_by("due_at")
             .first()
             .values_list("due_at", flat=True)
         )
-        return row  # type: ignore[return-value]
+        times: list[datetime] = [delivery] if delivery is not None else []  # type: ignore[list-item]
+        if self._on_timer is not None:
+            timer = (
+                await Timer.filter(fired_at__isnull=True).order_by("run_at").first().values_list("run_at", flat=True)
+            )
+            if timer is not None:
+                times.append(timer)  # type: ignore[arg-type]
+        return min(times) if times else None
 
     async def run(self, stop: asyncio.Event) -> None:
         log.info("dispatcher.started")

@@ -22,6 +22,8 @@ from tests.infra.services import ServiceUnavailableError
 ROOT = Path(__file__).resolve().parent.parent
 TEST_SECRET = "test-secret-key-0123456789"
 TABLES = [
+    "timers",
+    "approval_policies",
     "outbox",
     "audit_log",
     "approval_decisions",

@@ -10,11 +10,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from bot.notifiers import OutboxNotifier
+from handlers import timers
 from handlers.app import Herald
 from handlers.context import Services
 from handlers.messages import Conversation, Incoming, Reply, Sender
 from handlers.ports import NullScheduler
 from models.outbox import OutboxMessage
+from models.timers import Timer
 from tasks.dispatcher import Dispatcher
 from tasks.publish import run_delivery
 from tasks.publishers import dry_run
@@ -64,12 +66,25 @@ class Chat:
         async def enqueue(delivery_id: int) -> None:
             queued.append(delivery_id)
 
-        await Dispatcher(enqueue, clock=self.clock).tick()
+        async def on_timer(timer: Timer) -> None:
+            await timers.fire(timer, self.herald.services)
+
+        await Dispatcher(enqueue, clock=self.clock, on_timer=on_timer).tick()
         for delivery_id in queued:
             await run_delivery(self.runtime, delivery_id)
-        rows = await OutboxMessage.filter(delivered_at__isnull=True).order_by("id")
+        return await self.reports()
+
+    async def reports(self) -> str:
+        """Messages posted to this conversation by workers and timers since the last look."""
+        rows = await OutboxMessage.filter(delivered_at__isnull=True, channel=CONVERSATION.channel).order_by("id")
         await OutboxMessage.filter(id__in=[r.id for r in rows]).update(delivered_at=self.clock.now())
         return "\n".join(Reply.from_json(r.payload).text for r in rows)
+
+    async def dms(self, name: str) -> list[Reply]:
+        """Direct messages Herald sent to member ``name`` since the last look."""
+        rows = await OutboxMessage.filter(delivered_at__isnull=True, channel=f"dm:{name}").order_by("id")
+        await OutboxMessage.filter(id__in=[r.id for r in rows]).update(delivered_at=self.clock.now())
+        return [Reply.from_json(r.payload) for r in rows]
 
     @property
     def errors(self) -> list[str]:

@@ -1,0 +1,55 @@
+"""Telling people things outside the conversation they are in: a member directly, or a post's origin.
+
+A member is reached on every chat they are known to, in a direct conversation whose channel is
+``dm:<their id on that chat>``; each adapter knows how to open one.
+"""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+import structlog
+
+from handlers.context import Services
+from handlers.messages import Conversation, Reply
+from models.members import ChatIdentity, Member
+from models.posts import Post
+
+log = structlog.get_logger(__name__)
+
+
+def direct(adapter: str, external_id: str) -> Conversation:
+    return Conversation(adapter=adapter, channel=f"dm:{external_id}")
+
+
+def member_zone(member: Member, services: Services) -> ZoneInfo:
+    return ZoneInfo(member.timezone or services.default_timezone)
+
+
+async def tell_member(services: Services, member: Member, reply: Reply) -> None:
+    for identity in await ChatIdentity.filter(member_id=member.id):
+        try:
+            await services.notifier.notify(direct(identity.adapter, identity.external_id), reply)
+        except Exception:  # one unreachable chat must not stop the others or the caller
+            log.exception("notice.failed", member=member.name, adapter=identity.adapter, post_id=reply.post_id)
+
+
+async def tell_members(services: Services, members: list[Member], reply: Reply) -> None:
+    seen: set[int] = set()
+    for member in members:
+        if member.id not in seen:
+            seen.add(member.id)
+            await tell_member(services, member, reply)
+
+
+async def tell_origin(services: Services, post: Post, reply: Reply, *, skip: Conversation | None = None) -> None:
+    """Post ``reply`` where the draft came from (unless that is ``skip``, where it was already said)."""
+    if not post.origin:
+        return
+    origin = Conversation.from_json(post.origin)
+    if skip is not None and origin == skip:
+        return
+    try:
+        await services.notifier.notify(origin, reply)
+    except Exception:
+        log.exception("notice.failed", post_id=post.id, adapter=origin.adapter)

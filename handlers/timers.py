@@ -1,0 +1,144 @@
+"""Approval expiry and reminders, as timers that fire once at their time.
+
+* ``expire`` at the post's due time: if approval isn't complete by then, the post doesn't go out;
+  it becomes ``expired`` and the author gets a Reschedule button.
+* ``remind`` per level: after the level has waited ``remind_after`` (and again as long again
+  later), and ``remind_before`` ahead of the due time; at most two per level and version, and the
+  second (or the one before the due time, when no other can follow) also tells the admins.
+
+A timer records the post version and level it was set for; if the post moved on, it does nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import structlog
+
+from handlers import audit
+from handlers.context import Services
+from handlers.messages import Button, Reply
+from handlers.notices import member_zone, tell_members, tell_origin
+from handlers.policy import Policy, policy_for
+from handlers.timeparse import format_local
+from handlers.views import awaited, preview
+from models.errors import InvalidTransition
+from models.lifecycle import Action, PostState, advance
+from models.members import ADMIN_ROLE, Member, MemberRole
+from models.posts import Post
+from models.timers import Timer
+
+log = structlog.get_logger(__name__)
+EXPIRE, REMIND = "expire", "remind"
+MAX_REMINDERS = 2
+
+
+async def plan_level(post: Post, policy: Policy, *, now: datetime) -> None:
+    """Set the reminders for the post's current level (call when a level opens)."""
+    level = post.approval_level
+    if policy.remind_after > timedelta(0):
+        for n in (1, 2):
+            at = now + policy.remind_after * n
+            if post.due_at is None or at < post.due_at:
+                await Timer.create(
+                    kind=REMIND, post_id=post.id, version=post.version, level=level, run_at=at, data={"why": "waiting"}
+                )
+    if post.due_at is not None and policy.remind_before > timedelta(0):
+        at = post.due_at - policy.remind_before
+        if at > now:
+            await Timer.create(
+                kind=REMIND, post_id=post.id, version=post.version, level=level, run_at=at, data={"why": "due"}
+            )
+
+
+async def plan_expiry(post: Post) -> None:
+    if post.due_at is not None:
+        await Timer.create(kind=EXPIRE, post_id=post.id, version=post.version, run_at=post.due_at)
+
+
+async def fire(timer: Timer, services: Services) -> None:
+    post = await Post.filter(id=timer.post_id).first()
+    if post is None or post.version != timer.version:
+        return
+    if timer.kind == EXPIRE:
+        await _expire(post, services)
+    elif timer.kind == REMIND:
+        await _remind(post, timer, services)
+
+
+async def _expire(post: Post, services: Services) -> None:
+    if post.due_at is None or post.due_at > services.clock.now():
+        return  # rescheduled since the timer was set
+    try:
+        await advance(post.id, Action.EXPIRE, expected_version=post.version)
+    except InvalidTransition:
+        return  # approved, withdrawn or rejected meanwhile
+    policy = await policy_for(post)
+    waiting = await awaited(await Post.get(id=post.id), policy)
+    await audit.record(
+        "post.expired", post_id=post.id, state=PostState.EXPIRED.value, version=post.version, level=post.approval_level
+    )
+    log.info("post.expired", post_id=post.id, level=post.approval_level)
+    author = await Member.get(id=post.author_id)  # type: ignore[attr-defined]
+    when = format_local(post.due_at, member_zone(author, services))
+    text = (
+        f"Post {post.id} was due {when} but approval wasn't complete (level {post.approval_level} of "
+        f"{policy.depth}), so it did not go out. Pick a new time to send it for approval again."
+    )
+    reschedule = Button("Reschedule", f"/schedule {post.id}", "primary", ask="when")
+    await tell_origin(services, post, Reply(text=text, buttons=(reschedule,), post_id=post.id, kind="report"))
+    note = Reply(text=f"Post {post.id} expired before it was approved; nothing more to decide.", post_id=post.id)
+    await tell_members(services, waiting, note)
+
+
+async def _remind(post: Post, timer: Timer, services: Services) -> None:
+    if post.lifecycle_state != PostState.PENDING_APPROVAL or post.approval_level != timer.level:
+        return
+    sent = await _reminders_sent(post, timer.level or 0)
+    if sent >= MAX_REMINDERS:
+        return
+    policy = await policy_for(post)
+    waiting = await awaited(post, policy)
+    if not waiting:
+        return
+    last = sent + 1 == MAX_REMINDERS or timer.data.get("why") == "due"
+    due = "as soon as approved" if post.due_at is None else None
+    await audit.record(
+        "approval.reminder",
+        post_id=post.id,
+        version=post.version,
+        level=timer.level,
+        to=[m.name for m in waiting],
+        escalated=last,
+    )
+    for member in waiting:
+        when = due or format_local(post.due_at, member_zone(member, services))  # type: ignore[arg-type]
+        text = (
+            f"Reminder: post {post.id} is waiting for your approval (level {timer.level} of {policy.depth}, "
+            f"goes out {when}).\n> {preview(post.text, 120)}"
+        )
+        buttons = (
+            Button("Approve", f"/approve {post.id}", "primary"),
+            Button("Request changes", f"/changes {post.id}", ask="reason"),
+            Button("Reject", f"/reject {post.id}", "danger", ask="reason"),
+        )
+        await tell_members(services, [member], Reply(text=text, buttons=buttons, post_id=post.id))
+    if last:
+        admins = await Member.filter(
+            id__in=list(await MemberRole.filter(role=ADMIN_ROLE).values_list("member_id", flat=True))
+        ).order_by("name")
+        names = ", ".join(m.name for m in waiting)
+        text = (
+            f"Escalation: post {post.id} still needs level {timer.level} of {policy.depth} "
+            f"({policy.level(timer.level or 1).describe()}); waiting for {names}."
+        )
+        await tell_members(services, admins, Reply(text=text, post_id=post.id))
+
+
+async def _reminders_sent(post: Post, level: int) -> int:
+    entries = await audit.history(post.id)
+    return sum(
+        1
+        for e in entries
+        if e.action == "approval.reminder" and e.version == post.version and (e.detail or {}).get("level") == level
+    )
