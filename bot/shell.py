@@ -70,12 +70,17 @@ class ShellAdapter:
         if not text or text.startswith("#"):
             return []
         if text.split()[0] == "/as":
-            return self._switch(text)
-        sender = Sender(adapter=ADAPTER, external_id=self.user, name=self.user, display_name=self.user)
-        replies = await self.herald.handle(Incoming(sender=sender, conversation=self.conversation, text=text))
+            replies = self._switch(text)
+            await self.herald.introduce(self._sender())
+            return replies
+        replies = await self.herald.handle(Incoming(sender=self._sender(), conversation=self.conversation, text=text))
         for reply in replies:
             self.show(reply)
+        await self.drain_outbox()  # what the command caused elsewhere (direct messages) shows right after it
         return replies
+
+    def _sender(self) -> Sender:
+        return Sender(adapter=ADAPTER, external_id=self.user, name=self.user, display_name=self.user)
 
     def _switch(self, text: str) -> list[Reply]:
         parts = text.split()

@@ -8,7 +8,7 @@ import structlog
 
 from handlers import accounts, approvals, drafts, help, members, policy_commands, posts, recovery
 from handlers.context import Context, Services
-from handlers.messages import Incoming, Reply, error
+from handlers.messages import Incoming, Reply, Sender, error
 from handlers.router import Router
 from models.errors import UserError
 
@@ -29,6 +29,10 @@ class Herald:
     def __init__(self, services: Services, router: Router | None = None) -> None:
         self.services = services
         self.router = router or build_router()
+
+    async def introduce(self, sender: Sender) -> None:
+        """Make sure Herald knows ``sender`` (adapters call this when someone joins or is switched to)."""
+        await members.resolve(sender)
 
     async def handle(self, incoming: Incoming) -> list[Reply]:
         """Run one command and return the replies; never raises for the user's mistakes."""

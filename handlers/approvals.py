@@ -93,7 +93,7 @@ async def decide(
         level_no = post.approval_level
         level = policy.level(level_no)
         if not level.allows(ctx.member, ctx.roles):
-            raise PermissionDenied(f"Level {level_no} of post {post_id} needs {level.describe()}.")
+            raise await _not_allowed(post, policy, ctx, level_no)
         await _only_once(post, ctx.member, level_no, level.describe())
         version, diff, restarted = post.version, None, False
         earlier: list[Member] = []
@@ -126,6 +126,19 @@ async def decide(
     if state == PostState.SCHEDULED:
         await scheduling.announce(ctx.services, due)
     return Outcome(post, state, opened, edited_diff=diff, restarted=restarted, earlier_approvers=earlier)
+
+
+async def _not_allowed(post: Post, policy: Policy, ctx: Context, level_no: int) -> Exception:
+    """Why this member can't decide now: another level, or a level someone already decided."""
+    needs = f"Level {level_no} of post {post.id} needs {policy.level(level_no).describe()}."
+    for earlier in range(level_no - 1, 0, -1):
+        if policy.level(earlier).allows(ctx.member, ctx.roles):
+            rows = await ApprovalDecision.filter(
+                post_id=post.id, version=post.version, level=earlier, decision=Decision.APPROVE.value
+            ).prefetch_related("approver")
+            names = ", ".join(sorted(r.approver.name for r in rows)) or "someone"
+            return AlreadyDecided(f"Level {earlier} of post {post.id} was already approved by {names}. {needs}")
+    return PermissionDenied(needs)
 
 
 async def _only_once(post: Post, member: Member, level_no: int, needs: str) -> None:
@@ -208,7 +221,9 @@ async def _apply(post: Post, policy: Policy, decision: Decision) -> tuple[list[i
 async def _refusal(post: Post, decision: Decision) -> Exception:
     """Explain why a decision can't be taken now, naming who decided when somebody did."""
     last = await ApprovalDecision.filter(post_id=post.id, version=post.version).order_by("-id").first()
-    if last is not None and post.lifecycle_state != PostState.PENDING_APPROVAL:
+    caused_by = {PostState.SCHEDULED: Decision.APPROVE, PostState.CHANGES_REQUESTED: Decision.REQUEST_CHANGES,
+                 PostState.REJECTED: Decision.REJECT}.get(post.lifecycle_state)
+    if last is not None and caused_by is not None and Decision(last.decision) == caused_by:
         who = await Member.get(id=last.approver_id)  # type: ignore[attr-defined]
         past = _PAST[Decision(last.decision)]
         if Decision(last.decision) == decision:

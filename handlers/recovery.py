@@ -120,18 +120,18 @@ async def schedule_command(ctx: Context, args: str) -> list[Reply]:
         raise InvalidInput(f"Post {post.id} is {state.label}, so its time can't be changed.")
     async with in_transaction():
         if state == PostState.EXPIRED:  # same version: the approvals it had still count
-            await advance(
+            new_state = await advance(
                 post.id, Action.RESCHEDULE, to=PostState.PENDING_APPROVAL, expected_version=post.version, due_at=due
             )
         else:
-            await advance(post.id, Action.EDIT, expected_version=post.version, due_at=due)
+            new_state = await advance(post.id, Action.EDIT, expected_version=post.version, due_at=due)
         if state == PostState.SCHEDULED:
             await Delivery.filter(post_id=post.id, state=DeliveryState.SCHEDULED.value).update(due_at=due or ctx.now)
         await audit.record(
             "post.rescheduled",
             post_id=post.id,
             actor=ctx.member,
-            state=state.value,
+            state=new_state.value,
             version=post.version,
             due_at=due.isoformat() if due else "as soon as approved",
         )

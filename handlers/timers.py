@@ -69,12 +69,12 @@ async def fire(timer: Timer, services: Services) -> None:
 async def _expire(post: Post, services: Services) -> None:
     if post.due_at is None or post.due_at > services.clock.now():
         return  # rescheduled since the timer was set
+    policy = await policy_for(post)
+    waiting = await awaited(post, policy)  # before the state changes: they are the ones to tell
     try:
         await advance(post.id, Action.EXPIRE, expected_version=post.version)
     except InvalidTransition:
         return  # approved, withdrawn or rejected meanwhile
-    policy = await policy_for(post)
-    waiting = await awaited(await Post.get(id=post.id), policy)
     await audit.record(
         "post.expired", post_id=post.id, state=PostState.EXPIRED.value, version=post.version, level=post.approval_level
     )

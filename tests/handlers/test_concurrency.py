@@ -55,3 +55,28 @@ async def test_concurrent_approve_and_reject_one_wins(pg_db: str) -> None:
         outcomes.append((await Post.get(id=post_id)).state)
         assert await ApprovalDecision.filter(post_id=post_id).count() == 1
     assert set(outcomes) <= {PostState.SCHEDULED, PostState.REJECTED}
+
+
+async def test_fifty_editors_race_on_level_one_of_two(pg_db: str) -> None:
+    chat = Chat.build()
+    await chat.say("/account add dryrun demo")
+    editors = [f"ed{i:02d}" for i in range(50)]
+    for name in [*editors, "carol"]:
+        await chat.say("/whoami", as_=name)
+    for name in editors:
+        await chat.say(f"/role add {name} editor")
+    await chat.say("/policy set demo level1=role:editor level2=@carol")
+    await chat.say("/draft --to demo Two levels")
+
+    async def approve(name: str) -> str:
+        return await Chat(chat.herald, chat.runtime, chat.clock).say("/approve 1", as_=name)
+
+    answers = await asyncio.gather(*(approve(n) for n in editors))
+    advanced = [a for a in answers if "now at level 2 of 2" in a]
+    assert len(advanced) == 1, answers
+    winner = advanced[0].split(": ")[1].split(" approved")[0]
+    expected = f"Level 1 of post 1 was already approved by {winner}. Level 2 of post 1 needs @carol."
+    assert [a for a in answers if a not in advanced] == [expected] * 49
+    post = await Post.get(id=1)
+    assert (post.state, post.approval_level) == (PostState.PENDING_APPROVAL, 2)
+    assert await ApprovalDecision.filter(post_id=1).count() == 1
