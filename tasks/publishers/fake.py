@@ -1,0 +1,52 @@
+"""Publisher for the fake platform (``tests/fakes/platform.py``): Mastodon's ``POST /api/v1/statuses`` wire
+format, for tests and benchmarks of the real publishing path against a local server."""
+
+from __future__ import annotations
+
+import httpx
+
+from tasks.publishers.base import Publication, Published
+from tasks.publishers.errors import AuthExpired, OutcomeUnknown
+from tasks.publishers.http import DEFAULT_TIMEOUT, PlatformHTTP
+
+
+class FakePlatformPublisher:
+    """Publishes a status with the account's Bearer ``credentials["token"]`` to ``credentials["base_url"]``, or
+    to ``base_url`` when the account names none.
+
+    ``idempotent``: whether the platform honours ``Idempotency-Key`` (the header is sent only then, with
+    ``Publication.idempotency_key``). Raises :mod:`tasks.publishers.errors` only, mapped by
+    :class:`~tasks.publishers.http.PlatformHTTP`.
+    """
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        base_url: str,
+        *,
+        idempotent: bool,
+        label: str = "The fake platform",
+        timeout: httpx.Timeout = DEFAULT_TIMEOUT,
+    ) -> None:
+        self.idempotent = idempotent
+        self.base_url = base_url
+        self._http = PlatformHTTP(client, label, timeout=timeout)
+
+    async def publish(self, publication: Publication) -> Published:
+        token = publication.credentials.get("token")
+        if not token:
+            raise AuthExpired(f"{self._http.label} has no access token for this account. Reconnect the account.")
+        headers = {"Authorization": f"Bearer {token}"}
+        if self.idempotent:
+            headers["Idempotency-Key"] = publication.idempotency_key
+        base = (publication.credentials.get("base_url") or self.base_url).rstrip("/")
+        form: dict[str, str | list[str]] = {"status": publication.text}
+        if publication.media:
+            form["media_ids[]"] = list(publication.media)
+        response = await self._http.request("POST", f"{base}/api/v1/statuses", headers=headers, data=form)
+        status = self._http.json_object(response)
+        external_id, url = status.get("id"), status.get("url")
+        if not isinstance(external_id, str | int) or not isinstance(url, str):
+            # It said yes but not to what: only a human (or an idempotent retry) can tell.
+            raise OutcomeUnknown(f"{self._http.label} accepted the post but didn't say where it is.")
+        return Published(external_id=str(external_id), url=url)
