@@ -15,7 +15,7 @@ from rich.console import Console
 
 from bot import logs
 from bot.shell import ShellAdapter, stdin_lines
-from bot.wiring import Components, build, database
+from bot.wiring import Components, assembled, database
 from handlers.settings import Settings, load_settings
 from models import db as dbmod
 from models.errors import ConfigError
@@ -97,8 +97,7 @@ def shell(
     user = as_ or _login_name()
 
     async def main() -> int:
-        comps = build(settings)
-        async with database(settings, application_name="herald-shell"):
+        async with assembled(settings, application_name="herald-shell") as comps:
             adapter = ShellAdapter(comps.herald, user=user)
             interactive = sys.stdin.isatty()
             lines = stdin_lines(f"{user}> " if interactive else None)
@@ -121,8 +120,7 @@ def run() -> None:
     settings_user = _login_name()
 
     async def main() -> int:
-        comps = build(settings)
-        async with database(settings, application_name="herald"):
+        async with assembled(settings, application_name="herald") as comps:
             adapter = ShellAdapter(comps.herald, user=settings_user)
             interactive = sys.stdin.isatty()
 
@@ -146,8 +144,7 @@ def worker(concurrency: int = typer.Option(None, help="publishes at a time (HERA
 
     async def main() -> int:
         name = worker_name()
-        comps = build(settings, consumer_name=name)
-        async with database(settings, application_name="herald-worker"):
+        async with assembled(settings, application_name="herald-worker", consumer_name=name) as comps:
             stop = asyncio.Event()
             _stop_on_signals(stop)
             await run_worker(
@@ -167,8 +164,7 @@ def dispatcher() -> None:
         raise typer.Exit(2)
 
     async def main() -> int:
-        comps = build(settings)
-        async with database(settings, application_name="herald-dispatcher"):
+        async with assembled(settings, application_name="herald-dispatcher") as comps:
             stop = asyncio.Event()
             _stop_on_signals(stop)
             await comps.broker.startup()

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 from taskiq import AsyncBroker, InMemoryBroker
 
 from bot.notifiers import OutboxNotifier, RoutingNotifier
@@ -23,7 +24,7 @@ from models.errors import ConfigError
 from models.timers import Timer
 from tasks.broker import build_broker
 from tasks.dispatcher import Dispatcher
-from tasks.publishers import Publishers, dry_run
+from tasks.publishers import Publishers, dry_run, live
 from tasks.runtime import Runtime
 
 SECRET_FILE = Path("data/secret.key")
@@ -46,10 +47,16 @@ def build_notifier(settings: Settings) -> Notifier:
     return RoutingNotifier({"shell": OutboxNotifier()})
 
 
-def build_publishers(settings: Settings) -> Publishers:
-    if settings.publish_mode == "live":
-        raise ConfigError("HERALD_PUBLISH_MODE: live publishing isn't available in this version; use dryrun.")
-    return dry_run()
+def http_client() -> httpx.AsyncClient:
+    """The one HTTP client a process uses for platforms and chats: pooled, with timeouts everywhere."""
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(10.0, connect=3.0),
+        limits=httpx.Limits(max_connections=200, max_keepalive_connections=100),
+    )
+
+
+def build_publishers(settings: Settings, client: httpx.AsyncClient) -> Publishers:
+    return live(client) if settings.publish_mode == "live" else dry_run()
 
 
 @dataclass
@@ -60,11 +67,15 @@ class Components:
     dispatcher: Dispatcher
     runtime: Runtime
     herald: Herald
+    client: httpx.AsyncClient
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def in_process_queue(self) -> bool:
         return isinstance(self.broker, InMemoryBroker)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
 
 
 def build(settings: Settings, *, consumer_name: str | None = None) -> Components:
@@ -74,6 +85,7 @@ def build(settings: Settings, *, consumer_name: str | None = None) -> Components
         await task.kiq(delivery_id)
 
     clock = SystemClock()
+    client = http_client()
     notifier = build_notifier(settings)
 
     async def on_timer(timer: Timer) -> None:
@@ -87,9 +99,10 @@ def build(settings: Settings, *, consumer_name: str | None = None) -> Components
         on_timer=on_timer,
     )
     scheduler: Scheduler = dispatcher
-    runtime = Runtime(publishers=build_publishers(settings), notifier=notifier, clock=clock, scheduler=scheduler)
+    publishers = build_publishers(settings, client)
+    runtime = Runtime(publishers=publishers, notifier=notifier, clock=clock, scheduler=scheduler)
     services = Services(notifier=notifier, scheduler=scheduler, clock=clock, default_timezone=settings.tz)
-    return Components(settings, broker, task, dispatcher, runtime, Herald(services))
+    return Components(settings, broker, task, dispatcher, runtime, Herald(services), client)
 
 
 @asynccontextmanager
@@ -103,3 +116,16 @@ async def database(settings: Settings, *, application_name: str, upgrade: bool =
         yield
     finally:
         await db.disconnect()
+
+
+@asynccontextmanager
+async def assembled(
+    settings: Settings, *, application_name: str, consumer_name: str | None = None
+) -> AsyncIterator[Components]:
+    """Everything built and the database connected, for the life of one process."""
+    comps = build(settings, consumer_name=consumer_name)
+    try:
+        async with database(settings, application_name=application_name):
+            yield comps
+    finally:
+        await comps.aclose()

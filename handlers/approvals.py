@@ -221,8 +221,11 @@ async def _apply(post: Post, policy: Policy, decision: Decision) -> tuple[list[i
 async def _refusal(post: Post, decision: Decision) -> Exception:
     """Explain why a decision can't be taken now, naming who decided when somebody did."""
     last = await ApprovalDecision.filter(post_id=post.id, version=post.version).order_by("-id").first()
-    caused_by = {PostState.SCHEDULED: Decision.APPROVE, PostState.CHANGES_REQUESTED: Decision.REQUEST_CHANGES,
-                 PostState.REJECTED: Decision.REJECT}.get(post.lifecycle_state)
+    caused_by = {
+        PostState.SCHEDULED: Decision.APPROVE,
+        PostState.CHANGES_REQUESTED: Decision.REQUEST_CHANGES,
+        PostState.REJECTED: Decision.REJECT,
+    }.get(post.lifecycle_state)
     if last is not None and caused_by is not None and Decision(last.decision) == caused_by:
         who = await Member.get(id=last.approver_id)  # type: ignore[attr-defined]
         past = _PAST[Decision(last.decision)]

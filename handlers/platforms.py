@@ -23,7 +23,8 @@ PLATFORMS: dict[str, PlatformInfo] = {
     p.name: p
     for p in (
         PlatformInfo("dryrun", "Dry run", None),
-        PlatformInfo("fake", "Fake platform", 500),
+        PlatformInfo("fake", "Fake platform", 500),  # test platform that takes an idempotency key
+        PlatformInfo("fake-nokey", "Fake platform (no key)", 500),  # …and one that doesn't
         PlatformInfo("x", "X", 280),
         PlatformInfo("facebook", "Facebook Page", 63206),
         PlatformInfo("instagram", "Instagram", 2200, needs_media=True),

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import httpx
+
 from tasks.publishers.base import Publication, Published, Publisher
 from tasks.publishers.dryrun import DryRunPublisher
+from tasks.publishers.fake import FakePlatformPublisher
 
 
 class Publishers:
@@ -20,4 +23,16 @@ def dry_run() -> Publishers:
     return Publishers({}, fallback=DryRunPublisher())
 
 
-__all__ = ["DryRunPublisher", "Publication", "Published", "Publisher", "Publishers", "dry_run"]
+def live(client: httpx.AsyncClient) -> Publishers:
+    """The real publishers, sharing one HTTP client. Platforms without one fail with a clear reason."""
+    return Publishers(
+        {
+            "fake": FakePlatformPublisher(client, "http://127.0.0.1:8790", idempotent=True),
+            "fake-nokey": FakePlatformPublisher(
+                client, "http://127.0.0.1:8790", idempotent=False, label="The fake platform (no key)"
+            ),
+        }
+    )
+
+
+__all__ = ["DryRunPublisher", "Publication", "Published", "Publisher", "Publishers", "dry_run", "live"]
