@@ -19,7 +19,7 @@ from handlers import audit, scheduling, timers
 from handlers.commandline import parse_post_id, split_options
 from handlers.context import Context
 from handlers.messages import Button, Reply, info
-from handlers.notices import tell_members, tell_origin
+from handlers.notices import tell_card, tell_members, tell_origin
 from handlers.platforms import check_text, platform
 from handlers.policy import Policy, policy_for
 from handlers.router import Router
@@ -288,7 +288,7 @@ async def _decision_replies(ctx: Context, outcome: Outcome, decision: Decision, 
     else:
         text = f"Post {post.id} {_PAST[decision]} by {ctx.member.name}: {reason}"
     await tell_origin(ctx.services, post, info(text), skip=ctx.conversation)
-    await tell_origin(ctx.services, post, card, skip=ctx.conversation)
+    await tell_card(ctx.services, post, card, skip=ctx.conversation)
     if outcome.edited_diff:
         author = await Member.get(id=post.author_id)  # type: ignore[attr-defined]
         note = f"{ctx.member.name} edited your post {post.id} (now v{post.version}):\n{outcome.edited_diff}"

@@ -13,7 +13,7 @@ from handlers import accounts, audit, scheduling, timers
 from handlers.commandline import parse_post_id, split_options
 from handlers.context import Context
 from handlers.messages import Reply, info
-from handlers.notices import tell_members
+from handlers.notices import tell_card, tell_members
 from handlers.platforms import check_text, platform
 from handlers.policy import Policy, may_publish_directly, strictest
 from handlers.router import Router
@@ -131,6 +131,7 @@ async def draft_command(ctx: Context, args: str) -> list[Reply]:
         ephemeral=True,
     )
     card = await approval_card(post, tz=ctx.tz)
+    await tell_card(ctx.services, post, card, skip=ctx.conversation)
     await tell_members(
         ctx.services,
         await awaited(post, policy),
@@ -226,6 +227,7 @@ async def edit_command(ctx: Context, args: str) -> list[Reply]:
             ),
         )
     card = await approval_card(post, tz=ctx.tz)
+    await tell_card(ctx.services, post, card, skip=ctx.conversation)
     if resubmit:
         await tell_members(
             ctx.services,

@@ -53,3 +53,20 @@ async def tell_origin(services: Services, post: Post, reply: Reply, *, skip: Con
         await services.notifier.notify(origin, reply)
     except Exception:
         log.exception("notice.failed", post_id=post.id, adapter=origin.adapter)
+
+
+async def tell_card(services: Services, post: Post, card: Reply, *, skip: Conversation | None = None) -> None:
+    """Show the approval card where the draft was made and in the policy's approvals channel.
+
+    The card keeps its ref, so an adapter that showed it before edits it in place.
+    """
+    from handlers.policy import policy_for  # policy imports messages only; avoid a cycle at import
+
+    await tell_origin(services, post, card, skip=skip)
+    channel = (await policy_for(post)).channel
+    origin = Conversation.from_json(post.origin) if post.origin else None
+    if channel is not None and channel != skip and channel != origin:
+        try:
+            await services.notifier.notify(channel, card)
+        except Exception:
+            log.exception("notice.failed", post_id=post.id, adapter=channel.adapter)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Literal
 
+from handlers.messages import Conversation
 from models.accounts import SocialAccount
 from models.members import APPROVER_ROLE, Member, MemberRole
 from models.policies import ApprovalPolicy
@@ -87,6 +88,7 @@ class Policy:
     remind_after: timedelta = DEFAULT_REMIND_AFTER
     remind_before: timedelta = DEFAULT_REMIND_BEFORE
     source: str = "default"  # the account handle the policy belongs to, or "default"
+    channel: Conversation | None = None  # where approval requests go (else: where the draft was made)
 
     @property
     def depth(self) -> int:
@@ -103,6 +105,8 @@ class Policy:
         parts = [f"level{i}={lv.spec()}" for i, lv in enumerate(self.levels, 1)]
         if self.direct.members or self.direct.roles:
             parts.append(f"direct={self.direct.spec()}")
+        if self.channel is not None:
+            parts.append(f"channel={self.channel.adapter}:{self.channel.channel}")
         parts.append(f"remind={_fmt(self.remind_after)}")
         parts.append(f"before={_fmt(self.remind_before)}")
         return " ".join(parts)
@@ -115,6 +119,7 @@ class Policy:
             remind_after=timedelta(seconds=row.remind_after_seconds),
             remind_before=timedelta(seconds=row.remind_before_seconds),
             source=source,
+            channel=Conversation.from_json(row.channel) if row.channel else None,
         )
 
 

@@ -15,7 +15,7 @@ from tortoise.queryset import QuerySet
 
 from handlers import accounts, audit
 from handlers.context import Context
-from handlers.messages import Reply, info
+from handlers.messages import Conversation, Reply, info
 from handlers.policy import (
     DEFAULT_REMIND_AFTER,
     DEFAULT_REMIND_BEFORE,
@@ -35,7 +35,8 @@ from models.policies import ApprovalPolicy
 
 router = Router()
 USAGE = (
-    "/policy set ACCOUNT|default level1=WHO [level2=WHO] [level3=WHO] [direct=WHO] [remind=4h] [before=1h] · "
+    "/policy set ACCOUNT|default level1=WHO [level2=WHO] [level3=WHO] [direct=WHO] [remind=4h] [before=1h] "
+    "[channel=CHAT:ID] · "
     "/policy show [ACCOUNT] · /policy clear ACCOUNT|default — WHO is a comma-separated list of @member and "
     "role:NAME, ending in :all when everyone listed must approve (default: any one of them)"
 )
@@ -87,6 +88,7 @@ async def parse_policy(words: list[str], source: str) -> Policy:
     levels: dict[int, Level] = {}
     direct = Who()
     remind_after, remind_before = DEFAULT_REMIND_AFTER, DEFAULT_REMIND_BEFORE
+    channel: Conversation | None = None
     for word in words:
         match = _SETTING.match(word.strip())
         if not match:
@@ -106,9 +108,15 @@ async def parse_policy(words: list[str], source: str) -> Policy:
             remind_after = _parse_delay(name, value)
         elif name == "before":
             remind_before = _parse_delay(name, value)
+        elif name == "channel":
+            adapter, sep, ident = value.partition(":")
+            if not sep or not adapter or not ident:
+                raise InvalidInput(f"channel={value} should be CHAT:ID, e.g. channel=slack:C0123ABCD.")
+            channel = Conversation(adapter=adapter, channel=ident)
         else:
             raise InvalidInput(
-                f"Unknown setting {name!r}: use level1=…, level2=…, level3=…, direct=…, remind=… or before=…."
+                f"Unknown setting {name!r}: use level1=…, level2=…, level3=…, direct=…, remind=…, before=… "
+                "or channel=…."
             )
     if not levels:
         raise InvalidInput(f"A policy needs at least level1=…. Usage: {USAGE}")
@@ -116,7 +124,7 @@ async def parse_policy(words: list[str], source: str) -> Policy:
     if sorted(levels) != expected:
         got = ", ".join(f"level{n}" for n in sorted(levels))
         raise InvalidInput(f"Levels must be numbered from level1 without gaps; got {got}.")
-    return Policy(tuple(levels[n] for n in expected), direct, remind_after, remind_before, source)
+    return Policy(tuple(levels[n] for n in expected), direct, remind_after, remind_before, source, channel)
 
 
 async def describe(policy: Policy) -> str:
@@ -126,6 +134,8 @@ async def describe(policy: Policy) -> str:
         lines.append(f"  level {number} of {policy.depth}: {level.describe()} (now: {people})")
     direct = policy.direct.describe() if (policy.direct.members or policy.direct.roles) else "nobody"
     lines.append(f"  may publish without approval: {direct}")
+    if policy.channel is not None:
+        lines.append(f"  approval requests go to: {policy.channel.adapter}:{policy.channel.channel}")
     lines.append(
         f"  reminders: after {_human(policy.remind_after)} waiting, and {_human(policy.remind_before)} "
         "before the due time; the second one also tells the admins"
@@ -181,6 +191,7 @@ async def policy_command(ctx: Context, args: str) -> list[Reply]:
         "direct": policy.direct.to_json(),
         "remind_after_seconds": int(policy.remind_after.total_seconds()),
         "remind_before_seconds": int(policy.remind_before.total_seconds()),
+        "channel": policy.channel.to_json() if policy.channel else None,
     }
     existing = await _rows_for(account).first()
     if existing is None:

@@ -24,6 +24,7 @@ MODEL_MODULES = [
     "models.outbox",
     "models.policies",
     "models.timers",
+    "models.chatrefs",
     "aerich.models",
 ]
 MIGRATIONS_ROOT = Path(__file__).parent / "migrations"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from models.approvals import ApprovalDecision
+from models.outbox import OutboxMessage
 from models.lifecycle import DeliveryState, PostState
 from models.posts import Delivery, Post
 from tests.auxil.chat import Chat
@@ -72,7 +73,7 @@ async def test_policy_validation_says_exactly_what_is_wrong(chat: Chat) -> None:
         ),
         "/policy set demo level1=@carol:some": "level1: '@carol:some' has an unknown mode; end the list with :all",
         "/policy set demo lvl1=@carol": (
-            "Unknown setting 'lvl1': use level1=…, level2=…, level3=…, direct=…, remind=… or before=…."
+            "Unknown setting 'lvl1': use level1=…, level2=…, level3=…, direct=…, remind=…, before=… or channel=…."
         ),
         "/policy set demo level1=@carol remind=soon": "remind=soon is not a duration; use e.g. remind=4h, 30m or off.",
         "/policy set nowhere level1=@carol": "There is no account called nowhere",
@@ -281,3 +282,18 @@ async def test_pending_and_mine(chat: Chat) -> None:
     assert "#1" in await chat.say("/pending", as_="carol") and "#2" not in chat.last[0].text
     mine = await chat.say("/mine", as_="frank")
     assert "#1 [awaiting approval]" in mine and "#2 [awaiting approval]" in mine
+
+
+async def test_approval_requests_go_to_the_policys_channel(chat: Chat) -> None:
+    await team(chat)
+    text = await chat.say("/policy set demo level1=role:editor channel=shell:approvals")
+    assert "approval requests go to: shell:approvals" in text
+    await chat.say("/policy set demo level1=role:editor channel=approvals")
+    assert chat.errors == ["channel=approvals should be CHAT:ID, e.g. channel=slack:C0123ABCD."]
+    await chat.say("/draft --to demo For the channel", as_="frank")
+    rows = await OutboxMessage.filter(channel="approvals").order_by("id")
+    assert [r.payload["ref"] for r in rows] == ["post:1:approval"]
+    await chat.say("/approve 1", as_="bob")
+    rows = await OutboxMessage.filter(channel="approvals").order_by("id")
+    assert [r.payload["ref"] for r in rows] == ["post:1:approval", "post:1:approval"]  # the same card, updated
+    assert rows[-1].payload["buttons"] == []
