@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from models.approvals import ApprovalDecision
-from models.outbox import OutboxMessage
 from models.lifecycle import DeliveryState, PostState
+from models.outbox import OutboxMessage
 from models.posts import Delivery, Post
 from tests.auxil.chat import Chat
 

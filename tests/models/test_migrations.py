@@ -15,7 +15,8 @@ from models import db
 from tests.infra.postgres import create_database, drop_database
 
 EXPECTED_TABLES = {"aerich", "members", "member_roles", "chat_identities", "social_accounts", "posts",
-                   "deliveries", "approval_decisions", "audit_log", "outbox", "approval_policies", "timers", "chat_message_refs"}
+                   "deliveries", "approval_decisions", "audit_log", "outbox", "approval_policies", "timers",
+                   "chat_message_refs"}
 
 
 def committed(dialect: str) -> list[str]:
