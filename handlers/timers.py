@@ -11,6 +11,7 @@ A timer records the post version and level it was set for; if the post moved on,
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 import structlog
@@ -56,13 +57,42 @@ async def plan_expiry(post: Post) -> None:
         await Timer.create(kind=EXPIRE, post_id=post.id, version=post.version, run_at=post.due_at)
 
 
+TimerHandler = Callable[[Timer, Services], Awaitable[None]]
+HANDLERS: dict[str, TimerHandler] = {}
+
+
+def handles(kind: str) -> Callable[[TimerHandler], TimerHandler]:
+    """Register the function that fires timers of ``kind`` (other modules add their own kinds)."""
+
+    def register(fn: TimerHandler) -> TimerHandler:
+        HANDLERS[kind] = fn
+        return fn
+
+    return register
+
+
 async def fire(timer: Timer, services: Services) -> None:
-    post = await Post.filter(id=timer.post_id).first()
-    if post is None or post.version != timer.version:
+    handler = HANDLERS.get(timer.kind)
+    if handler is None:
+        log.warning("timer.unknown_kind", kind=timer.kind, timer_id=timer.id)
         return
-    if timer.kind == EXPIRE:
+    await handler(timer, services)
+
+
+async def _current_post(timer: Timer) -> Post | None:
+    post = await Post.filter(id=timer.post_id).first()
+    return post if post is not None and post.version == timer.version else None
+
+
+@handles(EXPIRE)
+async def _fire_expire(timer: Timer, services: Services) -> None:
+    if post := await _current_post(timer):
         await _expire(post, services)
-    elif timer.kind == REMIND:
+
+
+@handles(REMIND)
+async def _fire_remind(timer: Timer, services: Services) -> None:
+    if post := await _current_post(timer):
         await _remind(post, timer, services)
 
 
