@@ -44,7 +44,7 @@ class Herald:
                 return [error(f"/{command.name} is for members with the {command.role} role.")]
             return await command.handler(ctx, args)
         except UserError as exc:
-            return [error(str(exc))]
+            return [error(str(exc), field=exc.field)]
         except Exception:
             ref = secrets.token_hex(3)
             log.exception(

@@ -21,7 +21,7 @@ from handlers.timeparse import ensure_future, parse_when
 from handlers.views import approval_card, awaited, when_text
 from models.accounts import SocialAccount
 from models.approvals import ApprovalDecision, Decision
-from models.errors import InvalidInput, NotFound, PermissionDenied
+from models.errors import InvalidInput, NotFound, PermissionDenied, about
 from models.lifecycle import Action, DeliveryState, PostState, advance
 from models.members import ADMIN_ROLE, Member
 from models.posts import Delivery, Post
@@ -77,14 +77,18 @@ async def draft_command(ctx: Context, args: str) -> list[Reply]:
     options, text = split_options(
         args, known={"to", "at"}, flags=frozenset({"review"}), multiword={"at": _accepts_time(ctx)}, command="/draft"
     )
-    due = parse_due(ctx, options.get("at"))
-    if not text:
-        raise InvalidInput(f"A post needs some text. Usage: {DRAFT_USAGE}")
-    if len(text) > MAX_TEXT:
-        raise InvalidInput(f"That post is {len(text)} characters; Herald takes at most {MAX_TEXT}.")
-    targets = await _targets(options.get("to"))
-    for account in targets:
-        check_text(platform(account.platform), text, [])
+    with about("when"):
+        due = parse_due(ctx, options.get("at"))
+    with about("text"):
+        if not text:
+            raise InvalidInput(f"A post needs some text. Usage: {DRAFT_USAGE}")
+        if len(text) > MAX_TEXT:
+            raise InvalidInput(f"That post is {len(text)} characters; Herald takes at most {MAX_TEXT}.")
+    with about("targets"):
+        targets = await _targets(options.get("to"))
+    with about("text"):
+        for account in targets:
+            check_text(platform(account.platform), text, [])
     policy = await strictest(targets)
     direct = "review" not in options and await may_publish_directly(ctx.member, ctx.roles, targets)
     if not direct:

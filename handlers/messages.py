@@ -112,8 +112,9 @@ class Reply:
         )
 
 
-def error(text: str) -> Reply:
-    return Reply(text=text, ephemeral=True, kind="error")
+def error(text: str, *, field: str | None = None) -> Reply:
+    """A one-sentence error for the person who caused it; ``field`` names the input it is about."""
+    return Reply(text=text, ephemeral=True, kind="error", extra={"field": field} if field else {})
 
 
 def info(text: str, *, ephemeral: bool = False) -> Reply:

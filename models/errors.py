@@ -18,13 +18,33 @@ for the person who caused it; anything else is logged with a reference id and th
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 
 class HeraldError(Exception):
     """Root of every error Herald raises on purpose."""
 
 
 class UserError(HeraldError):
-    """An error whose message is a sentence meant for the person who caused it."""
+    """An error whose message is a sentence meant for the person who caused it.
+
+    ``field`` names the input it is about (``text``, ``targets``, ``when``…) when there is one, so a
+    form can show the sentence next to that field.
+    """
+
+    field: str | None = None
+
+
+@contextmanager
+def about(field: str) -> Iterator[None]:
+    """Tag any UserError raised inside with the input ``field`` it concerns (the innermost tag wins)."""
+    try:
+        yield
+    except UserError as exc:
+        if exc.field is None:
+            exc.field = field
+        raise
 
 
 class NotFound(UserError):

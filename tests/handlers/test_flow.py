@@ -138,3 +138,16 @@ async def test_help_lists_every_command(chat: Chat) -> None:
                  "/mine", "/account", "/role", "/cancel", "/tz"):
         assert name in text, name
     assert "/approve ID" in await chat.say("/help approve")
+
+
+async def test_draft_errors_name_the_field_they_are_about(chat: Chat) -> None:
+    """Forms (the Slack modal) show each sentence next to its field."""
+    await setup_team(chat)
+    cases = {
+        "/draft --to demo": "text",
+        "/draft --to nowhere Hi": "targets",
+        "/draft --to demo --at 2020-01-01 09:00 Hi": "when",
+    }
+    for command, field in cases.items():
+        await chat.say(command)
+        assert [r.extra.get("field") for r in chat.last] == [field], command
