@@ -7,6 +7,7 @@ import secrets as pysecrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,11 @@ def build_publishers(settings: Settings, client: httpx.AsyncClient) -> Publisher
     return live(client) if settings.publish_mode == "live" else dry_run()
 
 
+def _idempotent(publishers: Publishers, platform: str) -> bool:
+    publisher = publishers.for_platform(platform)
+    return bool(publisher is not None and publisher.idempotent)
+
+
 @dataclass
 class Components:
     settings: Settings
@@ -81,12 +87,13 @@ class Components:
 def build(settings: Settings, *, consumer_name: str | None = None) -> Components:
     broker, task = build_broker(settings, consumer_name=consumer_name)
 
-    async def enqueue(delivery_id: int) -> None:
-        await task.kiq(delivery_id)
+    async def enqueue(delivery_id: int, due_at: datetime) -> None:
+        await task.kiq(delivery_id, due_at.isoformat())
 
     clock = SystemClock()
     client = http_client()
     notifier = build_notifier(settings)
+    publishers = build_publishers(settings, client)
 
     async def on_timer(timer: Timer) -> None:
         await timers.fire(timer, services)  # bound below: the services need the dispatcher as scheduler
@@ -96,10 +103,14 @@ def build(settings: Settings, *, consumer_name: str | None = None) -> Components
         clock=clock,
         max_sleep=settings.dispatch_interval,
         requeue_after=settings.requeue_after_seconds,
+        lead=settings.dispatch_lead_seconds,
+        grace=settings.missed_grace_seconds,
+        stuck_after=settings.task_timeout_seconds * 2,
         on_timer=on_timer,
+        notifier=notifier,
+        idempotent=lambda platform: _idempotent(publishers, platform),
     )
     scheduler: Scheduler = dispatcher
-    publishers = build_publishers(settings, client)
     runtime = Runtime(publishers=publishers, notifier=notifier, clock=clock, scheduler=scheduler)
     services = Services(notifier=notifier, scheduler=scheduler, clock=clock, default_timezone=settings.tz)
     return Components(settings, broker, task, dispatcher, runtime, Herald(services), client)

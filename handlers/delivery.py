@@ -7,7 +7,7 @@ this module owns the database side and the wording, so every chat reads the same
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import structlog
 from tortoise.expressions import F
@@ -51,17 +51,22 @@ async def claim(delivery_id: int, *, worker: str, now: datetime) -> Claimed | No
     )
     if changed != 1:
         return None
-    delivery = await Delivery.get(id=delivery_id).prefetch_related("account", "post")
-    post = delivery.post
+    claimed = await load(delivery_id)
     try:
-        await advance(post.id, Action.START_PUBLISH)
+        await advance(claimed.post_id, Action.START_PUBLISH)
     except InvalidTransition:
         # The post changed after this delivery was queued: cancelled, or back under approval.
-        current = PostState((await Post.get(id=post.id)).state)
+        current = PostState((await Post.get(id=claimed.post_id)).state)
         back = DeliveryState.CANCELLED if current in TERMINAL else DeliveryState.WAITING
         await Delivery.filter(id=delivery_id, state=DeliveryState.PUBLISHING.value).update(state=back.value)
-        log.info("delivery.claim_withdrawn", post_id=post.id, delivery_id=delivery_id, post_state=current.value)
+        log.info("delivery.claim_withdrawn", post_id=claimed.post_id, delivery_id=delivery_id, post_state=current.value)
         return None
+    return claimed
+
+
+async def load(delivery_id: int) -> Claimed:
+    delivery = await Delivery.get(id=delivery_id).prefetch_related("account", "post")
+    post = delivery.post
     return Claimed(
         delivery_id=delivery.id,
         post_id=post.id,
@@ -74,6 +79,49 @@ async def claim(delivery_id: int, *, worker: str, now: datetime) -> Claimed | No
         idempotency_key=delivery.idempotency_key,
         origin=Conversation.from_json(post.origin) if post.origin else None,
     )
+
+
+async def abandoned(delivery_id: int, *, notifier: Notifier | None, now: datetime) -> None:
+    """A worker claimed the delivery and died: the platform may have it. Without an idempotency key
+    we can't safely send again, so a human decides (verify or republish)."""
+    claimed = await load(delivery_id)
+    reason = "The worker publishing it stopped before the platform answered."
+    await failed(claimed, reason=reason, now=now, notifier=notifier, unknown=True)
+
+
+async def missed(delivery_ids: list[int], *, notifier: Notifier | None, grace: timedelta) -> None:
+    """Deliveries that came due while Herald was down, beyond the grace window: tell the author."""
+    posts: dict[int, list[Claimed]] = {}
+    for delivery_id in delivery_ids:
+        claimed = await load(delivery_id)
+        posts.setdefault(claimed.post_id, []).append(claimed)
+    for post_id, claims in posts.items():
+        await audit.record("delivery.missed", post_id=post_id, accounts=[c.handle for c in claims])
+        post = await Post.get(id=post_id)
+        open_ = await Delivery.filter(
+            post_id=post_id,
+            state__in=[DeliveryState.SCHEDULED.value, DeliveryState.QUEUED.value, DeliveryState.PUBLISHING.value],
+        ).exists()
+        if not open_:
+            try:
+                state = await advance(post_id, Action.MISS)
+                await audit.record("post.missed", post_id=post_id, state=state.value, version=post.version)
+            except InvalidTransition:
+                await _settle(post_id)
+        minutes = int(grace.total_seconds() // 60)
+        dues = [d for d in await Delivery.filter(id__in=[c.delivery_id for c in claims]).values_list(
+            "due_at", flat=True) if d is not None]
+        when = min(dues).strftime("%Y-%m-%d %H:%M UTC") if dues else "earlier"  # type: ignore[type-var,union-attr]
+        text = (
+            f"Post {post_id} was due {when} but Herald wasn't running then (more than {minutes} min ago), so it "
+            f"was not sent to {', '.join(c.handle for c in claims)}. Publish it now or pick a new time."
+        )
+        buttons = (
+            Button("Publish now", f"/publish {post_id}", "primary"),
+            Button("Reschedule", f"/schedule {post_id}", ask="when"),
+        )
+        if notifier is not None:
+            await _tell(notifier, claims[0], Reply(text=text, buttons=buttons, post_id=post_id, kind="report"))
 
 
 async def published(claimed: Claimed, *, external_id: str, url: str, now: datetime, notifier: Notifier) -> None:
@@ -95,7 +143,9 @@ async def published(claimed: Claimed, *, external_id: str, url: str, now: dateti
     )
 
 
-async def failed(claimed: Claimed, *, reason: str, now: datetime, notifier: Notifier, unknown: bool = False) -> None:
+async def failed(
+    claimed: Claimed, *, reason: str, now: datetime, notifier: Notifier | None, unknown: bool = False
+) -> None:
     """Record a failure that will not be retried; ``unknown`` when the request may have gone through."""
     state = DeliveryState.UNKNOWN if unknown else DeliveryState.FAILED
     await Delivery.filter(id=claimed.delivery_id).update(state=state.value, last_error=reason)
@@ -153,8 +203,8 @@ async def _settle(post_id: int) -> None:
         await audit.record(f"post.{new_state.value}", post_id=post_id, state=new_state.value, version=post.version)
 
 
-async def _tell(notifier: Notifier, claimed: Claimed, reply: Reply) -> None:
-    if claimed.origin is None:
+async def _tell(notifier: Notifier | None, claimed: Claimed, reply: Reply) -> None:
+    if claimed.origin is None or notifier is None:
         return
     try:
         await notifier.notify(claimed.origin, reply)

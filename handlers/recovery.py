@@ -5,6 +5,8 @@ These are the text twins of the buttons on failure reports (``Retry``, ``Verify`
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from tortoise.transactions import in_transaction
 
 from handlers import audit, scheduling, timers
@@ -106,6 +108,31 @@ async def _settle_after_human(post_id: int) -> None:
 SCHEDULE_USAGE = "/schedule ID WHEN"
 
 
+async def _back_on_schedule(ctx: Context, post: Post, due: datetime | None) -> PostState:
+    """A missed post goes out again at ``due`` (now when None); its approval still stands."""
+    when = due or ctx.now
+    state = await advance(post.id, Action.RESCHEDULE, to=PostState.SCHEDULED, expected_version=post.version, due_at=due)
+    await Delivery.filter(post_id=post.id, state=DeliveryState.MISSED.value).update(
+        state=DeliveryState.SCHEDULED.value, due_at=when, last_error=None
+    )
+    return state
+
+
+@router.command("publish", "/publish ID", "publish a missed post now")
+async def publish_command(ctx: Context, args: str) -> list[Reply]:
+    post = await load_post(parse_post_id(args.split()[0] if args.split() else None, "/publish ID"))
+    _may_manage(ctx, post)
+    if post.lifecycle_state != PostState.MISSED:
+        raise InvalidInput(f"Post {post.id} is {post.lifecycle_state.label}; /publish is for posts that were missed.")
+    async with in_transaction():
+        state = await _back_on_schedule(ctx, post, None)
+        await audit.record(
+            "post.republished", post_id=post.id, actor=ctx.member, state=state.value, version=post.version
+        )
+    await scheduling.announce(ctx.services, ctx.now)
+    return [info(f"Post {post.id} will be published now.")]
+
+
 @router.command("schedule", SCHEDULE_USAGE, "change when a post goes out (now, in 2h, tomorrow 09:00 …)")
 async def schedule_command(ctx: Context, args: str) -> list[Reply]:
     head, _, when = args.strip().partition(" ")
@@ -116,10 +143,12 @@ async def schedule_command(ctx: Context, args: str) -> list[Reply]:
     due = parse_due(ctx, when)
     state = post.lifecycle_state
     movable = {PostState.DRAFT, PostState.PENDING_APPROVAL, PostState.CHANGES_REQUESTED, PostState.SCHEDULED}
-    if state not in movable | {PostState.EXPIRED}:
+    if state not in movable | {PostState.EXPIRED, PostState.MISSED}:
         raise InvalidInput(f"Post {post.id} is {state.label}, so its time can't be changed.")
     async with in_transaction():
-        if state == PostState.EXPIRED:  # same version: the approvals it had still count
+        if state == PostState.MISSED:
+            new_state = await _back_on_schedule(ctx, post, due)
+        elif state == PostState.EXPIRED:  # same version: the approvals it had still count
             new_state = await advance(
                 post.id, Action.RESCHEDULE, to=PostState.PENDING_APPROVAL, expected_version=post.version, due_at=due
             )
@@ -140,7 +169,7 @@ async def schedule_command(ctx: Context, args: str) -> list[Reply]:
             policy = await policy_for(post)
             await timers.plan_expiry(post)
             await timers.plan_level(post, policy, now=ctx.now)
-    if state == PostState.SCHEDULED:
+    if state in {PostState.SCHEDULED, PostState.MISSED}:
         await scheduling.announce(ctx.services, due or ctx.now)
     again = " It is waiting for approval again." if state == PostState.EXPIRED else ""
     return [

@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     task_timeout_seconds: float = Field(60, alias="HERALD_TASK_TIMEOUT", gt=0, le=3600)
     reclaim_idle_seconds: float = Field(120, alias="HERALD_RECLAIM_IDLE", gt=0, le=86_400)
     requeue_after_seconds: float = Field(30, alias="HERALD_REQUEUE_AFTER", gt=0, le=86_400)
+    dispatch_lead_seconds: float = Field(0.5, alias="HERALD_DISPATCH_LEAD", ge=0, le=60)
+    missed_grace_seconds: float = Field(15 * 60, alias="HERALD_MISSED_GRACE", gt=0, le=7 * 86_400)
     log_level: Literal["debug", "info", "warning", "error"] = Field("info", alias="HERALD_LOG_LEVEL")
     log_format: Literal["console", "json"] = Field("console", alias="HERALD_LOG_FORMAT")
 

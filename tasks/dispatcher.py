@@ -1,11 +1,22 @@
-"""The dispatcher: hands deliveries to the queue when they come due.
+"""The dispatcher: hands deliveries to the queue as they come due, and keeps the schedule honest.
 
-PostgreSQL is the source of truth. A delivery moves ``scheduled → queued`` in a transaction that
-locks its row (``FOR UPDATE SKIP LOCKED``), so several dispatchers can run at once and each due
-delivery is enqueued by one of them. The loop sleeps until the earliest due time (one indexed
-query, whatever the number of future posts), or until :meth:`scheduled` says something sooner came
-in. Deliveries left ``queued`` for longer than ``requeue_after`` (a lost queue message) are
-enqueued again; the worker's claim makes the duplicate harmless.
+PostgreSQL is the source of truth. Each tick, in transactions that lock their rows with
+``FOR UPDATE SKIP LOCKED`` (so several dispatchers can run at once, and each row is handled by one):
+
+* deliveries due within the next ``lead`` move ``scheduled → queued`` and are enqueued with their
+  due time; the worker claims them at once and waits for the exact due time before calling the
+  platform, so queue and database latency don't make posts late;
+* deliveries that came due more than ``grace`` ago (Herald was down) become ``missed`` instead, and
+  the author is asked what to do;
+* deliveries left ``queued`` longer than ``requeue_after`` (a lost queue message) are enqueued again,
+  and deliveries stuck in ``publishing`` longer than ``stuck_after`` (a worker died mid-publish) are
+  handed to the reconciler, which retries them where the platform takes an idempotency key and
+  otherwise asks a human;
+* due timers (approval expiry, reminders, recurrences) fire once.
+
+Between ticks it sleeps until the earliest thing due (one indexed lookup per table, however many
+future posts are stored), at most ``max_sleep``, or until :meth:`scheduled` says something sooner
+came in.
 """
 
 from __future__ import annotations
@@ -18,14 +29,16 @@ from datetime import datetime, timedelta
 import structlog
 from tortoise.transactions import in_transaction
 
-from handlers.ports import Clock, SystemClock
+from handlers import delivery as deliveries
+from handlers.ports import Clock, Notifier, SystemClock
 from models.lifecycle import DeliveryState
 from models.posts import Delivery
 from models.timers import Timer
 
 log = structlog.get_logger(__name__)
-Enqueue = Callable[[int], Awaitable[None]]
+Enqueue = Callable[[int, datetime], Awaitable[None]]
 OnTimer = Callable[[Timer], Awaitable[None]]
+IsIdempotent = Callable[[str], bool]
 
 
 class Dispatcher:
@@ -36,53 +49,89 @@ class Dispatcher:
         clock: Clock | None = None,
         batch: int = 500,
         max_sleep: float = 0.5,
+        lead: float = 0.5,
+        grace: float = 15 * 60,
         requeue_after: float = 30.0,
+        stuck_after: float = 120.0,
         on_timer: OnTimer | None = None,
+        notifier: Notifier | None = None,
+        idempotent: IsIdempotent | None = None,
     ) -> None:
         self._enqueue = enqueue
         self._clock = clock or SystemClock()
         self._batch = batch
         self._max_sleep = max_sleep
+        self._lead = timedelta(seconds=lead)
+        self._grace = timedelta(seconds=grace)
         self._requeue_after = timedelta(seconds=requeue_after)
+        self._stuck_after = timedelta(seconds=stuck_after)
         self._on_timer = on_timer
+        self._notifier = notifier
+        self._idempotent = idempotent or (lambda platform: False)
         self._wake = asyncio.Event()
-        self._next_requeue_check = 0.0
+        self._next_housekeeping = 0.0
 
     async def scheduled(self, due_at: datetime) -> None:
         """:class:`handlers.ports.Scheduler`: something became due at ``due_at``; look again now."""
         self._wake.set()
 
     async def tick(self) -> int:
-        """Enqueue every delivery due now; returns how many were enqueued."""
-        total = 0
+        """Do everything that is due now; returns how many deliveries and timers were handled."""
+        now = self._clock.now()
+        total = await self._mark_missed(now)
         while True:
-            ids = await self._take_due(self._clock.now())
-            for delivery_id in ids:
-                await self._send(delivery_id)
-            total += len(ids)
-            if len(ids) < self._batch:
+            due = await self._take_due(now)
+            for delivery_id, due_at in due:
+                await self._send(delivery_id, due_at)
+            total += len(due)
+            if len(due) < self._batch:
                 break
         if self._on_timer is not None:
-            total += await self._fire_timers(self._clock.now())
-        if time.monotonic() >= self._next_requeue_check:
-            self._next_requeue_check = time.monotonic() + self._requeue_after.total_seconds() / 3
-            total += await self._requeue_stale()
+            total += await self._fire_timers(now)
+        if time.monotonic() >= self._next_housekeeping:
+            self._next_housekeeping = time.monotonic() + min(self._requeue_after, self._stuck_after).total_seconds() / 3
+            total += await self._requeue_stale(now)
+            total += await self._reconcile_stuck(now)
         return total
 
-    async def _take_due(self, now: datetime) -> list[int]:
+    async def _take_due(self, now: datetime) -> list[tuple[int, datetime]]:
         async with in_transaction():
             # NB: tortoise drops FOR UPDATE from values_list() queries; only() keeps it.
             rows = await (
-                Delivery.filter(state=DeliveryState.SCHEDULED.value, due_at__lte=now)
+                Delivery.filter(state=DeliveryState.SCHEDULED.value, due_at__lte=now + self._lead)
                 .order_by("due_at")
+                .limit(self._batch)
+                .select_for_update(skip_locked=True)
+                .only("id", "due_at")
+            )
+            if rows:
+                await Delivery.filter(id__in=[r.id for r in rows]).update(
+                    state=DeliveryState.QUEUED.value, queued_at=now
+                )
+        return [(row.id, row.due_at or now) for row in rows]
+
+    async def _mark_missed(self, now: datetime) -> int:
+        async with in_transaction():
+            rows = await (
+                Delivery.filter(state=DeliveryState.SCHEDULED.value, due_at__lt=now - self._grace)
                 .limit(self._batch)
                 .select_for_update(skip_locked=True)
                 .only("id")
             )
             ids = [row.id for row in rows]
             if ids:
-                await Delivery.filter(id__in=ids).update(state=DeliveryState.QUEUED.value, queued_at=now)
-        return ids
+                await Delivery.filter(id__in=ids).update(state=DeliveryState.MISSED.value)
+        if ids:
+            log.warning("dispatch.missed", count=len(ids), grace_s=self._grace.total_seconds())
+            await deliveries.missed(ids, notifier=self._notifier, grace=self._grace)
+        return len(ids)
+
+    async def _send(self, delivery_id: int, due_at: datetime) -> None:
+        try:
+            await self._enqueue(delivery_id, due_at)
+        except Exception:
+            # The row stays queued; _requeue_stale sends it again once the queue is back.
+            log.exception("dispatch.enqueue_failed", delivery_id=delivery_id)
 
     async def _fire_timers(self, now: datetime) -> int:
         """Fire every due timer once (claimed like deliveries); a failing timer is logged, not retried."""
@@ -103,32 +152,51 @@ class Dispatcher:
                 log.exception("timer.failed", timer_id=timer.id, kind=timer.kind, post_id=timer.post_id)
         return len(due)
 
-    async def _send(self, delivery_id: int) -> None:
-        try:
-            await self._enqueue(delivery_id)
-        except Exception:
-            # The row stays queued; _requeue_stale sends it again once the queue is back.
-            log.exception("dispatch.enqueue_failed", delivery_id=delivery_id)
-        else:
-            log.debug("dispatch.enqueued", delivery_id=delivery_id)
-
-    async def _requeue_stale(self) -> int:
-        now = self._clock.now()
+    async def _requeue_stale(self, now: datetime) -> int:
         cutoff = now - self._requeue_after
         async with in_transaction():
             rows = await (
                 Delivery.filter(state=DeliveryState.QUEUED.value, queued_at__lt=cutoff)
                 .limit(self._batch)
                 .select_for_update(skip_locked=True)
-                .only("id")
+                .only("id", "due_at")
             )
-            ids = [row.id for row in rows]
-            if ids:
-                await Delivery.filter(id__in=ids).update(queued_at=now)
-        for delivery_id in ids:
-            log.warning("dispatch.requeued", delivery_id=delivery_id)
-            await self._send(delivery_id)
-        return len(ids)
+            late = [r.id for r in rows if r.due_at is not None and r.due_at < now - self._grace]
+            rows = [r for r in rows if r.id not in late]
+            if late:  # queued before an outage that outlasted the grace window
+                await Delivery.filter(id__in=late).update(state=DeliveryState.MISSED.value)
+            if rows:
+                await Delivery.filter(id__in=[r.id for r in rows]).update(queued_at=now)
+        if late:
+            await deliveries.missed(late, notifier=self._notifier, grace=self._grace)
+        for row in rows:
+            log.warning("dispatch.requeued", delivery_id=row.id)
+            await self._send(row.id, row.due_at or now)
+        return len(rows)
+
+    async def _reconcile_stuck(self, now: datetime) -> int:
+        """Deliveries a worker claimed and never finished (it died): retry safely or ask a human."""
+        cutoff = now - self._stuck_after
+        async with in_transaction():
+            rows = await (
+                Delivery.filter(state=DeliveryState.PUBLISHING.value, claimed_at__lt=cutoff)
+                .limit(self._batch)
+                .select_for_update(skip_locked=True)
+                .prefetch_related("account")
+            )
+            retry = [r for r in rows if self._idempotent(r.account.platform)]
+            if retry:
+                await Delivery.filter(id__in=[r.id for r in retry], state=DeliveryState.PUBLISHING.value).update(
+                    state=DeliveryState.QUEUED.value, queued_at=now
+                )
+        for row in rows:
+            if row in retry:
+                log.warning("reconcile.retry", delivery_id=row.id, post_id=row.post_id)  # type: ignore[attr-defined]
+                await self._send(row.id, now)
+            else:
+                log.warning("reconcile.unknown", delivery_id=row.id, post_id=row.post_id)  # type: ignore[attr-defined]
+                await deliveries.abandoned(row.id, notifier=self._notifier, now=now)
+        return len(rows)
 
     async def next_due(self) -> datetime | None:
         """The earliest time anything (a delivery, a timer) comes due; one indexed lookup each."""
@@ -138,7 +206,7 @@ class Dispatcher:
             .first()
             .values_list("due_at", flat=True)
         )
-        times: list[datetime] = [delivery] if delivery is not None else []  # type: ignore[list-item]
+        times: list[datetime] = [delivery - self._lead] if delivery is not None else []  # type: ignore[operator,list-item]
         if self._on_timer is not None:
             timer = (
                 await Timer.filter(fired_at__isnull=True).order_by("run_at").first().values_list("run_at", flat=True)
@@ -148,7 +216,7 @@ class Dispatcher:
         return min(times) if times else None
 
     async def run(self, stop: asyncio.Event) -> None:
-        log.info("dispatcher.started")
+        log.info("dispatcher.started", lead_ms=self._lead.total_seconds() * 1000)
         while not stop.is_set():
             try:
                 await self.tick()

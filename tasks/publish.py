@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from datetime import timedelta
-from typing import Any
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
 
+import asyncpg
 import structlog
 from taskiq import AsyncBroker, Context, TaskiqDepends
+from tortoise.exceptions import DBConnectionError, OperationalError
 
 from handlers import delivery
 from tasks.publishers.base import Publication
@@ -18,12 +22,53 @@ log = structlog.get_logger(__name__)
 TASK_NAME = "herald.publish_delivery"
 
 
-async def run_delivery(rt: Runtime, delivery_id: int) -> str:
-    """Publish delivery ``delivery_id`` at most once; returns what happened, for the log line."""
-    claimed = await delivery.claim(delivery_id, worker=rt.worker_id, now=rt.clock.now())
+T = TypeVar("T")
+# What a dropped or restarted database connection looks like from tortoise/asyncpg.
+DB_TRANSIENT = (
+    OperationalError,
+    DBConnectionError,
+    ConnectionError,
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.AdminShutdownError,
+)
+DB_ATTEMPTS = 12
+
+
+async def with_db_retry(what: str, op: Callable[[], Awaitable[T]], *, delivery_id: int) -> T:
+    """Run a database step again when its connection was lost (every step here is a conditional,
+    idempotent update, so running it twice is harmless)."""
+    for attempt in range(1, DB_ATTEMPTS + 1):
+        try:
+            return await op()
+        except DB_TRANSIENT as exc:
+            if attempt == DB_ATTEMPTS:
+                raise
+            delay = min(2.0, 0.05 * 2**attempt)
+            log.warning("db.retry", step=what, attempt=attempt, delivery_id=delivery_id, error=type(exc).__name__)
+            await asyncio.sleep(delay)
+    raise AssertionError("unreachable")
+
+
+async def run_delivery(rt: Runtime, delivery_id: int, due_at: datetime | None = None) -> str:
+    """Publish delivery ``delivery_id`` at most once, not before ``due_at``; returns what happened.
+
+    The claim happens first (so a duplicate message is a no-op and the database work is out of the
+    way), then the worker waits for the exact due time, then calls the platform.
+    """
+    claimed = await with_db_retry(
+        "claim", lambda: delivery.claim(delivery_id, worker=rt.worker_id, now=rt.clock.now()), delivery_id=delivery_id
+    )
     if claimed is None:
         log.info("delivery.skipped", delivery_id=delivery_id, reason="not queued (done, taken or cancelled)")
         return "skipped"
+    if due_at is not None:
+        wait = (due_at - rt.clock.now()).total_seconds()
+        if wait > 0:
+            await asyncio.sleep(wait)
     publisher = rt.publishers.for_platform(claimed.platform)
     if publisher is None:
         await delivery.failed(
@@ -59,8 +104,12 @@ async def run_delivery(rt: Runtime, delivery_id: int) -> str:
             return await _transient(rt, claimed, reason, None)
         await delivery.failed(claimed, reason=reason, now=rt.clock.now(), notifier=rt.notifier, unknown=True)
         return "unknown"
-    await delivery.published(
-        claimed, external_id=result.external_id, url=result.url, now=rt.clock.now(), notifier=rt.notifier
+    await with_db_retry(
+        "record",
+        lambda: delivery.published(
+            claimed, external_id=result.external_id, url=result.url, now=rt.clock.now(), notifier=rt.notifier
+        ),
+        delivery_id=delivery_id,
     )
     return "published"
 
@@ -83,9 +132,10 @@ async def _transient(rt: Runtime, claimed: delivery.Claimed, reason: str, retry_
 def register(broker: AsyncBroker) -> Any:
     """Register the publish task on ``broker``; the worker puts a :class:`Runtime` in ``broker.state``."""
 
-    async def publish_delivery(delivery_id: int, context: Context = TaskiqDepends()) -> str:
+    async def publish_delivery(delivery_id: int, due_at: str | None = None, context: Context = TaskiqDepends()) -> str:
         runtime: Runtime = context.state.runtime
-        outcome = await run_delivery(runtime, delivery_id)
+        due = datetime.fromisoformat(due_at) if due_at else None
+        outcome = await run_delivery(runtime, delivery_id, due)
         log.info("task.done", task=TASK_NAME, delivery_id=delivery_id, outcome=outcome)
         return outcome
 

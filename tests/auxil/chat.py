@@ -63,13 +63,14 @@ class Chat:
         """Enqueue what is due and publish it right here; return the reports posted to the chat."""
         queued: list[int] = []
 
-        async def enqueue(delivery_id: int) -> None:
+        async def enqueue(delivery_id: int, due_at: datetime) -> None:
             queued.append(delivery_id)
 
         async def on_timer(timer: Timer) -> None:
             await timers.fire(timer, self.herald.services)
 
-        await Dispatcher(enqueue, clock=self.clock, on_timer=on_timer).tick()
+        # lead=0: with a frozen clock nothing should be handed out before its time
+        await Dispatcher(enqueue, clock=self.clock, on_timer=on_timer, lead=0, notifier=self.runtime.notifier).tick()
         for delivery_id in queued:
             await run_delivery(self.runtime, delivery_id)
         return await self.reports()

@@ -63,7 +63,7 @@ async def test_transient_failure_is_retried_later_with_backoff(chat: Chat) -> No
     assert (delivery.due_at - chat.clock.now()).total_seconds() >= 30  # Retry-After honoured
     chat.clock.advance(seconds=29)
     assert await chat.publish_due() == ""
-    chat.clock.advance(minutes=20)
+    chat.clock.advance(minutes=1)
     assert "published to demo" in await chat.publish_due()
     assert (await Delivery.get(post_id=1)).attempts == 2
 
@@ -98,7 +98,7 @@ async def test_idempotent_platform_retries_an_unknown_outcome_by_itself(chat: Ch
     publisher = Scripted([OutcomeUnknown("Fake didn't answer.")], idempotent=True)
     await approved_post(chat, publisher)
     assert await chat.publish_due() == ""
-    chat.clock.advance(minutes=20)
+    chat.clock.advance(minutes=1)
     assert "published to demo" in await chat.publish_due()
     keys = {p.idempotency_key for p in publisher.calls}
     assert len(publisher.calls) == 2 and len(keys) == 1  # the same key both times
@@ -117,3 +117,47 @@ async def test_schedule_moves_a_scheduled_post(chat: Chat) -> None:
     assert "published" in await chat.publish_due()
     await chat.say("/schedule 1 in 3h")
     assert chat.errors == ["Post 1 is published, so its time can't be changed."]
+
+
+async def test_post_due_during_an_outage_beyond_grace_is_missed_then_published_on_request(chat: Chat) -> None:
+    chat.runtime.publishers = Publishers({}, fallback=DryRunPublisher())
+    await chat.say("/account add dryrun demo")
+    await chat.say("/role add bob approver")
+    await chat.say("/draft --to demo --at in 1h Launch")
+    await chat.say("/approve 1", as_="bob")
+    chat.clock.advance(hours=1, minutes=16)  # Herald was down from before 1h until now
+    report = await chat.publish_due()
+    assert "Post 1 was due" in report and "Herald wasn't running then (more than 15 min ago)" in report
+    assert "Publish it now or pick a new time." in report
+    assert (await Post.get(id=1)).state == PostState.MISSED
+    assert (await Delivery.get(post_id=1)).state == DeliveryState.MISSED
+    assert await chat.publish_due() == ""  # not published behind anyone's back
+    await chat.say("/publish 1", as_="bob")
+    assert chat.errors == ["Only the author of post 1 or an admin can do that."]
+    assert "will be published now" in await chat.say("/publish 1")
+    assert "published to demo" in await chat.publish_due()
+    assert (await Post.get(id=1)).state == PostState.PUBLISHED
+
+
+async def test_post_due_during_a_short_outage_is_still_published(chat: Chat) -> None:
+    chat.runtime.publishers = Publishers({}, fallback=DryRunPublisher())
+    await chat.say("/account add dryrun demo")
+    await chat.say("/role add bob approver")
+    await chat.say("/draft --to demo --at in 1h Launch")
+    await chat.say("/approve 1", as_="bob")
+    chat.clock.advance(hours=1, minutes=14)  # within the 15-minute grace window
+    assert "published to demo" in await chat.publish_due()
+
+
+async def test_missed_post_can_be_rescheduled(chat: Chat) -> None:
+    chat.runtime.publishers = Publishers({}, fallback=DryRunPublisher())
+    await chat.say("/account add dryrun demo")
+    await chat.say("/role add bob approver")
+    await chat.say("/draft --to demo --at in 1h Launch")
+    await chat.say("/approve 1", as_="bob")
+    chat.clock.advance(hours=2)
+    await chat.publish_due()
+    assert "now goes out" in await chat.say("/schedule 1 in 30m")
+    assert (await Post.get(id=1)).state == PostState.SCHEDULED
+    chat.clock.advance(minutes=30)
+    assert "published to demo" in await chat.publish_due()

@@ -36,10 +36,10 @@ async def test_only_due_deliveries_are_enqueued(pg_db: str) -> None:
     later = await make_deliveries(2, clock.now() + timedelta(minutes=5))
     sent: list[int] = []
 
-    async def enqueue(delivery_id: int) -> None:
+    async def enqueue(delivery_id: int, due_at: datetime) -> None:
         sent.append(delivery_id)
 
-    dispatcher = Dispatcher(enqueue, clock=clock)
+    dispatcher = Dispatcher(enqueue, clock=clock, lead=0)
     assert await dispatcher.tick() == 3
     assert sorted(sent) == due
     assert await dispatcher.tick() == 0
@@ -56,11 +56,11 @@ async def test_concurrent_dispatchers_enqueue_each_delivery_once(pg_db: str) -> 
     ids = await make_deliveries(600, clock.now() - timedelta(seconds=1))
     sent: list[int] = []
 
-    async def enqueue(delivery_id: int) -> None:
+    async def enqueue(delivery_id: int, due_at: datetime) -> None:
         await asyncio.sleep(0)  # let the other dispatchers interleave
         sent.append(delivery_id)
 
-    dispatchers = [Dispatcher(enqueue, clock=clock, batch=50) for _ in range(4)]
+    dispatchers = [Dispatcher(enqueue, clock=clock, batch=50, lead=0) for _ in range(4)]
     counts = await asyncio.gather(*(d.tick() for d in dispatchers))
     assert sum(counts) == 600
     assert sorted(sent) == ids  # every one, none twice
@@ -73,12 +73,12 @@ async def test_lost_queue_message_is_sent_again(pg_db: str) -> None:
     sent: list[int] = []
     fail = True
 
-    async def enqueue(delivery_id: int) -> None:
+    async def enqueue(delivery_id: int, due_at: datetime) -> None:
         if fail:
             raise ConnectionError("queue down")
         sent.append(delivery_id)
 
-    dispatcher = Dispatcher(enqueue, clock=clock, requeue_after=30)
+    dispatcher = Dispatcher(enqueue, clock=clock, requeue_after=30, lead=0)
     await dispatcher.tick()
     assert sent == []
     assert (await Delivery.get(id=delivery_id)).state == DeliveryState.QUEUED
@@ -87,7 +87,7 @@ async def test_lost_queue_message_is_sent_again(pg_db: str) -> None:
     await dispatcher.tick()
     assert sent == []  # not yet stale
     clock.advance(seconds=2)
-    dispatcher._next_requeue_check = 0.0  # don't wait for the wall-clock throttle in a test
+    dispatcher._next_housekeeping = 0.0  # don't wait for the wall-clock throttle in a test
     await dispatcher.tick()
     assert sent == [delivery_id]
 
@@ -96,13 +96,13 @@ async def test_run_wakes_up_for_a_post_due_soon(pg_db: str) -> None:
     """With nothing due, the loop sleeps until the next due time (not a fixed poll)."""
     sent: list[tuple[int, datetime]] = []
 
-    async def enqueue(delivery_id: int) -> None:
+    async def enqueue(delivery_id: int, due_at: datetime) -> None:
         sent.append((delivery_id, datetime.now(UTC)))
 
     due = datetime.now(UTC) + timedelta(milliseconds=300)
     [delivery_id] = await make_deliveries(1, due)
     stop = asyncio.Event()
-    dispatcher = Dispatcher(enqueue, max_sleep=5.0)
+    dispatcher = Dispatcher(enqueue, max_sleep=5.0, lead=0)
     runner = asyncio.create_task(dispatcher.run(stop))
     for _ in range(100):
         if sent:

@@ -1,0 +1,103 @@
+"""The reconciler and the worker's wait for the due time."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from bot.notifiers import OutboxNotifier
+from handlers.ports import SystemClock
+from models.accounts import SocialAccount
+from models.lifecycle import DeliveryState, PostState
+from models.members import Member
+from models.outbox import OutboxMessage
+from models.posts import Delivery, Post
+from tasks.dispatcher import Dispatcher
+from tasks.publish import run_delivery
+from tasks.publishers import DryRunPublisher, Publishers
+from tasks.runtime import Runtime
+from tests.auxil.chat import FrozenClock
+
+
+async def stuck_delivery(platform: str, claimed_ago: timedelta, now: datetime) -> int:
+    author = await Member.create(name=f"a{uuid.uuid4().hex[:6]}", display_name="a")
+    account = await SocialAccount.create(platform=platform, handle=f"acc{uuid.uuid4().hex[:6]}")
+    post = await Post.create(
+        author=author,
+        text="hi",
+        state=PostState.PUBLISHING.value,
+        origin={"adapter": "shell", "channel": "t", "thread": None},
+    )
+    delivery = await Delivery.create(
+        post=post,
+        account=account,
+        state=DeliveryState.PUBLISHING.value,
+        due_at=now,
+        idempotency_key=uuid.uuid4().hex,
+        claimed_at=now - claimed_ago,
+        attempts=1,
+    )
+    return delivery.id
+
+
+async def test_stuck_on_an_idempotent_platform_is_retried(pg_db: str) -> None:
+    clock = FrozenClock()
+    delivery_id = await stuck_delivery("fake", timedelta(minutes=5), clock.now())
+    fresh_id = await stuck_delivery("fake", timedelta(seconds=10), clock.now())  # still within its time
+    sent: list[int] = []
+
+    async def enqueue(did: int, due: datetime) -> None:
+        sent.append(did)
+
+    dispatcher = Dispatcher(
+        enqueue, clock=clock, lead=0, stuck_after=120, idempotent=lambda p: p == "fake", notifier=OutboxNotifier()
+    )
+    await dispatcher.tick()
+    assert sent == [delivery_id]
+    assert (await Delivery.get(id=delivery_id)).state == DeliveryState.QUEUED
+    assert (await Delivery.get(id=fresh_id)).state == DeliveryState.PUBLISHING
+
+
+async def test_stuck_without_idempotency_asks_a_human(pg_db: str) -> None:
+    clock = FrozenClock()
+    delivery_id = await stuck_delivery("fake-nokey", timedelta(minutes=5), clock.now())
+    sent: list[int] = []
+
+    async def enqueue(did: int, due: datetime) -> None:
+        sent.append(did)
+
+    dispatcher = Dispatcher(
+        enqueue, clock=clock, lead=0, stuck_after=120, idempotent=lambda p: p == "fake", notifier=OutboxNotifier()
+    )
+    await dispatcher.tick()
+    assert sent == []
+    row = await Delivery.get(id=delivery_id)
+    assert row.state == DeliveryState.UNKNOWN
+    [report] = await OutboxMessage.all()
+    assert "may or may not have reached" in report.payload["text"]
+    assert [b[0] for b in report.payload["buttons"]] == ["Verify", "Republish"]
+
+
+async def test_worker_claims_early_and_publishes_at_the_due_time(pg_db: str) -> None:
+    now = datetime.now(UTC)
+    author = await Member.create(name="w", display_name="w")
+    account = await SocialAccount.create(platform="dryrun", handle="demo")
+    post = await Post.create(author=author, text="on time", state=PostState.SCHEDULED.value)
+    due = now + timedelta(milliseconds=300)
+    delivery = await Delivery.create(
+        post=post, account=account, state=DeliveryState.QUEUED.value, due_at=due, idempotency_key="k"
+    )
+    publisher = DryRunPublisher()
+    sent_at: list[datetime] = []
+    original = publisher.publish
+
+    async def timed(publication):  # type: ignore[no-untyped-def]
+        sent_at.append(datetime.now(UTC))
+        return await original(publication)
+
+    publisher.publish = timed  # type: ignore[method-assign]
+    runtime = Runtime(publishers=Publishers({}, fallback=publisher), notifier=OutboxNotifier(), clock=SystemClock())
+    assert await run_delivery(runtime, delivery.id, due) == "published"
+    lateness = (sent_at[0] - due).total_seconds()
+    assert 0 <= lateness < 0.05, lateness
+    assert (await Delivery.get(id=delivery.id)).claimed_at < due  # claimed before the wait
