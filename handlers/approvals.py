@@ -18,12 +18,12 @@ from tortoise.transactions import in_transaction
 from handlers import audit, scheduling, timers
 from handlers.commandline import parse_post_id, split_options
 from handlers.context import Context
-from handlers.messages import Button, Reply, info
+from handlers.messages import Reply, info
 from handlers.notices import tell_card, tell_members, tell_origin
 from handlers.platforms import check_text, platform
 from handlers.policy import Policy, policy_for
 from handlers.router import Router
-from handlers.views import approval_card, awaited, preview, summary_line, when_text
+from handlers.views import approval_card, awaited, decision_buttons, preview, summary_line, when_text
 from models.approvals import ApprovalDecision, Decision
 from models.errors import AlreadyDecided, InvalidInput, InvalidTransition, NotFound, PermissionDenied
 from models.lifecycle import Action, PostState, advance, describe_refusal
@@ -249,11 +249,7 @@ async def _tell_next_level(ctx: Context, post: Post, policy: Policy) -> None:
         f"Post {post.id} needs your approval (level {post.approval_level} of {policy.depth}), "
         f"going out {when_text(post, ctx.tz)}.\n> {preview(post.text, 120)}"
     )
-    buttons = (
-        Button("Approve", f"/approve {post.id}", "primary"),
-        Button("Request changes", f"/changes {post.id}", ask="reason"),
-        Button("Reject", f"/reject {post.id}", "danger", ask="reason"),
-    )
+    buttons = decision_buttons(post.id)
     await tell_members(ctx.services, waiting, Reply(text=text, buttons=buttons, post_id=post.id))
 
 

@@ -109,9 +109,9 @@ async def missed(delivery_ids: list[int], *, notifier: Notifier | None, grace: t
             except InvalidTransition:
                 await _settle(post_id)
         minutes = int(grace.total_seconds() // 60)
-        dues = [d for d in await Delivery.filter(id__in=[c.delivery_id for c in claims]).values_list(
-            "due_at", flat=True) if d is not None]
-        when = min(dues).strftime("%Y-%m-%d %H:%M UTC") if dues else "earlier"  # type: ignore[type-var,union-attr]
+        rows = await Delivery.filter(id__in=[c.delivery_id for c in claims]).only("due_at")
+        dues = [r.due_at for r in rows if r.due_at is not None]
+        when = min(dues).strftime("%Y-%m-%d %H:%M UTC") if dues else "earlier"
         text = (
             f"Post {post_id} was due {when} but Herald wasn't running then (more than {minutes} min ago), so it "
             f"was not sent to {', '.join(c.handle for c in claims)}. Publish it now or pick a new time."

@@ -22,7 +22,7 @@ from handlers.messages import Button, Reply
 from handlers.notices import member_zone, tell_members, tell_origin
 from handlers.policy import Policy, policy_for
 from handlers.timeparse import format_local
-from handlers.views import awaited, preview
+from handlers.views import awaited, decision_buttons, preview
 from models.errors import InvalidTransition
 from models.lifecycle import Action, PostState, advance
 from models.members import ADMIN_ROLE, Member, MemberRole
@@ -147,11 +147,7 @@ async def _remind(post: Post, timer: Timer, services: Services) -> None:
             f"Reminder: post {post.id} is waiting for your approval (level {timer.level} of {policy.depth}, "
             f"goes out {when}).\n> {preview(post.text, 120)}"
         )
-        buttons = (
-            Button("Approve", f"/approve {post.id}", "primary"),
-            Button("Request changes", f"/changes {post.id}", ask="reason"),
-            Button("Reject", f"/reject {post.id}", "danger", ask="reason"),
-        )
+        buttons = decision_buttons(post.id)
         await tell_members(services, [member], Reply(text=text, buttons=buttons, post_id=post.id))
     if last:
         admins = await Member.filter(

@@ -15,6 +15,15 @@ from models.posts import Delivery, Post
 PREVIEW_CHARS = 280
 
 
+def decision_buttons(post_id: int) -> tuple[Button, ...]:
+    """Approve / Request changes / Reject, with their text twins."""
+    return (
+        Button("Approve", f"/approve {post_id}", "primary"),
+        Button("Request changes", f"/changes {post_id}", ask="reason"),
+        Button("Reject", f"/reject {post_id}", "danger", ask="reason"),
+    )
+
+
 def card_ref(post_id: int) -> str:
     return f"post:{post_id}:approval"
 
@@ -76,11 +85,7 @@ async def approval_card(post: Post, *, tz: ZoneInfo) -> Reply:
         waiting = await awaited(post, policy)
         current = policy.level(post.approval_level)
         fields.append(Field("Awaiting", ", ".join(m.name for m in waiting) or f"{current.describe()} (nobody yet)"))
-        buttons = (
-            Button("Approve", f"/approve {post.id}", "primary"),
-            Button("Request changes", f"/changes {post.id}", ask="reason"),
-            Button("Reject", f"/reject {post.id}", "danger", ask="reason"),
-        )
+        buttons = decision_buttons(post.id)
     fields.append(Field("State", state.label))
     text = f"Post {post.id} by {author.name} (v{post.version}) — {state.label}\n> {preview(post.text)}"
     return Reply(
