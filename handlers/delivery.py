@@ -17,6 +17,7 @@ from handlers import audit
 from handlers.messages import Button, Conversation, Reply
 from handlers.platforms import platform
 from handlers.ports import Notifier
+from models import crypto, hotpath
 from models.errors import InvalidTransition
 from models.lifecycle import DELIVERY_FINAL, TERMINAL, Action, DeliveryState, PostState, advance
 from models.posts import Delivery, Post
@@ -38,6 +39,7 @@ class Claimed:
     media: tuple[str, ...]
     idempotency_key: str
     origin: Conversation | None
+    siblings: int = 1  # deliveries of the same post (1: the post settles with this one)
 
 
 async def claim(delivery_id: int, *, worker: str, now: datetime) -> Claimed | None:
@@ -46,6 +48,8 @@ async def claim(delivery_id: int, *, worker: str, now: datetime) -> Claimed | No
     This conditional UPDATE is the only gate before a platform call: a redelivered or duplicated
     queue message finds the row already claimed and does nothing.
     """
+    if hotpath.available():
+        return await _claim_fast(delivery_id, worker=worker, now=now)
     changed = await Delivery.filter(id=delivery_id, state=DeliveryState.QUEUED.value).update(
         state=DeliveryState.PUBLISHING.value, claimed_by=worker, claimed_at=now, attempts=F("attempts") + 1
     )
@@ -55,13 +59,40 @@ async def claim(delivery_id: int, *, worker: str, now: datetime) -> Claimed | No
     try:
         await advance(claimed.post_id, Action.START_PUBLISH)
     except InvalidTransition:
-        # The post changed after this delivery was queued: cancelled, or back under approval.
-        current = PostState((await Post.get(id=claimed.post_id)).state)
-        back = DeliveryState.CANCELLED if current in TERMINAL else DeliveryState.WAITING
-        await Delivery.filter(id=delivery_id, state=DeliveryState.PUBLISHING.value).update(state=back.value)
-        log.info("delivery.claim_withdrawn", post_id=claimed.post_id, delivery_id=delivery_id, post_state=current.value)
+        await _withdraw_claim(delivery_id, claimed.post_id)
         return None
     return claimed
+
+
+async def _claim_fast(delivery_id: int, *, worker: str, now: datetime) -> Claimed | None:
+    row = await hotpath.claim(delivery_id, worker, now)
+    if row is None:
+        return None
+    if not row["started"]:
+        await _withdraw_claim(delivery_id, int(row["post_id"]))
+        return None
+    credentials = row["credentials"]
+    return Claimed(
+        delivery_id=int(row["id"]),
+        post_id=int(row["post_id"]),
+        attempt=int(row["attempts"]),
+        platform=str(row["platform"]),
+        handle=str(row["handle"]),
+        credentials=crypto.decrypt(credentials) if credentials else None,
+        text=str(row["text"]),
+        media=tuple(row["media"] or ()),
+        idempotency_key=str(row["idempotency_key"]),
+        origin=Conversation.from_json(row["origin"]) if row["origin"] else None,
+        siblings=int(row["siblings"]),
+    )
+
+
+async def _withdraw_claim(delivery_id: int, post_id: int) -> None:
+    """The post changed after this delivery was queued (cancelled, or back under approval)."""
+    current = PostState((await Post.get(id=post_id)).state)
+    back = DeliveryState.CANCELLED if current in TERMINAL else DeliveryState.WAITING
+    await Delivery.filter(id=delivery_id, state=DeliveryState.PUBLISHING.value).update(state=back.value)
+    log.info("delivery.claim_withdrawn", post_id=post_id, delivery_id=delivery_id, post_state=current.value)
 
 
 async def load(delivery_id: int) -> Claimed:
@@ -125,12 +156,16 @@ async def missed(delivery_ids: list[int], *, notifier: Notifier | None, grace: t
 
 
 async def published(claimed: Claimed, *, external_id: str, url: str, now: datetime, notifier: Notifier) -> None:
-    await Delivery.filter(id=claimed.delivery_id).update(
-        state=DeliveryState.PUBLISHED.value, external_id=external_id, url=url, published_at=now, last_error=None
-    )
-    await audit.record("delivery.published", post_id=claimed.post_id, state=None, account=claimed.handle, url=url)
-    log.info("delivery.published", post_id=claimed.post_id, delivery_id=claimed.delivery_id, account=claimed.handle)
-    await _settle(claimed.post_id)
+    if claimed.siblings == 1 and hotpath.available():
+        await hotpath.record_published(
+            claimed.delivery_id, external_id, url, now, {"account": claimed.handle, "url": url}
+        )
+    else:
+        await Delivery.filter(id=claimed.delivery_id).update(
+            state=DeliveryState.PUBLISHED.value, external_id=external_id, url=url, published_at=now, last_error=None
+        )
+        await audit.record("delivery.published", post_id=claimed.post_id, state=None, account=claimed.handle, url=url)
+        await _settle(claimed.post_id)
     label = platform(claimed.platform).label
     await _tell(
         notifier,

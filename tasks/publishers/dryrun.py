@@ -19,6 +19,6 @@ class DryRunPublisher:
 
     async def publish(self, publication: Publication) -> Published:
         self.sent.append(publication)
-        log.info("dryrun.publish", post_id=publication.post_id, account=publication.handle, chars=len(publication.text))
+        log.debug("dryrun.publish", post_id=publication.post_id, account=publication.handle, chars=len(publication.text))
         external_id = f"dry-{publication.delivery_id}"
         return Published(external_id=external_id, url=f"https://dryrun.invalid/{publication.handle}/{external_id}")

@@ -101,3 +101,30 @@ async def test_worker_claims_early_and_publishes_at_the_due_time(pg_db: str) -> 
     lateness = (sent_at[0] - due).total_seconds()
     assert 0 <= lateness < 0.05, lateness
     assert (await Delivery.get(id=delivery.id)).claimed_at < due  # claimed before the wait
+
+
+async def test_hot_path_claims_and_records_like_the_orm_path(pg_db: str) -> None:
+    """On PostgreSQL the publish path runs as single statements; the outcome must be the same."""
+    from models import hotpath
+    from models.audit import AuditEntry
+
+    assert hotpath.available()
+    now = datetime.now(UTC)
+    author = await Member.create(name="h", display_name="h")
+    account = await SocialAccount.create(platform="dryrun", handle="demo", credentials='{"token": "t"}')
+    single = await Post.create(author=author, text="one", state=PostState.SCHEDULED.value)
+    cancelled = await Post.create(author=author, text="gone", state=PostState.CANCELLED.value)
+    d1 = await Delivery.create(post=single, account=account, state=DeliveryState.QUEUED.value, due_at=now,
+                               idempotency_key="k1")
+    d2 = await Delivery.create(post=cancelled, account=account, state=DeliveryState.QUEUED.value, due_at=now,
+                               idempotency_key="k2")
+    runtime = Runtime(publishers=Publishers({}, fallback=DryRunPublisher()), notifier=OutboxNotifier(),
+                      clock=SystemClock())
+    assert await run_delivery(runtime, d1.id) == "published"
+    assert await run_delivery(runtime, d1.id) == "skipped"  # a duplicate message does nothing
+    assert await run_delivery(runtime, d2.id) == "skipped"  # the post was cancelled after queueing
+    assert (await Post.get(id=single.id)).state == PostState.PUBLISHED
+    assert (await Delivery.get(id=d1.id)).attempts == 1
+    assert (await Delivery.get(id=d2.id)).state == DeliveryState.CANCELLED
+    actions = await AuditEntry.filter(post_id=single.id).order_by("id").values_list("action", flat=True)
+    assert list(actions) == ["delivery.published", "post.published"]
