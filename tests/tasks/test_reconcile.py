@@ -114,12 +114,15 @@ async def test_hot_path_claims_and_records_like_the_orm_path(pg_db: str) -> None
     account = await SocialAccount.create(platform="dryrun", handle="demo", credentials='{"token": "t"}')
     single = await Post.create(author=author, text="one", state=PostState.SCHEDULED.value)
     cancelled = await Post.create(author=author, text="gone", state=PostState.CANCELLED.value)
-    d1 = await Delivery.create(post=single, account=account, state=DeliveryState.QUEUED.value, due_at=now,
-                               idempotency_key="k1")
-    d2 = await Delivery.create(post=cancelled, account=account, state=DeliveryState.QUEUED.value, due_at=now,
-                               idempotency_key="k2")
-    runtime = Runtime(publishers=Publishers({}, fallback=DryRunPublisher()), notifier=OutboxNotifier(),
-                      clock=SystemClock())
+    d1 = await Delivery.create(
+        post=single, account=account, state=DeliveryState.QUEUED.value, due_at=now, idempotency_key="k1"
+    )
+    d2 = await Delivery.create(
+        post=cancelled, account=account, state=DeliveryState.QUEUED.value, due_at=now, idempotency_key="k2"
+    )
+    runtime = Runtime(
+        publishers=Publishers({}, fallback=DryRunPublisher()), notifier=OutboxNotifier(), clock=SystemClock()
+    )
     assert await run_delivery(runtime, d1.id) == "published"
     assert await run_delivery(runtime, d1.id) == "skipped"  # a duplicate message does nothing
     assert await run_delivery(runtime, d2.id) == "skipped"  # the post was cancelled after queueing
