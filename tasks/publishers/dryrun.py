@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import deque
+
 import structlog
 
 from tasks.publishers.base import Publication, Published
@@ -15,10 +17,12 @@ class DryRunPublisher:
     idempotent = True
 
     def __init__(self) -> None:
-        self.sent: list[Publication] = []
+        self.sent: deque[Publication] = deque(maxlen=10_000)  # the latest ones, for inspection
 
     async def publish(self, publication: Publication) -> Published:
         self.sent.append(publication)
-        log.debug("dryrun.publish", post_id=publication.post_id, account=publication.handle, chars=len(publication.text))
+        log.debug(
+            "dryrun.publish", post_id=publication.post_id, account=publication.handle, chars=len(publication.text)
+        )
         external_id = f"dry-{publication.delivery_id}"
         return Published(external_id=external_id, url=f"https://dryrun.invalid/{publication.handle}/{external_id}")
