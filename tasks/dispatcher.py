@@ -81,8 +81,8 @@ class Dispatcher:
         total = await self._mark_missed(now)
         while True:
             due = await self._take_due(now)
-            for delivery_id, due_at in due:
-                await self._send(delivery_id, due_at)
+            # one batch goes out concurrently: a burst of thousands is not thousands of round trips in a row
+            await asyncio.gather(*(self._send(delivery_id, due_at) for delivery_id, due_at in due))
             total += len(due)
             if len(due) < self._batch:
                 break
