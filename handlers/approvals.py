@@ -118,11 +118,12 @@ async def decide(
         elif state == PostState.REJECTED:
             await scheduling.cancel_open(post_id)
         post = await Post.get(id=post_id)
-        for _ in opened:
-            await timers.plan_level(post, policy, now=ctx.now)
-        if restarted:
-            await timers.plan_level(post, policy, now=ctx.now)
+        if new_text is not None and state == PostState.PENDING_APPROVAL:
+            # a new version: timers are per version, so it needs its own expiry and reminders
             await timers.plan_expiry(post)
+            await timers.plan_level(post, policy, now=ctx.now)
+        elif opened:
+            await timers.plan_level(post, policy, now=ctx.now)
     if state == PostState.SCHEDULED:
         await scheduling.announce(ctx.services, due)
     return Outcome(post, state, opened, edited_diff=diff, restarted=restarted, earlier_approvers=earlier)

@@ -17,6 +17,7 @@ from handlers.messages import Reply, info
 from handlers.policy import policy_for
 from handlers.router import Router
 from handlers.views import approval_card, when_text
+from models.approvals import ApprovalDecision, Decision
 from models.errors import InvalidInput, NotFound, PermissionDenied
 from models.lifecycle import Action, DeliveryState, PostState, advance
 from models.members import ADMIN_ROLE
@@ -148,10 +149,12 @@ async def schedule_command(ctx: Context, args: str) -> list[Reply]:
     async with in_transaction():
         if state == PostState.MISSED:
             new_state = await _back_on_schedule(ctx, post, due)
-        elif state == PostState.EXPIRED:  # same version: the approvals it had still count
-            new_state = await advance(
-                post.id, Action.RESCHEDULE, to=PostState.PENDING_APPROVAL, expected_version=post.version, due_at=due
-            )
+        elif state == PostState.EXPIRED:  # same version: its decisions still stand, an open change request too
+            changes_open = await ApprovalDecision.filter(
+                post_id=post.id, version=post.version, decision=Decision.REQUEST_CHANGES.value
+            ).exists()
+            back = PostState.CHANGES_REQUESTED if changes_open else PostState.PENDING_APPROVAL
+            new_state = await advance(post.id, Action.RESCHEDULE, to=back, expected_version=post.version, due_at=due)
         else:
             new_state = await advance(post.id, Action.EDIT, expected_version=post.version, due_at=due)
         if state == PostState.SCHEDULED:
@@ -165,13 +168,20 @@ async def schedule_command(ctx: Context, args: str) -> list[Reply]:
             due_at=due.isoformat() if due else "as soon as approved",
         )
         post = await load_post(post.id)
-        if post.lifecycle_state == PostState.PENDING_APPROVAL:
-            policy = await policy_for(post)
+        if post.lifecycle_state in {PostState.PENDING_APPROVAL, PostState.CHANGES_REQUESTED}:
             await timers.plan_expiry(post)
-            await timers.plan_level(post, policy, now=ctx.now)
+        if post.lifecycle_state == PostState.PENDING_APPROVAL:
+            await timers.plan_level(post, await policy_for(post), now=ctx.now)
     if state in {PostState.SCHEDULED, PostState.MISSED}:
         await scheduling.announce(ctx.services, due or ctx.now)
-    again = " It is waiting for approval again." if state == PostState.EXPIRED else ""
+    again = (
+        {
+            PostState.PENDING_APPROVAL: " It is waiting for approval again.",
+            PostState.CHANGES_REQUESTED: " It still waits for the changes that were asked for.",
+        }.get(post.lifecycle_state, "")
+        if state == PostState.EXPIRED
+        else ""
+    )
     return [
         info(f"Post {post.id} now goes out {when_text(post, ctx.tz)}.{again}"),
         await approval_card(post, tz=ctx.tz),
