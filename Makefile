@@ -38,6 +38,7 @@ typecheck: install
 bench: install
 	$(BIN)/python bench/punctuality.py
 	$(BIN)/python bench/burst.py
+	$(BIN)/python bench/slack_ack.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
 import signal
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
 
 from bot import logs
 from bot.shell import ShellAdapter, stdin_lines
-from bot.wiring import Components, assembled, database
+from bot.slack.notifier import close_all as close_slack_sessions
+from bot.wiring import Components, assembled
 from handlers.settings import Settings, load_settings
 from models import db as dbmod
 from models.errors import ConfigError
@@ -112,11 +115,22 @@ def shell(
 
 
 @app.command()
-def run() -> None:
-    """Run Herald: the chat adapters that are configured, dispatcher and worker, all in one process."""
+def run(
+    host: str = typer.Option("127.0.0.1", help="Slack over HTTP: where /slack/events (and /healthz) listen"),
+    port: int = typer.Option(8000, help="Slack over HTTP: the port"),
+) -> None:
+    """Run Herald: the chat adapters that are configured, dispatcher and worker, all in one process.
+
+    With SLACK_BOT_TOKEN: Slack (over HTTP on HOST:PORT, or Socket Mode when SLACK_APP_TOKEN is set);
+    otherwise the local shell in this terminal.
+    """
     settings = _settings("warning")  # the terminal is the chat: keep routine logs out of it
-    if settings.slack_bot_token or settings.telegram_bot_token:
-        err.print("herald: Slack and Telegram adapters are not available in this build yet; starting the shell.")
+    if settings.telegram_bot_token:
+        err.print("herald: the Telegram adapter is not available in this build yet.")
+    if settings.slack_bot_token:
+        logs.configure(settings.log_level, settings.log_format)
+        _run(_run_slack(settings, host, port))
+        return
     settings_user = _login_name()
 
     async def main() -> int:
@@ -132,6 +146,56 @@ def run() -> None:
             return await _with_background(comps, body, workers=True)
 
     _run(main())
+
+
+async def _serve_http(app: Any, host: str, port: int) -> None:
+    """Serve the ASGI app with uvicorn until SIGINT/SIGTERM, then return (so the caller can clean up)."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:  # ours below; uvicorn's re-raises the signal on exit
+            yield
+
+    server = Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
+    try:
+        await server.serve()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+async def _run_slack(settings: Settings, host: str, port: int) -> int:
+    """Slack with the dispatcher and a worker in this process, until SIGINT/SIGTERM."""
+    from bot.http import create_app
+    from bot.slack.app import build as build_slack
+    from bot.slack.app import check_settings
+
+    check_settings(settings)
+    async with assembled(settings, application_name="herald") as comps:
+        slack = build_slack(settings, comps.herald, comps.client)
+        app = create_app(settings, slack=slack)
+
+        async def body() -> int:
+            if not settings.slack_app_token:
+                err.print(f"herald: Slack over HTTP on http://{host}:{port}/slack/events")
+                await _serve_http(app, host, port)
+                return 0
+            socket_mode = await slack.connect_socket_mode(settings.slack_app_token)
+            err.print(f"herald: Slack in Socket Mode (health on http://{host}:{port}/healthz)")
+            try:
+                await _serve_http(app, host, port)
+            finally:
+                await slack.close_socket_mode(socket_mode)
+            return 0
+
+        try:
+            return await _with_background(comps, body, workers=True)
+        finally:
+            await close_slack_sessions()
 
 
 @app.command()
@@ -179,17 +243,25 @@ def dispatcher() -> None:
 
 @app.command()
 def serve(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000)) -> None:
-    """Run the HTTP side alone (health, readiness, metrics)."""
-    import uvicorn
+    """Run the HTTP side alone: health, readiness, metrics, and Slack's /slack/events when configured.
 
+    Posts are published by `herald worker` and `herald dispatcher` processes (or use `herald run`).
+    """
     from bot.http import create_app
 
     settings = _settings()
 
     async def main() -> int:
-        async with database(settings, application_name="herald-http"):
-            config = uvicorn.Config(create_app(settings), host=host, port=port, log_level="warning")
-            await uvicorn.Server(config).serve()
+        async with assembled(settings, application_name="herald-http") as comps:
+            slack = None
+            if settings.slack_bot_token:
+                from bot.slack.app import build as build_slack
+
+                slack = build_slack(settings, comps.herald, comps.client)
+            try:
+                await _serve_http(create_app(settings, slack=slack), host, port)
+            finally:
+                await close_slack_sessions()
         return 0
 
     _run(main())

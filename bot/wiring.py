@@ -15,6 +15,7 @@ import httpx
 from taskiq import AsyncBroker, InMemoryBroker
 
 from bot.notifiers import OutboxNotifier, RoutingNotifier
+from bot.slack.notifier import from_settings as slack_notifier
 from handlers import timers
 from handlers.app import Herald
 from handlers.context import Services
@@ -45,7 +46,10 @@ def secret_key(settings: Settings) -> str:
 
 
 def build_notifier(settings: Settings) -> Notifier:
-    return RoutingNotifier({"shell": OutboxNotifier()})
+    routes: dict[str, Notifier] = {"shell": OutboxNotifier()}
+    if settings.slack_bot_token:
+        routes["slack"] = slack_notifier(settings)
+    return RoutingNotifier(routes)
 
 
 def http_client() -> httpx.AsyncClient:
@@ -81,7 +85,10 @@ class Components:
         return isinstance(self.broker, InMemoryBroker)
 
     async def aclose(self) -> None:
+        from bot.slack import notifier as slack_notifier
+
         await self.client.aclose()
+        await slack_notifier.close_all()
 
 
 def build(settings: Settings, *, consumer_name: str | None = None) -> Components:

@@ -284,7 +284,7 @@ async def _decision_replies(ctx: Context, outcome: Outcome, decision: Decision, 
             )
     else:
         text = f"Post {post.id} {_PAST[decision]} by {ctx.member.name}: {reason}"
-    await tell_origin(ctx.services, post, info(text), skip=ctx.conversation)
+    await tell_origin(ctx.services, post, Reply(text=text, post_id=post.id), skip=ctx.conversation)
     await tell_card(ctx.services, post, card, skip=ctx.conversation)
     if outcome.edited_diff:
         author = await Member.get(id=post.author_id)  # type: ignore[attr-defined]

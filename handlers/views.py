@@ -5,6 +5,7 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from handlers.messages import Button, Field, Reply
+from handlers.platforms import platform
 from handlers.policy import Policy, policy_for
 from handlers.timeparse import format_local
 from models.approvals import ApprovalDecision, Decision
@@ -42,6 +43,17 @@ async def target_handles(post: Post) -> list[str]:
     return [d.account.handle for d in rows]
 
 
+async def character_counts(post: Post) -> str:
+    """Per target platform: how long the text is against that platform's limit, e.g. ``X 120/280``."""
+    rows = await Delivery.filter(post_id=post.id).prefetch_related("account").order_by("id")
+    parts: dict[str, str] = {}
+    for row in rows:
+        info = platform(row.account.platform)
+        limit = f"/{info.text_limit}" if info.text_limit else ""
+        parts.setdefault(info.label, f"{info.label} {len(post.text)}{limit}")
+    return " · ".join(parts.values())
+
+
 async def decisions_at(post: Post, level: int) -> list[ApprovalDecision]:
     return await ApprovalDecision.filter(post_id=post.id, version=post.version, level=level).prefetch_related(
         "approver"
@@ -75,6 +87,7 @@ async def approval_card(post: Post, *, tz: ZoneInfo) -> Reply:
                 approved_by.append(f"{d.approver.name} (level {level})")
     fields = [
         Field("Targets", ", ".join(await target_handles(post))),
+        Field("Characters", await character_counts(post)),
         Field("When", when_text(post, tz)),
         Field("Author", author.name),
         Field("Level", f"{min(post.approval_level, policy.depth)} of {policy.depth}"),

@@ -1,0 +1,160 @@
+"""Building the Slack side from the settings: Web API client, notifier, bolt app, Socket Mode handler.
+
+HTTP mode needs ``SLACK_BOT_TOKEN`` and ``SLACK_SIGNING_SECRET`` (bolt verifies every request: a bad
+or stale signature gets 401 and nothing runs). Socket Mode needs ``SLACK_APP_TOKEN`` (``xapp-…``)
+instead of a public URL; its envelopes are not signed, so the signing secret is optional there.
+``SLACK_API_URL`` points the Web API client elsewhere (tests, proxies).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+import structlog
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
+
+from bot.slack.adapter import SlackAdapter
+from bot.slack.files import FileStore
+from bot.slack.identity import Identities
+from bot.slack.listeners import register
+from bot.slack.notifier import SlackNotifier, describe, from_settings
+from handlers.app import Herald
+from handlers.settings import Settings
+from models.errors import ConfigError
+
+log = structlog.get_logger(__name__)
+
+
+def check_settings(settings: Settings) -> None:
+    """Refuse to start Slack with settings that can't work, in one line naming the variable."""
+    if not settings.slack_bot_token:
+        raise ConfigError("SLACK_BOT_TOKEN: required for Slack (the bot token, xoxb-…).")
+    if not settings.slack_signing_secret and not settings.slack_app_token:
+        raise ConfigError(
+            "SLACK_SIGNING_SECRET: required for Slack over HTTP (or set SLACK_APP_TOKEN to use Socket Mode)."
+        )
+
+
+class _TokenWithAuthorize(logging.Filter):
+    """bolt warns that the client's token is ignored when ``authorize`` is given; here they agree."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` (or SLACK_BOT_TOKEN env variable) will be ignored" not in record.getMessage()
+
+
+def _bolt_logger() -> logging.Logger:
+    logger = logging.getLogger("herald.slack.bolt")
+    if not any(isinstance(f, _TokenWithAuthorize) for f in logger.filters):
+        logger.addFilter(_TokenWithAuthorize())
+    return logger
+
+
+class BotAuthorization:
+    """bolt's ``authorize``: the bot's identity from one ``auth.test``, shared by every request.
+
+    bolt's single-team default calls ``auth.test`` inside the first request (before its ack) and may
+    call it several times under concurrent first requests; this calls it once, ideally at start-up.
+    """
+
+    def __init__(self, web: Callable[[], AsyncWebClient]) -> None:
+        self._web = web
+        self._result: AsyncSlackResponse | None = None
+        self._lock = asyncio.Lock()
+
+    async def _auth_test(self) -> AsyncSlackResponse:
+        if self._result is None:
+            async with self._lock:
+                if self._result is None:
+                    self._result = await self._web().auth_test()
+        return self._result
+
+    async def warm_up(self) -> None:
+        try:
+            await self._auth_test()
+        except Exception as exc:  # Slack unreachable at start-up: the first request tries again
+            log.warning("slack.auth_test_failed", **describe(exc))
+
+    async def result(self) -> AuthorizeResult:
+        return AuthorizeResult.from_auth_test_response(
+            auth_test_response=await self._auth_test(), bot_token=self._web().token
+        )
+
+    def function(self) -> Callable[..., Awaitable[AuthorizeResult]]:
+        """A plain function for ``AsyncApp(authorize=…)`` (bolt passes arguments by their names)."""
+
+        async def authorize(enterprise_id: str | None, team_id: str | None, user_id: str | None) -> AuthorizeResult:
+            return await self.result()
+
+        return authorize
+
+
+class SlackApp:
+    """The Slack side of one process: the adapter and the bolt app in front of it."""
+
+    def __init__(self, adapter: SlackAdapter, bolt: AsyncApp, authorization: BotAuthorization) -> None:
+        self.adapter = adapter
+        self.bolt = bolt
+        self.authorization = authorization
+
+    async def start(self) -> None:
+        await self.authorization.warm_up()
+
+    async def stop(self) -> None:
+        await self.adapter.drain()
+        await self.adapter.notifier.aclose()
+
+    async def connect_socket_mode(
+        self, app_token: str, *, web_client: AsyncWebClient | None = None
+    ) -> AsyncSocketModeHandler:
+        """Open the Socket Mode connection (``apps.connections.open`` with the ``xapp-`` token).
+
+        Envelopes go through the same bolt app (unsigned: the connection itself is authenticated).
+        """
+        client = web_client or self.adapter.notifier.web()
+        handler = AsyncSocketModeHandler(self.bolt, app_token, web_client=client)
+        await handler.connect_async()  # type: ignore[no-untyped-call]
+        return handler
+
+    @staticmethod
+    async def close_socket_mode(handler: AsyncSocketModeHandler) -> None:
+        await handler.close_async()  # type: ignore[no-untyped-call]
+
+
+def build(
+    settings: Settings,
+    herald: Herald,
+    http: httpx.AsyncClient,
+    *,
+    notifier: SlackNotifier | None = None,
+    submit_timeout: float | None = None,
+) -> SlackApp:
+    check_settings(settings)
+    notifier = notifier or from_settings(settings)
+    client = notifier.client
+    authorization = BotAuthorization(notifier.web)
+    extra: dict[str, Any] = {} if submit_timeout is None else {"submit_timeout": submit_timeout}
+    adapter = SlackAdapter(
+        herald,
+        notifier,
+        Identities(notifier.web),
+        files=FileStore(http, str(settings.slack_bot_token)),
+        **extra,
+    )
+    bolt = AsyncApp(
+        signing_secret=settings.slack_signing_secret or "",
+        client=client,
+        authorize=authorization.function(),
+        process_before_response=True,
+        logger=_bolt_logger(),
+        name="herald",
+    )
+    register(bolt, adapter)
+    return SlackApp(adapter, bolt, authorization)

@@ -1,0 +1,163 @@
+"""Neutral replies as Block Kit.
+
+A :class:`~handlers.messages.Reply` becomes a message: its text in mrkdwn sections (escaped, split at
+Slack's 3,000-character section limit), its fields as a two-column section, its buttons as an actions
+block. A button's ``value`` is its text twin (``/approve 12``), so a click runs exactly what typing it
+would; its ``action_id`` is the button's (``herald.approve``), with ``.ask.<what>`` appended when the
+clicker must be asked something first (``herald.reject.ask.reason``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from handlers.messages import Button, Reply
+
+Json = dict[str, Any]
+
+SECTION_LIMIT = 3000
+FIELD_LIMIT = 2000
+FIELDS_PER_SECTION = 10
+BUTTON_TEXT_LIMIT = 75
+BUTTON_VALUE_LIMIT = 2000
+BUTTONS_PER_BLOCK = 25
+MESSAGE_BLOCKS = 50
+HOME_BLOCKS = 100
+FALLBACK_LIMIT = 3000  # notification text; Slack accepts more, but nobody reads a 40k notification
+ACTIONS_BLOCK = "herald.actions"
+ASK_MARK = ".ask."
+KIND_PREFIX = {"error": ":warning: ", "success": ":white_check_mark: "}
+
+
+def escape(text: str) -> str:
+    """Slack's three control characters; blockquotes (``> …``) still render, as Slack stores them so."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def unescape(text: str) -> str:
+    """What a slash command's ``text`` looked like before Slack escaped it."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def _chunks(text: str, limit: int) -> list[str]:
+    """Split at line breaks where possible, so no piece exceeds ``limit``."""
+    pieces: list[str] = []
+    current = ""
+    for line in text.split("\n"):
+        while len(line) > limit:
+            if current:
+                pieces.append(current)
+                current = ""
+            pieces.append(line[:limit])
+            line = line[limit:]
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > limit:
+            pieces.append(current)
+            current = line
+        else:
+            current = candidate
+    if current or not pieces:
+        pieces.append(current)
+    return pieces
+
+
+def _truncate(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def text_sections(text: str, *, prefix: str = "") -> list[Json]:
+    escaped = prefix + escape(text)
+    pieces = _chunks(escaped, SECTION_LIMIT)
+    return [{"type": "section", "text": {"type": "mrkdwn", "text": piece or " "}} for piece in pieces]
+
+
+def action_id(button: Button) -> str:
+    return button.action_id + (ASK_MARK + button.ask if button.ask else "")
+
+
+@dataclass(frozen=True)
+class Click:
+    """What a clicked button asks for: its text twin, and what to ask the clicker first (if anything)."""
+
+    command: str
+    ask: str | None
+
+
+def read_click(action: Json) -> Click:
+    ask = None
+    raw_id = str(action.get("action_id", ""))
+    if ASK_MARK in raw_id:
+        ask = raw_id.split(ASK_MARK, 1)[1] or None
+    return Click(command=str(action.get("value", "")), ask=ask)
+
+
+def button_element(button: Button, used: set[str]) -> Json:
+    ident = action_id(button)
+    unique, n = ident, 1
+    while unique in used:  # action ids must be unique within a block
+        n += 1
+        unique = f"{ident}.{n}" if button.ask is None else f"{button.action_id}.{n}{ASK_MARK}{button.ask}"
+    used.add(unique)
+    element: Json = {
+        "type": "button",
+        "text": {"type": "plain_text", "text": _truncate(button.label, BUTTON_TEXT_LIMIT), "emoji": True},
+        "action_id": unique,
+        "value": button.command[:BUTTON_VALUE_LIMIT],
+    }
+    if button.style in ("primary", "danger"):
+        element["style"] = button.style
+    return element
+
+
+def reply_blocks(reply: Reply, *, block_prefix: str = "") -> list[Json]:
+    """The blocks of one reply (without the 50-block cap; see :func:`message`)."""
+    blocks = text_sections(reply.text, prefix=KIND_PREFIX.get(reply.kind, ""))
+    fields = [
+        {"type": "mrkdwn", "text": _truncate(f"*{escape(f.label)}*\n{escape(f.value) or '–'}", FIELD_LIMIT)}
+        for f in reply.fields
+    ]
+    for start in range(0, len(fields), FIELDS_PER_SECTION):
+        blocks.append({"type": "section", "fields": fields[start : start + FIELDS_PER_SECTION]})
+    used: set[str] = set()
+    elements = [button_element(b, used) for b in reply.buttons]
+    for n, start in enumerate(range(0, len(elements), BUTTONS_PER_BLOCK)):
+        suffix = "" if n == 0 else f".{n + 1}"
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": f"{block_prefix}{ACTIONS_BLOCK}{suffix}",
+                "elements": elements[start : start + BUTTONS_PER_BLOCK],
+            }
+        )
+    return blocks
+
+
+@dataclass(frozen=True)
+class Message:
+    """What ``chat.postMessage`` / ``chat.update`` / ``chat.postEphemeral`` take: fallback text and blocks."""
+
+    text: str
+    blocks: list[Json]
+
+
+def message(reply: Reply) -> Message:
+    blocks = reply_blocks(reply)
+    if len(blocks) > MESSAGE_BLOCKS:
+        # keep the buttons (last) and as much text as fits
+        actions = [b for b in blocks if b["type"] == "actions"]
+        rest = [b for b in blocks if b["type"] != "actions"]
+        blocks = rest[: MESSAGE_BLOCKS - len(actions)] + actions
+    return Message(text=_truncate(reply.text, FALLBACK_LIMIT), blocks=blocks)
+
+
+def home_view(replies: list[Reply], *, empty: str) -> Json:
+    """The App Home tab: the replies one after another, separated by dividers."""
+    blocks: list[Json] = []
+    for n, reply in enumerate(replies):
+        if blocks:
+            blocks.append({"type": "divider"})
+        blocks.extend(reply_blocks(reply, block_prefix=f"{n}."))
+    if not blocks:
+        blocks = text_sections(empty)
+    return {"type": "home", "blocks": blocks[:HOME_BLOCKS]}

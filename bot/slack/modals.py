@@ -1,0 +1,237 @@
+"""The two modals: /draft's form, and the small one that asks a clicker for a reason or a time.
+
+Both only translate: a submitted form becomes the text command a member could have typed
+(``/draft --to x,linkedin --at 2026-12-01T09:00Z Launch!``, ``/reject 12 off-brand``), and the core's
+errors come back on the block they are about (``Reply.extra["field"]``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.slack import wording
+from bot.slack.blocks import Click
+
+Json = dict[str, Any]
+
+DRAFT_CALLBACK = "herald.draft"
+ASK_CALLBACK = "herald.ask"
+TEXT, TARGETS, WHEN_MODE, WHEN, RECURRENCE, IMAGES = "text", "targets", "when_mode", "when", "recurrence", "images"
+ANSWER = "answer"
+MODE_NOW, MODE_SLOT, MODE_AT = "now", "slot", "at"
+MAX_OPTIONS = 100
+MAX_FILES = 4
+IMAGE_TYPES = ["jpg", "jpeg", "png", "gif", "webp", "mp4", "mov"]
+METADATA_LIMIT = 3000
+
+
+def _plain(text: str, limit: int = 150) -> Json:
+    return {"type": "plain_text", "text": text[:limit], "emoji": True}
+
+
+def _option(value: str, text: str) -> Json:
+    return {"text": _plain(text, 75), "value": value[:150]}
+
+
+def _input(block_id: str, label: str, element: Json, *, optional: bool = False) -> Json:
+    element = {**element, "action_id": block_id}
+    return {
+        "type": "input",
+        "block_id": block_id,
+        "label": _plain(label, 2000),
+        "element": element,
+        "optional": optional,
+    }
+
+
+# -- /draft -------------------------------------------------------------------------------------------------
+
+
+def draft_modal(accounts: list[tuple[str, str]], *, text: str = "", metadata: Json | None = None) -> Json:
+    """The /draft form. ``accounts`` are ``(handle, label)`` pairs to offer as targets."""
+    options = [_option(handle, f"{handle} ({label})") for handle, label in accounts[:MAX_OPTIONS]]
+    targets: Json = {
+        "type": "multi_static_select",
+        "placeholder": _plain(wording.TARGETS_PLACEHOLDER),
+        "options": options,
+    }
+    if len(options) == 1:
+        targets["initial_options"] = options
+    text_input: Json = {"type": "plain_text_input", "multiline": True, "placeholder": _plain(wording.TEXT_PLACEHOLDER)}
+    if text:
+        text_input["initial_value"] = text
+    modes = [
+        _option(MODE_NOW, wording.WHEN_NOW),
+        _option(MODE_SLOT, wording.WHEN_SLOT),
+        _option(MODE_AT, wording.WHEN_AT),
+    ]
+    return {
+        "type": "modal",
+        "callback_id": DRAFT_CALLBACK,
+        "title": _plain(wording.DRAFT_TITLE, 24),
+        "submit": _plain(wording.DRAFT_SUBMIT, 24),
+        "close": _plain(wording.CANCEL, 24),
+        "private_metadata": json.dumps(metadata or {})[:METADATA_LIMIT],
+        "blocks": [
+            _input(TEXT, wording.TEXT_LABEL, text_input),
+            _input(TARGETS, wording.TARGETS_LABEL, targets),
+            _input(
+                WHEN_MODE,
+                wording.WHEN_MODE_LABEL,
+                {"type": "static_select", "placeholder": _plain(wording.WHEN_NOW), "options": modes},
+                optional=True,
+            ),
+            _input(WHEN, wording.WHEN_AT_LABEL, {"type": "datetimepicker"}, optional=True),
+            _input(
+                RECURRENCE,
+                wording.RECURRENCE_LABEL,
+                {"type": "plain_text_input", "placeholder": _plain(wording.RECURRENCE_PLACEHOLDER)},
+                optional=True,
+            ),
+            _input(
+                IMAGES,
+                wording.IMAGES_LABEL,
+                {"type": "file_input", "filetypes": IMAGE_TYPES, "max_files": MAX_FILES},
+                optional=True,
+            ),
+        ],
+    }
+
+
+@dataclass(frozen=True)
+class DraftForm:
+    text: str
+    targets: list[str]
+    mode: str | None
+    at: int | None
+    recurrence: str
+    files: list[Json] = field(default_factory=list)
+    metadata: Json = field(default_factory=dict)
+
+    @property
+    def when_block(self) -> str:
+        """The block a time error belongs on: the picker when a time was picked, else the choice."""
+        return WHEN if self.effective_mode == MODE_AT else WHEN_MODE
+
+    @property
+    def effective_mode(self) -> str:
+        return self.mode or (MODE_AT if self.at is not None else MODE_NOW)
+
+
+def _state(view: Json, block: str) -> Json:
+    values: Json = (view.get("state") or {}).get("values") or {}
+    by_action: Json = values.get(block) or {}
+    return by_action.get(block) or next(iter(by_action.values()), {}) or {}
+
+
+def metadata_of(view: Json) -> Json:
+    try:
+        data = json.loads(view.get("private_metadata") or "{}")
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def read_draft(view: Json) -> DraftForm:
+    mode_option = _state(view, WHEN_MODE).get("selected_option") or {}
+    at = _state(view, WHEN).get("selected_date_time")
+    return DraftForm(
+        text=str(_state(view, TEXT).get("value") or "").strip(),
+        targets=[str(o["value"]) for o in _state(view, TARGETS).get("selected_options") or []],
+        mode=mode_option.get("value"),
+        at=int(at) if at is not None else None,
+        recurrence=str(_state(view, RECURRENCE).get("value") or "").strip(),
+        files=list(_state(view, IMAGES).get("files") or []),
+        metadata=metadata_of(view),
+    )
+
+
+def _quote(value: str) -> str:
+    for left, right in (('"', '"'), ("'", "'"), ("“", "”")):
+        if left not in value and right not in value:
+            return f"{left}{value}{right}"
+    return '"' + value.replace('"', "") + '"'
+
+
+def draft_command(form: DraftForm, *, media: list[str] | None = None) -> tuple[str, dict[str, str]]:
+    """The /draft command the form stands for, or the form's own errors by block.
+
+    A repeat rule goes as ``--every`` (a series runs on its schedule, so it takes no ``--at``); "next
+    free slot" is ``--at next``; a picked time goes in UTC, so the member's zone doesn't matter.
+    """
+    mode = form.effective_mode
+    if mode == MODE_AT and form.at is None:
+        return "", {WHEN: wording.PICK_A_TIME}
+    parts = ["/draft"]
+    if form.targets:
+        parts.append("--to " + ",".join(form.targets))
+    if form.recurrence:
+        parts.append("--every " + _quote(form.recurrence))
+    elif mode == MODE_AT and form.at is not None:
+        parts.append("--at " + datetime.fromtimestamp(form.at, UTC).strftime("%Y-%m-%dT%H:%MZ"))
+    else:
+        parts.append("--at " + ("next" if mode == MODE_SLOT else "now"))
+    if media:
+        parts.append("--media " + _quote(",".join(media)))
+    parts.append(form.text)
+    return " ".join(parts), {}
+
+
+def error_block(form: DraftForm, field_name: str | None, message: str) -> str:
+    """Which block of the /draft form an error from the core belongs on."""
+    when = RECURRENCE if form.recurrence else form.when_block  # a series' schedule stands for its time
+    by_field = {TEXT: TEXT, TARGETS: TARGETS, "when": when, "recurrence": RECURRENCE, "every": RECURRENCE}
+    by_field |= {"media": IMAGES, "images": IMAGES}
+    if field_name in by_field:
+        return by_field[field_name]
+    for option, block in (("--every", RECURRENCE), ("--media", IMAGES), ("--at", form.when_block), ("--to", TARGETS)):
+        if option in message:
+            return block
+    return TEXT
+
+
+# -- asking a clicker -------------------------------------------------------------------------------------
+
+
+def ask_modal(click: Click, label: str, *, metadata: Json) -> Json:
+    """A one-field modal: the answer is appended to the clicked button's command."""
+    ask = click.ask or "reason"
+    data = {**metadata, "command": click.command, "ask": ask}
+    return {
+        "type": "modal",
+        "callback_id": ASK_CALLBACK,
+        "title": _plain(label or wording.ASK_TITLE, 24),
+        "submit": _plain(wording.ASK_SUBMIT, 24),
+        "close": _plain(wording.CANCEL, 24),
+        "private_metadata": json.dumps(data)[:METADATA_LIMIT],
+        "blocks": [
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"`{click.command}` …"}]},
+            _input(
+                ANSWER,
+                wording.ask_label(ask),
+                {
+                    "type": "plain_text_input",
+                    "multiline": ask == "reason",
+                    "placeholder": _plain(wording.ask_placeholder(ask)),
+                },
+            ),
+        ],
+    }
+
+
+@dataclass(frozen=True)
+class Answer:
+    command: str
+    metadata: Json
+
+
+def read_ask(view: Json) -> tuple[Answer | None, dict[str, str]]:
+    """The command with the answer appended, or the form's own error."""
+    metadata = metadata_of(view)
+    answer = " ".join(str(_state(view, ANSWER).get("value") or "").split())
+    if not answer:
+        return None, {ANSWER: wording.NEEDS_ANSWER}
+    return Answer(f"{metadata.get('command', '')} {answer}".strip(), metadata), {}

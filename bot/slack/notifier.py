@@ -1,0 +1,274 @@
+"""Putting neutral replies into Slack: the :class:`~handlers.ports.Notifier` for conversations on ``slack``.
+
+Rules, in order:
+
+* an ephemeral reply for a known person goes with ``chat.postEphemeral`` (falling back to the
+  command's ``response_url``, then to a direct message, when the bot can't post in that channel);
+* a reply with a ``ref`` (the approval card) is edited in place with ``chat.update`` when this
+  conversation already shows it (remembered in :class:`~models.chatrefs.ChatMessageRef`, which the web
+  and worker processes share), else posted and remembered;
+* any other reply about a post goes as a thread reply under that post's card in this conversation,
+  when the card is there; everything else is a plain message.
+
+``chat.postMessage`` waits for the channel's pacing slot (~1/s); 429s are retried after Retry-After by
+slack-sdk's ``AsyncRateLimitErrorRetryHandler``. A conversation ``dm:<user id>`` is the bot's direct
+conversation with that user (``chat.postMessage(channel=<user id>)`` opens it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from dataclasses import replace
+from typing import Any
+
+import aiohttp
+import structlog
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+from tortoise.exceptions import IntegrityError
+
+from bot.slack import blocks, pacing
+from bot.slack.blocks import Message
+from handlers.messages import Conversation, Reply
+from handlers.settings import Settings
+from handlers.views import card_ref
+from models.chatrefs import ChatMessageRef
+
+log = structlog.get_logger(__name__)
+ADAPTER = "slack"
+DM_PREFIX = "dm:"
+GONE = frozenset({"message_not_found", "cant_update_message", "channel_not_found", "is_archived"})
+CANT_POST_HERE = frozenset({"not_in_channel", "channel_not_found", "is_archived", "restricted_action"})
+RATE_LIMIT_RETRIES = 3
+SESSION_CONNECTIONS = 100
+
+
+def web_client(token: str | None, base_url: str, *, rate_limit_retries: int = RATE_LIMIT_RETRIES) -> AsyncWebClient:
+    """An ``AsyncWebClient`` that retries connection errors and 429s (after ``Retry-After``)."""
+    return AsyncWebClient(
+        token=token,
+        base_url=base_url if base_url.endswith("/") else base_url + "/",
+        timeout=10,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=rate_limit_retries),
+        ],
+    )
+
+
+def from_settings(settings: Settings, *, pacer: pacing.ChannelPacer | None = None) -> SlackNotifier:
+    """The notifier the web side and the workers use to post into Slack (``SLACK_BOT_TOKEN``, ``SLACK_API_URL``)."""
+    return SlackNotifier(web_client(settings.slack_bot_token, settings.slack_api_url), pacer=pacer)
+
+
+def _target(channel: str) -> str:
+    """The channel id to post to: ``dm:U123`` → ``U123`` (Slack opens the direct conversation)."""
+    return channel[len(DM_PREFIX) :] if channel.startswith(DM_PREFIX) else channel
+
+
+def _encode(key: str, channel: str, ts: str) -> str:
+    """The message id kept in ChatMessageRef: the ts, prefixed by the real channel when it differs."""
+    return ts if channel == _target(key) else f"{channel}:{ts}"
+
+
+def _decode(key: str, message_id: str) -> tuple[str, str]:
+    channel, sep, ts = message_id.partition(":")
+    return (channel, ts) if sep else (_target(key), message_id)
+
+
+def _error(exc: SlackApiError) -> str:
+    return str(exc.response.get("error", "")) if exc.response is not None else ""
+
+
+class SlackNotifier:
+    def __init__(self, client: AsyncWebClient, *, pacer: pacing.ChannelPacer | None = None) -> None:
+        self.client = client
+        self.pacer = pacer or pacing.shared()
+        self._ref_locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = weakref.WeakValueDictionary()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        _live.add(self)
+
+    def web(self) -> AsyncWebClient:
+        """The Web API client, with one pooled aiohttp session for this event loop.
+
+        Without a session slack-sdk opens a new one, and a new connection, for every call; a worker
+        reporting a burst of publishes would spend more on handshakes than on Slack. Call from a coroutine.
+        """
+        loop = asyncio.get_running_loop()
+        session = self.client.session
+        if session is None or session.closed or self._loop is not loop:
+            self.client.session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.client.timeout),
+                connector=aiohttp.TCPConnector(limit=SESSION_CONNECTIONS),
+            )
+            self._loop = loop
+        return self.client
+
+    async def aclose(self) -> None:
+        session = self.client.session
+        if session is not None and not session.closed and self._loop is asyncio.get_running_loop():
+            await session.close()
+
+    async def notify(self, conversation: Conversation, reply: Reply) -> None:
+        await self.deliver(conversation, reply)
+
+    async def deliver_all(
+        self,
+        conversation: Conversation,
+        replies: list[Reply],
+        *,
+        user: str | None = None,
+        response_url: str | None = None,
+        thread_ts: str | None = None,
+        ephemeral: bool = False,
+    ) -> None:
+        """Show the replies to one command; replies about the batch's post thread under its card.
+
+        Cards (replies with a ref) go first: an edit in place is not paced, so the clicked card shows
+        the decision at once, and a new card exists before the replies that thread under it.
+        """
+        hint = next((r.post_id for r in replies if r.post_id is not None), None)
+        for reply in sorted(replies, key=lambda r: r.ref is None):
+            shown = replace(reply, ephemeral=True) if ephemeral else reply
+            await self.deliver(
+                conversation, shown, user=user, response_url=response_url, thread_ts=thread_ts, post_hint=hint
+            )
+
+    async def deliver(
+        self,
+        conversation: Conversation,
+        reply: Reply,
+        *,
+        user: str | None = None,
+        response_url: str | None = None,
+        thread_ts: str | None = None,
+        post_hint: int | None = None,
+    ) -> None:
+        key = conversation.channel
+        msg = blocks.message(reply)
+        thread = thread_ts or conversation.thread
+        if reply.ephemeral and user is not None and not key.startswith(DM_PREFIX):
+            await self._ephemeral(_target(key), user, msg, thread, response_url)
+            return
+        if reply.ref is not None:
+            await self._show_ref(key, reply.ref, msg, conversation.thread, user)
+            return
+        post_id = reply.post_id if reply.post_id is not None else post_hint
+        if thread is None and post_id is not None:
+            thread = await self._card_thread(key, post_id)
+        await self._post(_target(key), msg, thread, user=user)
+
+    # -- the three ways a message appears ---------------------------------------------------------------
+
+    async def _post(
+        self, channel: str, msg: Message, thread: str | None, *, user: str | None = None
+    ) -> tuple[str, str]:
+        """``chat.postMessage`` in the channel's pacing slot; returns (channel, ts).
+
+        If the bot may not post there (a channel it isn't in, another person's DM) and we know who
+        asked, the message goes to them directly instead.
+        """
+        await self.pacer.wait(channel)
+        try:
+            response = await self.web().chat_postMessage(
+                channel=channel, text=msg.text, blocks=msg.blocks, thread_ts=thread
+            )
+        except SlackApiError as exc:
+            if user is None or _error(exc) not in CANT_POST_HERE or channel == user:
+                raise
+            log.info("slack.post_redirected", channel=channel, error=_error(exc))
+            await self.pacer.wait(user)
+            response = await self.web().chat_postMessage(channel=user, text=msg.text, blocks=msg.blocks)
+        return str(response["channel"]), str(response["ts"])
+
+    async def _ephemeral(
+        self, channel: str, user: str, msg: Message, thread: str | None, response_url: str | None
+    ) -> None:
+        try:
+            await self.web().chat_postEphemeral(
+                channel=channel, user=user, text=msg.text, blocks=msg.blocks, thread_ts=thread
+            )
+            return
+        except SlackApiError as exc:
+            if _error(exc) not in CANT_POST_HERE | {"user_not_in_channel"}:
+                raise
+            log.info("slack.ephemeral_redirected", channel=channel, error=_error(exc))
+        if response_url:
+            response = await AsyncWebhookClient(response_url, timeout=10).send(
+                text=msg.text, blocks=msg.blocks, response_type="ephemeral"
+            )
+            if response.status_code == 200:
+                return
+        await self.pacer.wait(user)
+        await self.web().chat_postMessage(channel=user, text=msg.text, blocks=msg.blocks)
+
+    async def _show_ref(self, key: str, ref: str, msg: Message, thread: str | None, user: str | None) -> None:
+        lock = self._ref_locks.get((key, ref))
+        if lock is None:
+            lock = self._ref_locks[(key, ref)] = asyncio.Lock()
+        async with lock:  # in this process, edits of one message land in the order they were rendered
+            row = await ChatMessageRef.filter(adapter=ADAPTER, channel=key, ref=ref).first()
+            if row is not None:
+                channel, ts = _decode(key, row.message_id)
+                try:
+                    await self.web().chat_update(channel=channel, ts=ts, text=msg.text, blocks=msg.blocks)
+                    return
+                except SlackApiError as exc:
+                    if _error(exc) not in GONE:
+                        raise
+                    log.info("slack.card_gone", channel=channel, ref=ref, error=_error(exc))
+            channel, ts = await self._post(_target(key), msg, thread, user=user)
+            if row is not None:
+                row.message_id, row.thread = _encode(key, channel, ts), thread
+                await row.save(update_fields=["message_id", "thread", "updated_at"])
+                return
+            try:
+                await ChatMessageRef.create(
+                    adapter=ADAPTER, channel=key, ref=ref, message_id=_encode(key, channel, ts), thread=thread
+                )
+            except IntegrityError:
+                await self._lost_race(key, ref, msg, channel, ts)
+
+    async def _lost_race(self, key: str, ref: str, msg: Message, channel: str, ts: str) -> None:
+        """Another process posted the same card first: keep theirs (updated), remove ours."""
+        winner = await ChatMessageRef.get(adapter=ADAPTER, channel=key, ref=ref)
+        their_channel, their_ts = _decode(key, winner.message_id)
+        await self.web().chat_update(channel=their_channel, ts=their_ts, text=msg.text, blocks=msg.blocks)
+        try:
+            await self.web().chat_delete(channel=channel, ts=ts)
+        except SlackApiError as exc:
+            log.warning("slack.duplicate_card_left", channel=channel, ref=ref, error=_error(exc))
+
+    async def _card_thread(self, key: str, post_id: int) -> str | None:
+        row = await ChatMessageRef.filter(adapter=ADAPTER, channel=key, ref=card_ref(post_id)).first()
+        if row is None:
+            return None
+        channel, ts = _decode(key, row.message_id)
+        return ts if channel == _target(key) else None
+
+    async def message_of(self, conversation: Conversation, ref: str) -> tuple[str, str] | None:
+        """Where this conversation shows the message ``ref`` (channel, ts), if it does."""
+        row = await ChatMessageRef.filter(adapter=ADAPTER, channel=conversation.channel, ref=ref).first()
+        return None if row is None else _decode(conversation.channel, row.message_id)
+
+
+_live: weakref.WeakSet[SlackNotifier] = weakref.WeakSet()
+
+
+async def close_all() -> None:
+    """Close the pooled sessions of every notifier in this process (call before the event loop ends)."""
+    for notifier in list(_live):
+        await notifier.aclose()
+
+
+def describe(exc: BaseException) -> dict[str, Any]:
+    """Log fields for a failed Web API call."""
+    if isinstance(exc, SlackApiError):
+        return {"error": _error(exc), "status": exc.response.status_code if exc.response is not None else None}
+    return {"error": type(exc).__name__}
