@@ -6,7 +6,19 @@ import secrets
 
 import structlog
 
-from handlers import accounts, approvals, drafts, help, home, members, policy_commands, posts, recovery
+from handlers import (
+    accounts,
+    approvals,
+    cron_commands,
+    drafts,
+    help,
+    home,
+    members,
+    policy_commands,
+    posts,
+    recovery,
+    slots,
+)
 from handlers.context import Context, Services
 from handlers.messages import Incoming, Reply, Sender, error
 from handlers.router import Router
@@ -17,7 +29,7 @@ log = structlog.get_logger(__name__)
 
 def build_router() -> Router:
     router = Router()
-    for module in (accounts, approvals, drafts, home, members, policy_commands, posts, recovery):
+    for module in (accounts, approvals, cron_commands, drafts, home, members, policy_commands, posts, recovery, slots):
         router.include(module.router)
     router.include(help.build(router))
     return router

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import difflib
+import re
 import uuid
 from collections.abc import Callable
 from datetime import datetime
 
 from tortoise.transactions import in_transaction
 
-from handlers import accounts, audit, scheduling, timers
+from handlers import accounts, audit, recurring, scheduling, slots, timers
 from handlers.commandline import parse_post_id, split_options
 from handlers.context import Context
+from handlers.cronrules import parse_every
 from handlers.messages import Reply, info
 from handlers.notices import tell_card, tell_members
 from handlers.platforms import check_text, platform
@@ -31,8 +33,19 @@ DRAFT_USAGE = "/draft [--to ACCOUNT,…] [--at WHEN] TEXT"
 MAX_TEXT = 10_000
 
 
-def _accepts_time(ctx: Context) -> Callable[[str], bool]:
+# ``--at next`` alone takes the next free slot; a day-like word after it (``next blursday``) is a
+# mistyped time, to be quoted back, not the start of the post's text.
+_AFTER_NEXT = re.compile(r"--at\s+next\s+(\S+)", re.IGNORECASE)
+_DAYISH = re.compile(r"[a-z]*day|mon|tues?|weds?|thu|thurs?|fri|sat|sun", re.IGNORECASE)
+
+
+def _accepts_time(ctx: Context, args: str = "") -> Callable[[str], bool]:
+    after_next = _AFTER_NEXT.search(args)
+    slot_ok = not (after_next and _DAYISH.fullmatch(after_next.group(1)))
+
     def accept(candidate: str) -> bool:
+        if candidate.lower() == "next":
+            return slot_ok
         try:
             parse_when(candidate, now=ctx.now, tz=ctx.tz)
         except InvalidInput:
@@ -40,6 +53,19 @@ def _accepts_time(ctx: Context) -> Callable[[str], bool]:
         return True
 
     return accept
+
+
+def _accepts_until(ctx: Context) -> Callable[[str], bool]:
+    accepts_time = _accepts_time(ctx)
+    return lambda candidate: recurring.looks_like_date(candidate) or accepts_time(candidate)
+
+
+def _accepts_schedule(candidate: str) -> bool:
+    try:
+        parse_every(candidate)
+    except InvalidInput:
+        return False
+    return True
 
 
 async def load_post(post_id: int) -> Post:
@@ -75,10 +101,16 @@ async def _targets(raw: str | None) -> list[SocialAccount]:
 @router.command("draft", DRAFT_USAGE, "write a post and send it for approval")
 async def draft_command(ctx: Context, args: str) -> list[Reply]:
     options, text = split_options(
-        args, known={"to", "at"}, flags=frozenset({"review"}), multiword={"at": _accepts_time(ctx)}, command="/draft"
+        args,
+        known={"to", "at", "every", "tz", "until", "count"},
+        flags=frozenset({"review"}),
+        multiword={"at": _accepts_time(ctx, args), "every": _accepts_schedule, "until": _accepts_until(ctx)},
+        command="/draft",
     )
+    next_slot = (options.get("at") or "").lower() == "next"
     with about("when"):
-        due = parse_due(ctx, options.get("at"))
+        series = recurring.read_options(ctx, options)
+        due = None if next_slot else parse_due(ctx, options.get("at"))
     with about("text"):
         if not text:
             raise InvalidInput(f"A post needs some text. Usage: {DRAFT_USAGE}")
@@ -86,6 +118,9 @@ async def draft_command(ctx: Context, args: str) -> list[Reply]:
             raise InvalidInput(f"That post is {len(text)} characters; Herald takes at most {MAX_TEXT}.")
     with about("targets"):
         targets = await _targets(options.get("to"))
+    if next_slot:
+        with about("when"):
+            due = await slots.next_free(targets, now=ctx.now)
     with about("text"):
         for account in targets:
             check_text(platform(account.platform), text, [])
@@ -97,6 +132,8 @@ async def draft_command(ctx: Context, args: str) -> list[Reply]:
         post = await Post.create(author=ctx.member, text=text, due_at=due, origin=ctx.conversation.to_json())
         for account in targets:
             await Delivery.create(post=post, account=account, idempotency_key=uuid.uuid4().hex)
+        if series is not None:
+            await recurring.start(post, series)
         await audit.record(
             "post.created",
             post_id=post.id,
@@ -122,6 +159,10 @@ async def draft_command(ctx: Context, args: str) -> list[Reply]:
         )
     post = await load_post(post.id)
     where = f"it goes to {', '.join(a.handle for a in targets)} {_when_phrase(post, ctx)}"
+    if series is not None:
+        where = recurring.where_phrase(series, [a.handle for a in targets], ctx.tz)
+    elif next_slot:
+        where += " (the next free slot)"
     if direct:
         await scheduling.announce(ctx.services, released)
         return [
@@ -149,13 +190,26 @@ async def draft_command(ctx: Context, args: str) -> list[Reply]:
 
 
 async def _check_someone_can_approve(ctx: Context, policy: Policy) -> None:
-    for number, level in enumerate(policy.levels, 1):
-        others = [m for m in await level.candidates() if m.id != ctx.member.id]
-        if not others:
+    """Refuse a draft no one could ever approve: each level needs its own non-author approver."""
+    options = [[m.id for m in await level.candidates() if m.id != ctx.member.id] for level in policy.levels]
+    for number, (level, ids) in enumerate(zip(policy.levels, options, strict=True), 1):
+        if not ids:
             raise InvalidInput(
                 f"Nobody but you can approve level {number} of the {policy.source} policy ({level.describe()}); "
                 f"ask an admin to give someone that role or change it with /policy set {policy.source} …."
             )
+    if not _distinct_pick(options, frozenset()):
+        raise InvalidInput(
+            f"The {policy.source} policy needs a different approver at each of its {policy.depth} levels, and "
+            f"there aren't enough people besides you; ask an admin to change it with /policy set {policy.source} …."
+        )
+
+
+def _distinct_pick(options: list[list[int]], taken: frozenset[int]) -> bool:
+    """Whether each level can get its own member (levels ≤ 3, so plain backtracking is enough)."""
+    if not options:
+        return True
+    return any(_distinct_pick(options[1:], taken | {m}) for m in options[0] if m not in taken)
 
 
 def _when_phrase(post: Post, ctx: Context) -> str:
@@ -185,6 +239,14 @@ async def edit_command(ctx: Context, args: str) -> list[Reply]:
     open_states = {PostState.PENDING_APPROVAL, PostState.CHANGES_REQUESTED, PostState.SCHEDULED}
     direct = post.lifecycle_state == PostState.SCHEDULED and await may_publish_directly(ctx.member, ctx.roles, targets)
     resubmit = post.lifecycle_state in open_states and not direct
+    # a missed post's time has passed and its approval was for the old text: it waits to be rescheduled
+    to = (
+        PostState.PENDING_APPROVAL
+        if resubmit
+        else PostState.EXPIRED
+        if post.lifecycle_state == PostState.MISSED
+        else None
+    )
     diff = "\n".join(
         difflib.unified_diff(post.text.splitlines(), new_text.splitlines(), "before", "after", lineterm="", n=1)
     )
@@ -199,13 +261,13 @@ async def edit_command(ctx: Context, args: str) -> list[Reply]:
         state = await advance(
             post_id,
             Action.EDIT,
-            to=PostState.PENDING_APPROVAL if resubmit else None,
+            to=to,
             expected_version=post.version,
             bump_version=True,
             text=new_text,
             approval_level=1,
         )
-        if resubmit:
+        if resubmit or to == PostState.EXPIRED:
             await scheduling.hold(post_id)
         await audit.record(
             "post.edited",

@@ -25,6 +25,8 @@ MODEL_MODULES = [
     "models.policies",
     "models.timers",
     "models.chatrefs",
+    "models.recurrence",
+    "models.slots",
     "aerich.models",
 ]
 MIGRATIONS_ROOT = Path(__file__).parent / "migrations"

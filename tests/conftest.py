@@ -22,6 +22,9 @@ from tests.infra.services import ServiceUnavailableError
 ROOT = Path(__file__).resolve().parent.parent
 TEST_SECRET = "test-secret-key-0123456789"
 TABLES = [
+    "posting_slots",
+    "recurrence_runs",
+    "recurrences",
     "chat_message_refs",
     "timers",
     "approval_policies",

@@ -16,7 +16,7 @@ from tests.infra.postgres import create_database, drop_database
 
 EXPECTED_TABLES = {"aerich", "members", "member_roles", "chat_identities", "social_accounts", "posts",
                    "deliveries", "approval_decisions", "audit_log", "outbox", "approval_policies", "timers",
-                   "chat_message_refs"}
+                   "chat_message_refs", "recurrences", "recurrence_runs", "posting_slots"}
 
 
 def committed(dialect: str) -> list[str]:
