@@ -102,7 +102,7 @@ async def _targets(raw: str | None) -> list[SocialAccount]:
 async def draft_command(ctx: Context, args: str) -> list[Reply]:
     options, text = split_options(
         args,
-        known={"to", "at", "every", "tz", "until", "count"},
+        known={"to", "at", "every", "tz", "until", "count", "media"},
         flags=frozenset({"review"}),
         multiword={"at": _accepts_time(ctx, args), "every": _accepts_schedule, "until": _accepts_until(ctx)},
         command="/draft",
@@ -116,6 +116,8 @@ async def draft_command(ctx: Context, args: str) -> list[Reply]:
             raise InvalidInput(f"A post needs some text. Usage: {DRAFT_USAGE}")
         if len(text) > MAX_TEXT:
             raise InvalidInput(f"That post is {len(text)} characters; Herald takes at most {MAX_TEXT}.")
+    with about("media"):
+        media = _media(options.get("media"))
     with about("targets"):
         targets = await _targets(options.get("to"))
     if next_slot:
@@ -123,13 +125,15 @@ async def draft_command(ctx: Context, args: str) -> list[Reply]:
             due = await slots.next_free(targets, now=ctx.now)
     with about("text"):
         for account in targets:
-            check_text(platform(account.platform), text, [])
+            check_text(platform(account.platform), text, media)
     policy = await strictest(targets)
     direct = "review" not in options and await may_publish_directly(ctx.member, ctx.roles, targets)
     if not direct:
         await _check_someone_can_approve(ctx, policy)
     async with in_transaction():
-        post = await Post.create(author=ctx.member, text=text, due_at=due, origin=ctx.conversation.to_json())
+        post = await Post.create(
+            author=ctx.member, text=text, media=media, due_at=due, origin=ctx.conversation.to_json()
+        )
         for account in targets:
             await Delivery.create(post=post, account=account, idempotency_key=uuid.uuid4().hex)
         if series is not None:
@@ -210,6 +214,21 @@ def _distinct_pick(options: list[list[int]], taken: frozenset[int]) -> bool:
     if not options:
         return True
     return any(_distinct_pick(options[1:], taken | {m}) for m in options[0] if m not in taken)
+
+
+MAX_MEDIA = 10
+
+
+def _media(raw: str | None) -> list[str]:
+    """``--media ref1,ref2``: stored image references (adapters store the files and pass their refs)."""
+    if raw is None:
+        return []
+    refs = [r.strip() for r in raw.split(",") if r.strip()]
+    if not refs:
+        raise InvalidInput("--media needs at least one image reference.")
+    if len(refs) > MAX_MEDIA:
+        raise InvalidInput(f"A post takes at most {MAX_MEDIA} images; this has {len(refs)}.")
+    return refs
 
 
 def _when_phrase(post: Post, ctx: Context) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from models.errors import InvalidInput
+from models.errors import InvalidInput, about
 
 
 @dataclass(frozen=True)
@@ -48,4 +48,5 @@ def check_text(info: PlatformInfo, text: str, media: list[str]) -> None:
     if info.text_limit is not None and len(text) > info.text_limit:
         raise InvalidInput(f"{info.label} allows {info.text_limit} characters, this is {len(text)}.")
     if info.needs_media and not media:
-        raise InvalidInput(f"{info.label} needs at least one image or video.")
+        with about("media"):
+            raise InvalidInput(f"{info.label} needs at least one image or video.")

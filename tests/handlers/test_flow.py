@@ -151,3 +151,14 @@ async def test_draft_errors_name_the_field_they_are_about(chat: Chat) -> None:
     for command, field in cases.items():
         await chat.say(command)
         assert [r.extra.get("field") for r in chat.last] == [field], command
+
+
+async def test_draft_carries_media_and_platforms_check_it(chat: Chat) -> None:
+    await setup_team(chat)
+    await chat.say("/account add instagram shop")
+    await chat.say("/draft --to shop No picture")
+    assert chat.errors == ["Instagram needs at least one image or video."]
+    assert chat.last[0].extra["field"] == "media"
+    await chat.say("/draft --to shop --media media/ab12.jpg,media/cd34.png Two pictures")
+    assert chat.errors == []
+    assert (await Post.get(id=1)).media == ["media/ab12.jpg", "media/cd34.png"]
