@@ -7,7 +7,7 @@ this module owns the database side and the wording, so every chat reads the same
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import structlog
 from tortoise.expressions import F
@@ -151,8 +151,8 @@ async def missed(delivery_ids: list[int], *, notifier: Notifier | None, grace: t
             Button("Publish now", f"/publish {post_id}", "primary"),
             Button("Reschedule", f"/schedule {post_id}", ask="when"),
         )
-        if notifier is not None:
-            await _tell(notifier, claims[0], Reply(text=text, buttons=buttons, post_id=post_id, kind="report"))
+        reply = Reply(text=text, buttons=buttons, post_id=post_id, kind="report")
+        await _tell(notifier, claims[0], reply, [c.delivery_id for c in claims], now=datetime.now(UTC))
 
 
 async def published(claimed: Claimed, *, external_id: str, url: str, now: datetime, notifier: Notifier) -> None:
@@ -166,16 +166,7 @@ async def published(claimed: Claimed, *, external_id: str, url: str, now: dateti
         )
         await audit.record("delivery.published", post_id=claimed.post_id, state=None, account=claimed.handle, url=url)
         await _settle(claimed.post_id)
-    label = platform(claimed.platform).label
-    await _tell(
-        notifier,
-        claimed,
-        Reply(
-            text=f"Post {claimed.post_id} published to {claimed.handle} ({label}): {url}",
-            post_id=claimed.post_id,
-            kind="report",
-        ),
-    )
+    await _tell(notifier, claimed, report_published(claimed, url), [claimed.delivery_id], now=now)
 
 
 async def failed(
@@ -193,21 +184,7 @@ async def failed(
         reason=reason,
     )
     await _settle(claimed.post_id)
-    label = platform(claimed.platform).label
-    buttons: tuple[Button, ...]
-    if unknown:
-        text = (
-            f"Post {claimed.post_id} may or may not have reached {claimed.handle} ({label}): {reason} "
-            "Check the account, then choose."
-        )
-        buttons = (
-            Button("Verify", f"/verify {claimed.delivery_id}"),
-            Button("Republish", f"/republish {claimed.delivery_id}", "danger"),
-        )
-    else:
-        text = f"Post {claimed.post_id} failed on {claimed.handle} ({label}): {reason}"
-        buttons = (Button("Retry", f"/retry {claimed.post_id}"),)
-    await _tell(notifier, claimed, Reply(text=text, buttons=buttons, post_id=claimed.post_id, kind="report"))
+    await _tell(notifier, claimed, report_failed(claimed, reason, unknown=unknown), [claimed.delivery_id], now=now)
 
 
 async def retry_later(claimed: Claimed, *, reason: str, at: datetime) -> None:
@@ -238,10 +215,80 @@ async def _settle(post_id: int) -> None:
         await audit.record(f"post.{new_state.value}", post_id=post_id, state=new_state.value, version=post.version)
 
 
-async def _tell(notifier: Notifier | None, claimed: Claimed, reply: Reply) -> None:
-    if claimed.origin is None or notifier is None:
-        return
+async def _tell(
+    notifier: Notifier | None, claimed: Claimed, reply: Reply, delivery_ids: list[int], *, now: datetime
+) -> bool:
+    """Tell the post's conversation and mark the deliveries reported, together.
+
+    The mark and the message commit as one (for chats reached through the outbox table, exactly
+    once); if telling fails or the process dies first, the deliveries stay unreported and
+    :func:`report_stragglers` tells them later.
+    """
+    if notifier is None:
+        return False
     try:
-        await notifier.notify(claimed.origin, reply)
+        async with in_transaction():
+            if claimed.origin is not None:
+                await notifier.notify(claimed.origin, reply)
+            await Delivery.filter(id__in=delivery_ids, reported_at__isnull=True).update(reported_at=now)
     except Exception:  # a chat outage must not undo a publish that happened
         log.exception("notify.failed", post_id=claimed.post_id, delivery_id=claimed.delivery_id)
+        return False
+    return True
+
+
+def report_published(claimed: Claimed, url: str) -> Reply:
+    label = platform(claimed.platform).label
+    return Reply(
+        text=f"Post {claimed.post_id} published to {claimed.handle} ({label}): {url}",
+        post_id=claimed.post_id,
+        kind="report",
+    )
+
+
+def report_failed(claimed: Claimed, reason: str, *, unknown: bool) -> Reply:
+    label = platform(claimed.platform).label
+    buttons: tuple[Button, ...]
+    if unknown:
+        text = (
+            f"Post {claimed.post_id} may or may not have reached {claimed.handle} ({label}): {reason} "
+            "Check the account, then choose."
+        )
+        buttons = (
+            Button("Verify", f"/verify {claimed.delivery_id}"),
+            Button("Republish", f"/republish {claimed.delivery_id}", "danger"),
+        )
+    else:
+        text = f"Post {claimed.post_id} failed on {claimed.handle} ({label}): {reason}"
+        buttons = (Button("Retry", f"/retry {claimed.post_id}"),)
+    return Reply(text=text, buttons=buttons, post_id=claimed.post_id, kind="report")
+
+
+REPORTED_STATES = [DeliveryState.PUBLISHED.value, DeliveryState.FAILED.value, DeliveryState.UNKNOWN.value]
+
+
+async def report_stragglers(*, notifier: Notifier | None, now: datetime, older_than: timedelta, batch: int) -> int:
+    """Tell outcomes that were recorded but never told (the worker died in between)."""
+    cutoff = now - older_than
+    told = 0
+    rows = (
+        await Delivery.filter(reported_at__isnull=True, state__in=REPORTED_STATES, updated_at__lt=cutoff)
+        .limit(batch)
+        .only("id")
+    )
+    for row in rows:
+        async with in_transaction():
+            locked = (
+                await Delivery.filter(id=row.id, reported_at__isnull=True).select_for_update(skip_locked=True).first()
+            )
+            if locked is None:
+                continue
+            claimed = await load(row.id)
+            if locked.state == DeliveryState.PUBLISHED.value:
+                reply = report_published(claimed, locked.url or "")
+            else:
+                reply = report_failed(claimed, locked.last_error or "", unknown=locked.state == DeliveryState.UNKNOWN)
+            log.warning("report.late", post_id=claimed.post_id, delivery_id=row.id)
+            if await _tell(notifier, claimed, reply, [row.id], now=now):
+                told += 1
+    return told

@@ -46,7 +46,7 @@ async def retry_command(ctx: Context, args: str) -> list[Reply]:
     async with in_transaction():
         await advance(post.id, Action.RETRY)
         changed = await Delivery.filter(post_id=post.id, state=DeliveryState.FAILED.value).update(
-            state=DeliveryState.SCHEDULED.value, due_at=ctx.now, last_error=None
+            state=DeliveryState.SCHEDULED.value, due_at=ctx.now, last_error=None, reported_at=None
         )
         await audit.record(
             "post.retry",
@@ -69,7 +69,7 @@ async def verify_command(ctx: Context, args: str) -> list[Reply]:
         raise InvalidInput(f"Delivery {delivery.id} is {delivery.state}; only unknown outcomes need verifying.")
     url = words[1] if len(words) > 1 else delivery.url
     await Delivery.filter(id=delivery.id, state=DeliveryState.UNKNOWN.value).update(
-        state=DeliveryState.PUBLISHED.value, url=url, last_error=None, published_at=ctx.now
+        state=DeliveryState.PUBLISHED.value, url=url, last_error=None, published_at=ctx.now, reported_at=ctx.now
     )
     await audit.record(
         "delivery.verified", post_id=delivery.post.id, actor=ctx.member, account=delivery.account.handle, url=url
@@ -86,7 +86,7 @@ async def republish_command(ctx: Context, args: str) -> list[Reply]:
         raise InvalidInput(f"Delivery {delivery.id} is {delivery.state}; only unknown outcomes can be republished.")
     async with in_transaction():
         await Delivery.filter(id=delivery.id, state=DeliveryState.UNKNOWN.value).update(
-            state=DeliveryState.SCHEDULED.value, due_at=ctx.now, last_error=None
+            state=DeliveryState.SCHEDULED.value, due_at=ctx.now, last_error=None, reported_at=None
         )
         await Post.filter(id=delivery.post.id, state__in=[PostState.FAILED.value]).update(
             state=PostState.SCHEDULED.value
@@ -114,7 +114,7 @@ async def _back_on_schedule(ctx: Context, post: Post, due: datetime | None) -> P
     when = due or ctx.now
     state = await advance(post.id, Action.RESCHEDULE, to=PostState.SCHEDULED, expected_version=post.version, due_at=due)
     await Delivery.filter(post_id=post.id, state=DeliveryState.MISSED.value).update(
-        state=DeliveryState.SCHEDULED.value, due_at=when, last_error=None
+        state=DeliveryState.SCHEDULED.value, due_at=when, last_error=None, reported_at=None
     )
     return state
 

@@ -70,12 +70,13 @@ class Delivery(Model):
     claimed_at = fields.DatetimeField(null=True)
     queued_at = fields.DatetimeField(null=True)
     published_at = fields.DatetimeField(null=True)
+    reported_at = fields.DatetimeField(null=True, description="when the outcome was told in the chat")
     updated_at = fields.DatetimeField(auto_now=True)
 
     class Meta:
         table = "deliveries"
         unique_together = (("post", "account"),)
-        indexes = (("state", "due_at"),)
+        indexes = (("state", "due_at"), ("reported_at", "state"))
 
     @property
     def delivery_state(self) -> DeliveryState:

@@ -92,6 +92,9 @@ class Dispatcher:
             self._next_housekeeping = time.monotonic() + min(self._requeue_after, self._stuck_after).total_seconds() / 3
             total += await self._requeue_stale(now)
             total += await self._reconcile_stuck(now)
+            total += await deliveries.report_stragglers(
+                notifier=self._notifier, now=now, older_than=self._requeue_after, batch=self._batch
+            )
         return total
 
     async def _take_due(self, now: datetime) -> list[tuple[int, datetime]]:

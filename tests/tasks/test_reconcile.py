@@ -131,3 +131,55 @@ async def test_hot_path_claims_and_records_like_the_orm_path(pg_db: str) -> None
     assert (await Delivery.get(id=d2.id)).state == DeliveryState.CANCELLED
     actions = await AuditEntry.filter(post_id=single.id).order_by("id").values_list("action", flat=True)
     assert list(actions) == ["delivery.published", "post.published"]
+
+
+async def test_outcome_recorded_but_never_told_is_told_once_later(pg_db: str) -> None:
+    """A worker died between recording the publish and telling the chat: the dispatcher tells it."""
+    clock = FrozenClock()
+    author = await Member.create(name="r", display_name="r")
+    account = await SocialAccount.create(platform="dryrun", handle="demo")
+    post = await Post.create(
+        author=author,
+        text="told?",
+        state=PostState.PUBLISHED.value,
+        origin={"adapter": "shell", "channel": "t", "thread": None},
+    )
+    delivery = await Delivery.create(
+        post=post,
+        account=account,
+        state=DeliveryState.PUBLISHED.value,
+        due_at=clock.now(),
+        idempotency_key="k",
+        url="https://x.invalid/1",
+    )
+    told_already = await Delivery.create(
+        post=await Post.create(
+            author=author,
+            text="fine",
+            state=PostState.PUBLISHED.value,
+            origin={"adapter": "shell", "channel": "t", "thread": None},
+        ),
+        account=account,
+        state=DeliveryState.PUBLISHED.value,
+        due_at=clock.now(),
+        idempotency_key="k2",
+        url="https://x.invalid/2",
+        reported_at=clock.now(),
+    )
+
+    async def enqueue(did: int, due: datetime) -> None:
+        raise AssertionError("nothing to enqueue")
+
+    dispatcher = Dispatcher(enqueue, clock=clock, lead=0, requeue_after=30, notifier=OutboxNotifier())
+    await dispatcher.tick()
+    assert await OutboxMessage.all().count() == 0  # too recent: the worker may still be telling it
+    clock.advance(seconds=60)
+    dispatcher._next_housekeeping = 0.0
+    await dispatcher.tick()
+    rows = await OutboxMessage.all()
+    assert [r.payload["text"] for r in rows] == [f"Post {post.id} published to demo (Dry run): https://x.invalid/1"]
+    assert (await Delivery.get(id=delivery.id)).reported_at is not None
+    assert told_already.reported_at is not None
+    dispatcher._next_housekeeping = 0.0
+    await dispatcher.tick()
+    assert await OutboxMessage.all().count() == 1  # told once
