@@ -60,8 +60,14 @@ def http_client() -> httpx.AsyncClient:
     )
 
 
+def platform_timeout(settings: Settings) -> httpx.Timeout:
+    """Platform calls end well inside the task timeout (the reconciler waits twice that)."""
+    budget = max(1.0, min(30.0, settings.task_timeout_seconds * 0.8))
+    return httpx.Timeout(connect=min(5.0, budget / 2), read=budget, write=min(10.0, budget), pool=min(5.0, budget))
+
+
 def build_publishers(settings: Settings, client: httpx.AsyncClient) -> Publishers:
-    return live(client) if settings.publish_mode == "live" else dry_run()
+    return live(client, platform_timeout(settings)) if settings.publish_mode == "live" else dry_run()
 
 
 def _idempotent(publishers: Publishers, platform: str) -> bool:
@@ -112,7 +118,7 @@ def build(settings: Settings, *, consumer_name: str | None = None) -> Components
         requeue_after=settings.requeue_after_seconds,
         lead=settings.dispatch_lead_seconds,
         grace=settings.missed_grace_seconds,
-        stuck_after=settings.task_timeout_seconds * 2,
+        stuck_after=settings.task_timeout_seconds * 2 + settings.dispatch_lead_seconds + 5,
         on_timer=on_timer,
         notifier=notifier,
         idempotent=lambda platform: _idempotent(publishers, platform),

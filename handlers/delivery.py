@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import structlog
 from tortoise.expressions import F
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from handlers import audit
@@ -40,6 +41,7 @@ class Claimed:
     idempotency_key: str
     origin: Conversation | None
     siblings: int = 1  # deliveries of the same post (1: the post settles with this one)
+    worker: str | None = None  # who holds the claim; a result from anyone else is stale
 
 
 async def claim(delivery_id: int, *, worker: str, now: datetime) -> Claimed | None:
@@ -84,6 +86,7 @@ async def _claim_fast(delivery_id: int, *, worker: str, now: datetime) -> Claime
         idempotency_key=str(row["idempotency_key"]),
         origin=Conversation.from_json(row["origin"]) if row["origin"] else None,
         siblings=int(row["siblings"]),
+        worker=worker,
     )
 
 
@@ -109,6 +112,8 @@ async def load(delivery_id: int) -> Claimed:
         media=tuple(post.media or ()),
         idempotency_key=delivery.idempotency_key,
         origin=Conversation.from_json(post.origin) if post.origin else None,
+        siblings=await Delivery.filter(post_id=post.id).count(),
+        worker=delivery.claimed_by,
     )
 
 
@@ -155,15 +160,28 @@ async def missed(delivery_ids: list[int], *, notifier: Notifier | None, grace: t
         await _tell(notifier, claims[0], reply, [c.delivery_id for c in claims], now=datetime.now(UTC))
 
 
+def _still_ours(claimed: Claimed) -> QuerySet[Delivery]:
+    """The delivery, if the claim this result belongs to is still the current one."""
+    return Delivery.filter(id=claimed.delivery_id, state=DeliveryState.PUBLISHING.value, claimed_by=claimed.worker)
+
+
+def _stale(claimed: Claimed, outcome: str) -> None:
+    # The reconciler judged this claim dead and moved the delivery on (retried it, or asked a
+    # human); the newer path reports. Recording this late result too would tell the chat twice.
+    log.warning("delivery.stale_result", post_id=claimed.post_id, delivery_id=claimed.delivery_id, outcome=outcome)
+
+
 async def published(claimed: Claimed, *, external_id: str, url: str, now: datetime, notifier: Notifier) -> None:
     if claimed.siblings == 1 and hotpath.available():
-        await hotpath.record_published(
-            claimed.delivery_id, external_id, url, now, {"account": claimed.handle, "url": url}
-        )
+        detail = {"account": claimed.handle, "url": url}
+        if not await hotpath.record_published(claimed.delivery_id, external_id, url, now, detail, claimed.worker or ""):
+            return _stale(claimed, "published")
     else:
-        await Delivery.filter(id=claimed.delivery_id).update(
+        changed = await _still_ours(claimed).update(
             state=DeliveryState.PUBLISHED.value, external_id=external_id, url=url, published_at=now, last_error=None
         )
+        if not changed:
+            return _stale(claimed, "published")
         await audit.record("delivery.published", post_id=claimed.post_id, state=None, account=claimed.handle, url=url)
         await _settle(claimed.post_id)
     await _tell(notifier, claimed, report_published(claimed, url), [claimed.delivery_id], now=now)
@@ -174,7 +192,8 @@ async def failed(
 ) -> None:
     """Record a failure that will not be retried; ``unknown`` when the request may have gone through."""
     state = DeliveryState.UNKNOWN if unknown else DeliveryState.FAILED
-    await Delivery.filter(id=claimed.delivery_id).update(state=state.value, last_error=reason)
+    if not await _still_ours(claimed).update(state=state.value, last_error=reason):
+        return _stale(claimed, state.value)
     await audit.record(f"delivery.{state.value}", post_id=claimed.post_id, account=claimed.handle, error=reason)
     log.warning(
         f"delivery.{state.value}",
@@ -189,9 +208,8 @@ async def failed(
 
 async def retry_later(claimed: Claimed, *, reason: str, at: datetime) -> None:
     """A transient failure: put the delivery back on the schedule for ``at``."""
-    await Delivery.filter(id=claimed.delivery_id, state=DeliveryState.PUBLISHING.value).update(
-        state=DeliveryState.SCHEDULED.value, due_at=at, last_error=reason
-    )
+    if not await _still_ours(claimed).update(state=DeliveryState.SCHEDULED.value, due_at=at, last_error=reason):
+        return _stale(claimed, "retry")
     log.info(
         "delivery.retry_scheduled",
         post_id=claimed.post_id,

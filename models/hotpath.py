@@ -41,7 +41,7 @@ RECORD_PUBLISHED_SINGLE = """
 WITH d AS (
     UPDATE deliveries SET state = 'published', external_id = $2, url = $3, published_at = $4, last_error = NULL,
                           updated_at = $4
-    WHERE id = $1
+    WHERE id = $1 AND state = 'publishing' AND claimed_by = $6
     RETURNING post_id
 ), p AS (
     UPDATE posts SET state = 'published', updated_at = $4
@@ -53,7 +53,7 @@ WITH d AS (
     UNION ALL
     SELECT id, 'post.published', 'published', version, '{}'::jsonb, $4 FROM p
 )
-SELECT count(*) FROM p
+SELECT (SELECT count(*) FROM d) AS recorded, (SELECT count(*) FROM p) AS settled
 """
 
 
@@ -73,9 +73,12 @@ async def claim(delivery_id: int, worker: str, now: datetime) -> dict[str, Any] 
     return row
 
 
-async def record_published(delivery_id: int, external_id: str, url: str, now: datetime, detail: dict[str, Any]) -> bool:
-    """Record a single-delivery post as published; returns whether the post settled."""
+async def record_published(
+    delivery_id: int, external_id: str, url: str, now: datetime, detail: dict[str, Any], worker: str
+) -> bool:
+    """Record a single-delivery post as published by ``worker``; False when that claim is no longer
+    ours (the reconciler gave the delivery to someone else meanwhile)."""
     rows = await connections.get("default").execute_query_dict(
-        RECORD_PUBLISHED_SINGLE, [delivery_id, external_id, url, now, json.dumps(detail)]
+        RECORD_PUBLISHED_SINGLE, [delivery_id, external_id, url, now, json.dumps(detail), worker]
     )
-    return bool(rows and rows[0]["count"])
+    return bool(rows and rows[0]["recorded"])

@@ -23,13 +23,17 @@ def dry_run() -> Publishers:
     return Publishers({}, fallback=DryRunPublisher())
 
 
-def live(client: httpx.AsyncClient) -> Publishers:
-    """The real publishers, sharing one HTTP client. Platforms without one fail with a clear reason."""
+def live(client: httpx.AsyncClient, timeout: httpx.Timeout) -> Publishers:
+    """The real publishers, sharing one HTTP client. Platforms without one fail with a clear reason.
+
+    ``timeout`` bounds every platform call; it must stay well inside the task timeout, or the
+    reconciler would take a slow publish for a dead one.
+    """
     return Publishers(
         {
-            "fake": FakePlatformPublisher(client, "http://127.0.0.1:8790", idempotent=True),
+            "fake": FakePlatformPublisher(client, "http://127.0.0.1:8790", idempotent=True, timeout=timeout),
             "fake-nokey": FakePlatformPublisher(
-                client, "http://127.0.0.1:8790", idempotent=False, label="The fake platform (no key)"
+                client, "http://127.0.0.1:8790", idempotent=False, label="The fake platform (no key)", timeout=timeout
             ),
         }
     )
