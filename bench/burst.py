@@ -51,7 +51,7 @@ def run(stack: Stack, *, posts: int, channels: int, lead_in: float, chat: str) -
     due = batch[0].due_at.timestamp()
     say(f"{posts:,} posts due at {batch[0].due_at:%H:%M:%S.%f}")
     before = cpu_snapshot(stack.component_pids())
-    stack.wait_drained(batch, timeout=lead_in + 900, interval=0.5)
+    stack.wait_drained(batch, timeout=lead_in + 900, report_grace=900, interval=0.5)
     cpu = cpu_used(before, stack.component_pids())
     load = load_average()
     outcome = stack.outcome(batch)

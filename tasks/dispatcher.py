@@ -39,6 +39,7 @@ log = structlog.get_logger(__name__)
 Enqueue = Callable[[int, datetime], Awaitable[None]]
 OnTimer = Callable[[Timer], Awaitable[None]]
 IsIdempotent = Callable[[str], bool]
+SEND_CONCURRENCY = 64
 
 
 class Dispatcher:
@@ -81,8 +82,9 @@ class Dispatcher:
         total = await self._mark_missed(now)
         while True:
             due = await self._take_due(now)
-            # one batch goes out concurrently: a burst of thousands is not thousands of round trips in a row
-            await asyncio.gather(*(self._send(delivery_id, due_at) for delivery_id, due_at in due))
+            # a batch goes out concurrently (a burst is not thousands of round trips in a row), at most
+            # SEND_CONCURRENCY at a time: redis-py fails fast past its per-node connection limit
+            await self._send_all(due)
             total += len(due)
             if len(due) < self._batch:
                 break
@@ -128,6 +130,15 @@ class Dispatcher:
             log.warning("dispatch.missed", count=len(ids), grace_s=self._grace.total_seconds())
             await deliveries.missed(ids, notifier=self._notifier, grace=self._grace)
         return len(ids)
+
+    async def _send_all(self, due: list[tuple[int, datetime]]) -> None:
+        gate = asyncio.Semaphore(SEND_CONCURRENCY)
+
+        async def send(delivery_id: int, due_at: datetime) -> None:
+            async with gate:
+                await self._send(delivery_id, due_at)
+
+        await asyncio.gather(*(send(delivery_id, due_at) for delivery_id, due_at in due))
 
     async def _send(self, delivery_id: int, due_at: datetime) -> None:
         try:

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import asyncpg
 import structlog
 from taskiq import AsyncBroker, Context, TaskiqDepends
-from tortoise.exceptions import DBConnectionError, OperationalError
+from tortoise.exceptions import DBConnectionError, OperationalError, TransactionManagementError
 
 from handlers import delivery
 from tasks.publishers.base import Publication
@@ -25,6 +25,8 @@ TASK_NAME = "herald.publish_delivery"
 T = TypeVar("T")
 # What a dropped or restarted database connection looks like from tortoise/asyncpg.
 DB_TRANSIENT = (
+    asyncpg.exceptions.InternalClientError,  # "cannot switch to state …" on a connection killed mid-query
+    TransactionManagementError,
     OperationalError,
     DBConnectionError,
     ConnectionError,

@@ -637,25 +637,29 @@ class Stack:
         return found
 
     def progress(self, posts: Sequence[PostRef]) -> tuple[int, int]:
-        """(deliveries in a final state, reports) for ``posts``: cheap counts. With a fake chat, reports are
-        the chat's message count (everything it got), else report rows in the outbox."""
+        """(deliveries in a final state, posts reported) for ``posts``: report rows in the outbox, or with a fake
+        chat, the posts it got a report about (read only once every delivery is final; 0 until then)."""
         ids = [p.post_id for p in posts]
 
-        async def query(conn: asyncpg.Connection) -> tuple[int, int]:
-            final = await conn.fetchval(
-                "SELECT count(*) FROM deliveries WHERE post_id = ANY($1::int[]) AND state = ANY($2::text[])",
+        async def query(conn: asyncpg.Connection) -> tuple[int, int, int]:
+            row = await conn.fetchrow(
+                "SELECT count(*) FILTER (WHERE state = ANY($2::text[])) AS final, count(*) AS total"
+                " FROM deliveries WHERE post_id = ANY($1::int[])",
                 ids,
                 sorted(FINAL_STATES),
             )
             if self.chat is not None:
-                return int(final), 0
+                return int(row["final"]), int(row["total"]), 0
             reported = await conn.fetchval(
                 "SELECT count(*) FROM outbox WHERE post_id = ANY($1::int[]) AND payload->>'kind' = 'report'", ids
             )
-            return int(final), int(reported)
+            return int(row["final"]), int(row["total"]), int(reported)
 
-        final, reported = self._with_conn(query)
-        return final, (self.chat.count() if self.chat is not None else reported)
+        final, total, reported = self._with_conn(query)
+        if self.chat is not None and final >= total:
+            # Reading every chat message is heavy: only once the deliveries are all final.
+            reported = len({r["post_id"] for r in self.chat_reports(posts)})
+        return final, reported
 
     def wait_drained(
         self,
