@@ -15,7 +15,7 @@ import httpx
 from taskiq import AsyncBroker, InMemoryBroker
 
 from bot.notifiers import OutboxNotifier, RoutingNotifier
-from bot.slack.notifier import from_settings as slack_notifier
+from bot.slack import notifier as slack_notifier
 from handlers import timers
 from handlers.app import Herald
 from handlers.context import Services
@@ -48,7 +48,7 @@ def secret_key(settings: Settings) -> str:
 def build_notifier(settings: Settings) -> Notifier:
     routes: dict[str, Notifier] = {"shell": OutboxNotifier()}
     if settings.slack_bot_token:
-        routes["slack"] = slack_notifier(settings)
+        routes["slack"] = slack_notifier.from_settings(settings)
     return RoutingNotifier(routes)
 
 
@@ -91,8 +91,6 @@ class Components:
         return isinstance(self.broker, InMemoryBroker)
 
     async def aclose(self) -> None:
-        from bot.slack import notifier as slack_notifier
-
         await self.client.aclose()
         await slack_notifier.close_all()
 

@@ -62,4 +62,4 @@ class Herald:
             log.exception(
                 "command.failed", ref=ref, command=incoming.text.split(" ", 1)[0], adapter=incoming.sender.adapter
             )
-            return [error(f"Something went wrong (ref {ref}); nothing was changed that you'd need to redo.")]
+            return [error(f"Something went wrong (ref {ref}). It was logged; please tell whoever runs Herald.")]

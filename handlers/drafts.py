@@ -24,7 +24,7 @@ from handlers.views import approval_card, awaited, when_text
 from models.accounts import SocialAccount
 from models.approvals import ApprovalDecision, Decision
 from models.errors import InvalidInput, NotFound, PermissionDenied, about
-from models.lifecycle import Action, DeliveryState, PostState, advance
+from models.lifecycle import Action, PostState, advance
 from models.members import ADMIN_ROLE, Member
 from models.posts import Delivery, Post
 
@@ -354,6 +354,3 @@ async def withdraw_command(ctx: Context, args: str) -> list[Reply]:
 @router.command("cancel", "/cancel ID", "stop a post from going out (author or admin)")
 async def cancel_command(ctx: Context, args: str) -> list[Reply]:
     return await _end(ctx, args, Action.CANCEL, "/cancel ID")
-
-
-__all__ = ["DeliveryState", "load_post", "router"]

@@ -124,8 +124,6 @@ class Policy:
 
 
 BUILTIN_DEFAULT = Policy(levels=(Level(Who(roles=frozenset({APPROVER_ROLE}))),))
-# kept for callers that only need the built-in rule
-DEFAULT_POLICY = BUILTIN_DEFAULT
 
 
 def _fmt(delta: timedelta) -> str:

@@ -43,4 +43,4 @@ def ask_placeholder(ask: str) -> str:
 
 
 def something_went_wrong(ref: str) -> str:
-    return f"Something went wrong (ref {ref}); nothing was changed that you'd need to redo."
+    return f"Something went wrong (ref {ref}). It was logged; please tell whoever runs Herald."
