@@ -27,6 +27,7 @@ from models.timers import Timer
 from tasks.broker import build_broker
 from tasks.dispatcher import Dispatcher
 from tasks.publishers import Publishers, dry_run, live
+from tasks.publishers.transport import http_client
 from tasks.runtime import Runtime
 
 SECRET_FILE = Path("data/secret.key")
@@ -50,14 +51,6 @@ def build_notifier(settings: Settings) -> Notifier:
     if settings.slack_bot_token:
         routes["slack"] = slack_notifier.from_settings(settings)
     return RoutingNotifier(routes)
-
-
-def http_client() -> httpx.AsyncClient:
-    """The one HTTP client a process uses for platforms and chats: pooled, with timeouts everywhere."""
-    return httpx.AsyncClient(
-        timeout=httpx.Timeout(10.0, connect=3.0),
-        limits=httpx.Limits(max_connections=200, max_keepalive_connections=100),
-    )
 
 
 def platform_timeout(settings: Settings) -> httpx.Timeout:

@@ -18,6 +18,7 @@ from tasks.publishers.base import Publication, Published, Publisher
 from tasks.publishers.errors import AuthExpired, OutcomeUnknown, PlatformDown, RateLimited, Rejected
 from tasks.publishers.fake import FakePlatformPublisher
 from tasks.publishers.http import DEFAULT_TIMEOUT
+from tasks.publishers.transport import http_client
 from tests.fakes.platform import DEFAULT_TOKEN, FakePlatform
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,9 +38,10 @@ def fake(server: FakePlatform) -> Iterator[FakePlatform]:
     server.reset()  # also answers a request a test left hanging
 
 
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as client:
+@pytest.fixture(params=["production", "httpx"])
+async def client(request: pytest.FixtureRequest) -> AsyncIterator[httpx.AsyncClient]:
+    """The workers' client (httpx over aiohttp) and httpx's own: the publishers read both the same way."""
+    async with http_client() if request.param == "production" else httpx.AsyncClient() as client:
         yield client
 
 
