@@ -28,13 +28,16 @@ IN_FLIGHT = [DeliveryState.SCHEDULED.value, DeliveryState.QUEUED.value, Delivery
 
 
 def render(reply: Reply, *, updated: bool = False) -> str:
-    """A reply as terminal text: buttons become their text twins."""
+    """A reply as terminal text: one line per platform preview (and its warnings), buttons as their text twins."""
     prefix = "! " if reply.kind == "error" else ""
     lines = [prefix + reply.text]
     if updated:
         lines[0] = "(updated) " + lines[0]
     if reply.fields:
         lines.append("  " + " · ".join(f"{f.label}: {f.value}" for f in reply.fields))
+    for preview in reply.previews:
+        lines.append(f"  {preview.target} ({preview.count}): {preview.text}")
+        lines.extend(f"    ! {warning}" for warning in preview.warnings)
     if reply.buttons:
         twins = [f"[{b.label}: {b.command}{' ' + b.ask.upper() if b.ask else ''}]" for b in reply.buttons]
         lines.append("  " + " ".join(twins))

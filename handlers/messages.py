@@ -71,12 +71,35 @@ class Field:
 
 
 @dataclass(frozen=True)
+class Preview:
+    """How a post looks on one target platform, for the approval card.
+
+    ``target`` names the platform and the accounts there (``X · acme, acme_eu``); ``length`` is the
+    text's length as that platform counts it, against its ``limit`` (None: no limit); ``text`` is the
+    text as it goes out there, shortened (a ``✂`` marks where the platform's limit cuts it); each of
+    ``warnings`` is a sentence saying why it can't go out as it is ("X allows 280 characters, this is 312.").
+    """
+
+    target: str
+    length: int
+    limit: int | None
+    text: str
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def count(self) -> str:
+        """``312/280``, or just ``312`` without a limit."""
+        return f"{self.length}/{self.limit}" if self.limit is not None else str(self.length)
+
+
+@dataclass(frozen=True)
 class Reply:
     """A message for a chat.
 
     ``ref`` gives the message a stable identity (``post:12:approval``): an adapter that already
     showed a message with that ref edits it in place instead of posting a new one. ``ephemeral``
-    replies are shown only to the person who caused them, where the chat can.
+    replies are shown only to the person who caused them, where the chat can. ``previews`` show the
+    post per target platform (the approval card); an adapter renders them after the fields.
     """
 
     text: str
@@ -86,6 +109,7 @@ class Reply:
     ref: str | None = None
     post_id: int | None = None
     kind: Literal["info", "error", "success", "approval", "report"] = "info"
+    previews: tuple[Preview, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -97,6 +121,7 @@ class Reply:
             "ref": self.ref,
             "post_id": self.post_id,
             "kind": self.kind,
+            "previews": [[p.target, p.length, p.limit, p.text, list(p.warnings)] for p in self.previews],
         }
 
     @classmethod
@@ -109,6 +134,10 @@ class Reply:
             ref=data.get("ref"),
             post_id=data.get("post_id"),
             kind=data.get("kind", "info"),
+            previews=tuple(
+                Preview(str(t), int(n), None if lim is None else int(lim), str(x), tuple(str(w) for w in ws))
+                for t, n, lim, x, ws in data.get("previews", [])
+            ),
         )
 
 

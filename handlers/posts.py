@@ -46,4 +46,13 @@ async def post_command(ctx: Context, args: str) -> list[Reply]:
     deliveries = await Delivery.filter(post_id=post_id).prefetch_related("account").order_by("id")
     fields = list(card.fields) + [Field(f"→ {d.account.handle}", d.url or d.last_error or d.state) for d in deliveries]
     text = card.text + "\nHistory:\n" + "\n".join(lines)
-    return [Reply(text=text, fields=tuple(fields), buttons=card.buttons, ephemeral=True, post_id=post_id)]
+    return [
+        Reply(
+            text=text,
+            fields=tuple(fields),
+            buttons=card.buttons,
+            ephemeral=True,
+            post_id=post_id,
+            previews=card.previews,
+        )
+    ]

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from zoneinfo import ZoneInfo
 
-from handlers.messages import Button, Field, Reply
-from handlers.platforms import platform
+from handlers.messages import Button, Field, Preview, Reply
+from handlers.platforms import PlatformInfo, missing_media, platform, too_long
 from handlers.policy import Policy, policy_for
 from handlers.timeparse import format_local
 from models.approvals import ApprovalDecision, Decision
@@ -14,6 +15,9 @@ from models.members import Member
 from models.posts import Delivery, Post
 
 PREVIEW_CHARS = 280
+PLATFORM_PREVIEW = 120  # characters of the text in each platform's preview on the card
+CUT_BEFORE, CUT_AFTER = 80, 30  # a text too long for a platform: what fits before the ✂, what doesn't after it
+WORD = 20  # shortening looks this far for a space, so the preview doesn't start or end mid-word
 
 
 def decision_buttons(post_id: int) -> tuple[Button, ...]:
@@ -43,15 +47,63 @@ async def target_handles(post: Post) -> list[str]:
     return [d.account.handle for d in rows]
 
 
-async def character_counts(post: Post) -> str:
-    """Per target platform: how long the text is against that platform's limit, e.g. ``X 120/280``."""
-    rows = await Delivery.filter(post_id=post.id).prefetch_related("account").order_by("id")
-    parts: dict[str, str] = {}
-    for row in rows:
-        info = platform(row.account.platform)
-        limit = f"/{info.text_limit}" if info.text_limit else ""
-        parts.setdefault(info.label, f"{info.label} {len(post.text)}{limit}")
-    return " · ".join(parts.values())
+def fitting(info: PlatformInfo, text: str) -> int:
+    """How many characters of ``text`` fit within the platform's limit, as it counts them."""
+    if info.text_limit is None:
+        return len(text)
+    low, high = 0, len(text)
+    while low < high:  # the longest prefix that fits (a longer prefix counts as much or more, near enough)
+        middle = (low + high + 1) // 2
+        if info.length(text[:middle]) <= info.text_limit:
+            low = middle
+        else:
+            high = middle - 1
+    return low
+
+
+def _one_line(text: str) -> str:
+    return re.sub(r"\s+", " ", text)
+
+
+def platform_text(info: PlatformInfo, text: str) -> str:
+    """The text as it goes out on the platform, shortened for the card.
+
+    When the text is too long, the preview shows where the platform's limit falls: the end of what
+    fits, ``✂``, then the start of what doesn't.
+    """
+    cut = fitting(info, text)
+    if cut >= len(text):
+        return preview(_one_line(text), PLATFORM_PREVIEW)
+    before, after = _one_line(text[:cut]), _one_line(text[cut:])
+    if len(before) > CUT_BEFORE:
+        before = before[-(CUT_BEFORE - 1) :]
+        space = before.find(" ")
+        before = "…" + (before[space + 1 :] if 0 <= space < WORD else before)  # from a word's start
+    if len(after) > CUT_AFTER:
+        after = after[: CUT_AFTER - 1]
+        space = after.rfind(" ")
+        after = (after[:space] if space > len(after) - WORD else after).rstrip() + "…"  # to a word's end
+    return f"{before.lstrip()}✂{after.rstrip()}"
+
+
+def platform_preview(info: PlatformInfo, handles: list[str], text: str, media: list[str]) -> Preview:
+    """The card's preview of ``text`` on one platform, posted to ``handles`` there."""
+    warnings = tuple(w for w in (too_long(info, text), missing_media(info, media)) if w is not None)
+    return Preview(
+        target=f"{info.label} · {', '.join(handles)}",
+        length=info.length(text),
+        limit=info.text_limit,
+        text=platform_text(info, text),
+        warnings=warnings,
+    )
+
+
+def platform_previews(post: Post, targets: list[Delivery]) -> tuple[Preview, ...]:
+    """One preview per target platform (accounts on the same platform share one), in target order."""
+    handles: dict[str, list[str]] = {}
+    for delivery in targets:
+        handles.setdefault(platform(delivery.account.platform).name, []).append(delivery.account.handle)
+    return tuple(platform_preview(platform(name), hs, post.text, list(post.media)) for name, hs in handles.items())
 
 
 async def decisions_at(post: Post, level: int) -> list[ApprovalDecision]:
@@ -76,7 +128,11 @@ async def awaited(post: Post, policy: Policy) -> list[Member]:
 
 
 async def approval_card(post: Post, *, tz: ZoneInfo) -> Reply:
-    """The message approvers act on; edited in place (same ``ref``) after every decision."""
+    """The message approvers act on; edited in place (same ``ref``) after every decision.
+
+    Besides the text and the fields, it previews the post on each target platform: its length as that
+    platform counts it, the text as it goes out there, and what would stop it.
+    """
     policy = await policy_for(post)
     author = await Member.get(id=post.author_id)  # type: ignore[attr-defined]
     state = post.lifecycle_state
@@ -85,9 +141,9 @@ async def approval_card(post: Post, *, tz: ZoneInfo) -> Reply:
         for d in await decisions_at(post, level):
             if d.decision == Decision.APPROVE:
                 approved_by.append(f"{d.approver.name} (level {level})")
+    targets = await Delivery.filter(post_id=post.id).prefetch_related("account").order_by("id")
     fields = [
-        Field("Targets", ", ".join(await target_handles(post))),
-        Field("Characters", await character_counts(post)),
+        Field("Targets", ", ".join(d.account.handle for d in targets)),
         Field("When", when_text(post, tz)),
         Field("Author", author.name),
         Field("Level", f"{min(post.approval_level, policy.depth)} of {policy.depth}"),
@@ -102,7 +158,13 @@ async def approval_card(post: Post, *, tz: ZoneInfo) -> Reply:
     fields.append(Field("State", state.label))
     text = f"Post {post.id} by {author.name} (v{post.version}) — {state.label}\n> {preview(post.text)}"
     return Reply(
-        text=text, fields=tuple(fields), buttons=buttons, ref=card_ref(post.id), post_id=post.id, kind="approval"
+        text=text,
+        fields=tuple(fields),
+        buttons=buttons,
+        ref=card_ref(post.id),
+        post_id=post.id,
+        kind="approval",
+        previews=platform_previews(post, targets),
     )
 
 

@@ -1,10 +1,11 @@
 """Neutral replies as Block Kit.
 
 A :class:`~handlers.messages.Reply` becomes a message: its text in mrkdwn sections (escaped, split at
-Slack's 3,000-character section limit), its fields as a two-column section, its buttons as an actions
-block. A button's ``value`` is its text twin (``/approve 12``), so a click runs exactly what typing it
-would; its ``action_id`` is the button's (``herald.approve``), with ``.ask.<what>`` appended when the
-clicker must be asked something first (``herald.reject.ask.reason``).
+Slack's 3,000-character section limit), its fields as a two-column section, each platform preview as a
+small-print context block (with its warnings in a section under it), its buttons as an actions block.
+A button's ``value`` is its text twin (``/approve 12``), so a click runs exactly what typing it would;
+its ``action_id`` is the button's (``herald.approve``), with ``.ask.<what>`` appended when the clicker
+must be asked something first (``herald.reject.ask.reason``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from handlers.messages import Button, Reply
+from handlers.messages import Button, Preview, Reply
 
 Json = dict[str, Any]
 
@@ -23,6 +24,8 @@ BUTTON_TEXT_LIMIT = 75
 BUTTON_VALUE_LIMIT = 2000
 BUTTONS_PER_BLOCK = 25
 MESSAGE_BLOCKS = 50
+TEXT_LIMIT = 3000  # any text object, e.g. a context block's element
+PREVIEWS_SHOWN = 10  # platform previews rendered in full; the rest share one line (blocks are capped)
 HOME_BLOCKS = 100
 FALLBACK_LIMIT = 3000  # notification text; Slack accepts more, but nobody reads a 40k notification
 ACTIONS_BLOCK = "herald.actions"
@@ -72,6 +75,26 @@ def text_sections(text: str, *, prefix: str = "") -> list[Json]:
     return [{"type": "section", "text": {"type": "mrkdwn", "text": piece or " "}} for piece in pieces]
 
 
+def _context(text: str) -> Json:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": _truncate(text, TEXT_LIMIT)}]}
+
+
+def preview_blocks(previews: tuple[Preview, ...]) -> list[Json]:
+    """Per platform: ``*X · acme* · 120/280`` and the text in small print; warnings in a section under it."""
+    blocks: list[Json] = []
+    for preview in previews[:PREVIEWS_SHOWN]:
+        mark = ":warning: " if preview.warnings else ""
+        blocks.append(_context(f"{mark}*{escape(preview.target)}* · {preview.count}\n{escape(preview.text)}"))
+        if preview.warnings:
+            said = "\n".join(f":warning: {escape(w)}" for w in preview.warnings)
+            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _truncate(said, SECTION_LIMIT)}})
+    rest = previews[PREVIEWS_SHOWN:]
+    if rest:
+        line = " · ".join(f"{':warning: ' if p.warnings else ''}{escape(p.target)} {p.count}" for p in rest)
+        blocks.append(_context(f"…and {len(rest)} more: {line}"))
+    return blocks
+
+
 def action_id(button: Button) -> str:
     return button.action_id + (ASK_MARK + button.ask if button.ask else "")
 
@@ -119,6 +142,7 @@ def reply_blocks(reply: Reply, *, block_prefix: str = "") -> list[Json]:
     ]
     for start in range(0, len(fields), FIELDS_PER_SECTION):
         blocks.append({"type": "section", "fields": fields[start : start + FIELDS_PER_SECTION]})
+    blocks.extend(preview_blocks(reply.previews))
     used: set[str] = set()
     elements = [button_element(b, used) for b in reply.buttons]
     for n, start in enumerate(range(0, len(elements), BUTTONS_PER_BLOCK)):

@@ -144,6 +144,22 @@ async def test_draft_with_text_skips_the_modal(fake: FakeSlack) -> None:
     assert (fields["Targets"], fields["Author"], fields["Awaiting"]) == ("demo", "alice", "bob")
 
 
+async def test_the_card_previews_each_target_platform(fake: FakeSlack) -> None:
+    link = "https://example.com/" + "n" * 300
+    async with harness(fake) as h:
+        await team(h)
+        await h.command("/draft", f"Big news & more: {link} --to brand-x,demo", as_="alice")
+        await h.settle()
+
+    (card,) = h.cards(GENERAL)
+    previews = [b["elements"][0]["text"] for b in card.blocks or [] if b["type"] == "context"]
+    assert [p.split("\n")[0] for p in previews] == ["*X · brand-x* · 40/280", "*Dry run · demo* · 337"]
+    assert previews[0].split("\n")[1].startswith("Big news &amp; more: https://example.com/nnn")
+    assert previews[0].endswith("…") and len(previews[0]) < 200  # shortened
+    assert [b["type"] for b in card.blocks or []] == ["section", "section", "context", "context", "actions"]
+    assert "Characters" not in fields_of(card)
+
+
 async def test_no_accounts_means_no_modal_but_a_sentence(fake: FakeSlack) -> None:
     async with harness(fake) as h:
         await h.command("/draft", "")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from bot.slack.identity import Identities, member_name
 from bot.slack.notifier import SlackNotifier, web_client
 from bot.slack.pacing import ChannelPacer
 from handlers.app import build_router
-from handlers.messages import Button, Conversation, Field, Reply
+from handlers.messages import Button, Conversation, Field, Preview, Reply
 from models.chatrefs import ChatMessageRef
 from models.errors import InvalidInput
 from tests.fakes.slack import FakeSlack
@@ -71,6 +72,48 @@ def test_duplicate_action_ids_are_made_unique() -> None:
     (_, actions) = blocks.message(reply).blocks
 
     assert [e["action_id"] for e in actions["elements"]] == ["herald.retry", "herald.retry.2"]
+
+
+def test_platform_previews_are_small_print_with_warnings_under_them() -> None:
+    reply = Reply(
+        text="Post 12 by alice — awaiting approval",
+        fields=(Field("Targets", "acme, demo"),),
+        buttons=(Button("Approve", "/approve 12", "primary"),),
+        previews=(
+            Preview("X · acme", 312, 280, "…fish & <chips>✂ and more…", ("X allows 280 characters, this is 312.",)),
+            Preview("Dry run · demo", 312, None, "fish & chips"),
+            Preview("Instagram · gram", 12, 2200, "hi", ("Too long.", "Instagram needs at least one image or video.")),
+        ),
+    )
+
+    kinds = [b["type"] for b in blocks.message(reply).blocks]
+    x, x_warning, dry, gram, gram_warning = blocks.message(reply).blocks[2:7]
+
+    assert kinds == ["section", "section", "context", "section", "context", "context", "section", "actions"]
+    assert x["elements"] == [
+        {"type": "mrkdwn", "text": ":warning: *X · acme* · 312/280\n…fish &amp; &lt;chips&gt;✂ and more…"}
+    ]
+    assert x_warning["text"]["text"] == ":warning: X allows 280 characters, this is 312."
+    assert dry["elements"][0]["text"] == "*Dry run · demo* · 312\nfish &amp; chips"
+    assert gram["elements"][0]["text"].startswith(":warning: *Instagram · gram* · 12/2200\n")
+    assert gram_warning["text"]["text"] == ":warning: Too long.\n:warning: Instagram needs at least one image or video."
+
+
+def test_many_platform_previews_stay_within_slacks_limits() -> None:
+    previews = tuple(
+        Preview(f"P{n} · " + "h" * 200, n, 300, "t" * 3000, ("w" * 3000,) if n % 2 else ()) for n in range(14)
+    )
+    reply = Reply(text="card", fields=(Field("Targets", "many"),), buttons=(Button("Approve", "/approve 1"),))
+
+    rendered = blocks.message(replace(reply, previews=previews)).blocks
+
+    contexts = [b for b in rendered if b["type"] == "context"]
+    assert len(contexts) == blocks.PREVIEWS_SHOWN + 1 and len(rendered) <= blocks.MESSAGE_BLOCKS
+    assert contexts[-1]["elements"][0]["text"].startswith("…and 4 more: P10 · hhh")
+    assert ":warning: P11 · " in contexts[-1]["elements"][0]["text"]
+    assert all(len(e["text"]) <= blocks.TEXT_LIMIT for b in contexts for e in b["elements"])
+    assert all(len(b["text"]["text"]) <= blocks.SECTION_LIMIT for b in rendered if "text" in b)
+    assert rendered[-1]["type"] == "actions"
 
 
 def test_home_view_stacks_replies_with_dividers() -> None:
