@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from handlers.delivery import writes_to_database
 from handlers.messages import Conversation, Reply
 from handlers.ports import Notifier
 from models.outbox import OutboxMessage
@@ -12,6 +13,9 @@ class OutboxNotifier:
 
     Used for the local shell, which a worker in another process can't reach directly.
     """
+
+    def writes_to_database(self, conversation: Conversation) -> bool:
+        return True
 
     async def notify(self, conversation: Conversation, reply: Reply) -> None:
         await OutboxMessage.create(
@@ -30,5 +34,11 @@ class RoutingNotifier:
         self._routes = routes
         self._fallback = fallback or OutboxNotifier()
 
+    def _route(self, conversation: Conversation) -> Notifier:
+        return self._routes.get(conversation.adapter, self._fallback)
+
+    def writes_to_database(self, conversation: Conversation) -> bool:
+        return writes_to_database(self._route(conversation), conversation)
+
     async def notify(self, conversation: Conversation, reply: Reply) -> None:
-        await self._routes.get(conversation.adapter, self._fallback).notify(conversation, reply)
+        await self._route(conversation).notify(conversation, reply)

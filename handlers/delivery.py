@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import structlog
 from tortoise.expressions import F
@@ -50,8 +51,17 @@ async def claim(delivery_id: int, *, worker: str, now: datetime) -> Claimed | No
     This conditional UPDATE is the only gate before a platform call: a redelivered or duplicated
     queue message finds the row already claimed and does nothing.
     """
+    return (await claim_many([delivery_id], worker=worker, now=now))[0]
+
+
+async def claim_many(delivery_ids: list[int], *, worker: str, now: datetime) -> list[Claimed | None]:
+    """:func:`claim` for several deliveries at once (one statement on PostgreSQL); results in order."""
     if hotpath.available():
-        return await _claim_fast(delivery_id, worker=worker, now=now)
+        return await _claim_fast(delivery_ids, worker=worker, now=now)
+    return [await _claim_orm(delivery_id, worker=worker, now=now) for delivery_id in delivery_ids]
+
+
+async def _claim_orm(delivery_id: int, *, worker: str, now: datetime) -> Claimed | None:
     changed = await Delivery.filter(id=delivery_id, state=DeliveryState.QUEUED.value).update(
         state=DeliveryState.PUBLISHING.value, claimed_by=worker, claimed_at=now, attempts=F("attempts") + 1
     )
@@ -66,13 +76,19 @@ async def claim(delivery_id: int, *, worker: str, now: datetime) -> Claimed | No
     return claimed
 
 
-async def _claim_fast(delivery_id: int, *, worker: str, now: datetime) -> Claimed | None:
-    row = await hotpath.claim(delivery_id, worker, now)
-    if row is None:
-        return None
-    if not row["started"]:
-        await _withdraw_claim(delivery_id, int(row["post_id"]))
-        return None
+async def _claim_fast(delivery_ids: list[int], *, worker: str, now: datetime) -> list[Claimed | None]:
+    rows = {int(row["id"]): row for row in await hotpath.claim(delivery_ids, worker, now)}
+    out: list[Claimed | None] = []
+    for delivery_id in delivery_ids:
+        row = rows.pop(delivery_id, None)  # a duplicate message in the same batch gets nothing
+        if row is not None and not row["started"]:
+            await _withdraw_claim(delivery_id, int(row["post_id"]))
+            row = None
+        out.append(None if row is None else _claimed(row, worker))
+    return out
+
+
+def _claimed(row: dict[str, Any], worker: str) -> Claimed:
     credentials = row["credentials"]
     return Claimed(
         delivery_id=int(row["id"]),
@@ -122,7 +138,9 @@ async def abandoned(delivery_id: int, *, notifier: Notifier | None, now: datetim
     we can't safely send again, so a human decides (verify or republish)."""
     claimed = await load(delivery_id)
     reason = "The worker publishing it stopped before the platform answered."
-    await failed(claimed, reason=reason, now=now, notifier=notifier, unknown=True)
+    reply = await failed(claimed, reason=reason, unknown=True)
+    if reply is not None:
+        await tell(notifier, claimed, reply, [delivery_id], now=now)
 
 
 async def missed(delivery_ids: list[int], *, notifier: Notifier | None, grace: timedelta) -> None:
@@ -157,7 +175,7 @@ async def missed(delivery_ids: list[int], *, notifier: Notifier | None, grace: t
             Button("Reschedule", f"/schedule {post_id}", ask="when"),
         )
         reply = Reply(text=text, buttons=buttons, post_id=post_id, kind="report")
-        await _tell(notifier, claims[0], reply, [c.delivery_id for c in claims], now=datetime.now(UTC))
+        await tell(notifier, claims[0], reply, [c.delivery_id for c in claims], now=datetime.now(UTC))
 
 
 def _still_ours(claimed: Claimed) -> QuerySet[Delivery]:
@@ -171,30 +189,74 @@ def _stale(claimed: Claimed, outcome: str) -> None:
     log.warning("delivery.stale_result", post_id=claimed.post_id, delivery_id=claimed.delivery_id, outcome=outcome)
 
 
-async def published(claimed: Claimed, *, external_id: str, url: str, now: datetime, notifier: Notifier) -> None:
-    if claimed.siblings == 1 and hotpath.available():
-        detail = {"account": claimed.handle, "url": url}
-        if not await hotpath.record_published(claimed.delivery_id, external_id, url, now, detail, claimed.worker or ""):
-            return _stale(claimed, "published")
-    else:
+@dataclass(frozen=True)
+class Outcome:
+    """A platform's yes for one claimed delivery, to be recorded."""
+
+    claimed: Claimed
+    external_id: str
+    url: str
+
+
+async def published(outcomes: list[Outcome], *, now: datetime) -> list[Reply | None]:
+    """Record publishes (one statement for all single-delivery posts on PostgreSQL); for each, the
+    report to tell, or None when its claim was no longer current (someone else reports)."""
+    fast = [o for o in outcomes if o.claimed.siblings == 1] if hotpath.available() else []
+    recorded = await hotpath.record_published(
+        [
+            hotpath.Publish(
+                delivery_id=o.claimed.delivery_id,
+                external_id=o.external_id,
+                url=o.url,
+                detail={"account": o.claimed.handle, "url": o.url},
+                worker=o.claimed.worker or "",
+            )
+            for o in fast
+        ],
+        now,
+    )
+    fast_ids = {id(o) for o in fast}
+    replies: list[Reply | None] = []
+    for outcome in outcomes:
+        if id(outcome) in fast_ids:
+            ok = outcome.claimed.delivery_id in recorded
+        else:
+            ok = await _record_published_orm(outcome, now=now)
+        if not ok:
+            _stale(outcome.claimed, "published")
+        replies.append(report_published(outcome.claimed, outcome.url) if ok else None)
+    return replies
+
+
+async def _record_published_orm(outcome: Outcome, *, now: datetime) -> bool:
+    claimed = outcome.claimed
+    async with in_transaction():  # all or nothing, so a retry after a lost connection is exact
         changed = await _still_ours(claimed).update(
-            state=DeliveryState.PUBLISHED.value, external_id=external_id, url=url, published_at=now, last_error=None
+            state=DeliveryState.PUBLISHED.value,
+            external_id=outcome.external_id,
+            url=outcome.url,
+            published_at=now,
+            last_error=None,
         )
         if not changed:
-            return _stale(claimed, "published")
-        await audit.record("delivery.published", post_id=claimed.post_id, state=None, account=claimed.handle, url=url)
+            return False
+        await audit.record(
+            "delivery.published", post_id=claimed.post_id, state=None, account=claimed.handle, url=outcome.url
+        )
         await _settle(claimed.post_id)
-    await _tell(notifier, claimed, report_published(claimed, url), [claimed.delivery_id], now=now)
+    return True
 
 
-async def failed(
-    claimed: Claimed, *, reason: str, now: datetime, notifier: Notifier | None, unknown: bool = False
-) -> None:
-    """Record a failure that will not be retried; ``unknown`` when the request may have gone through."""
+async def failed(claimed: Claimed, *, reason: str, unknown: bool = False) -> Reply | None:
+    """Record a failure that will not be retried (``unknown`` when the request may have gone through);
+    the report to tell, or None when the claim was no longer current."""
     state = DeliveryState.UNKNOWN if unknown else DeliveryState.FAILED
-    if not await _still_ours(claimed).update(state=state.value, last_error=reason):
-        return _stale(claimed, state.value)
-    await audit.record(f"delivery.{state.value}", post_id=claimed.post_id, account=claimed.handle, error=reason)
+    async with in_transaction():  # all or nothing, so a retry after a lost connection is exact
+        if not await _still_ours(claimed).update(state=state.value, last_error=reason):
+            _stale(claimed, state.value)
+            return None
+        await audit.record(f"delivery.{state.value}", post_id=claimed.post_id, account=claimed.handle, error=reason)
+        await _settle(claimed.post_id)
     log.warning(
         f"delivery.{state.value}",
         post_id=claimed.post_id,
@@ -202,8 +264,7 @@ async def failed(
         account=claimed.handle,
         reason=reason,
     )
-    await _settle(claimed.post_id)
-    await _tell(notifier, claimed, report_failed(claimed, reason, unknown=unknown), [claimed.delivery_id], now=now)
+    return report_failed(claimed, reason, unknown=unknown)
 
 
 async def retry_later(claimed: Claimed, *, reason: str, at: datetime) -> None:
@@ -233,26 +294,41 @@ async def _settle(post_id: int) -> None:
         await audit.record(f"post.{new_state.value}", post_id=post_id, state=new_state.value, version=post.version)
 
 
-async def _tell(
+async def tell(
     notifier: Notifier | None, claimed: Claimed, reply: Reply, delivery_ids: list[int], *, now: datetime
 ) -> bool:
-    """Tell the post's conversation and mark the deliveries reported, together.
+    """Tell the post's conversation and mark the deliveries reported.
 
-    The mark and the message commit as one (for chats reached through the outbox table, exactly
-    once); if telling fails or the process dies first, the deliveries stay unreported and
+    A chat reached through the database (the outbox) is written in the same transaction as the mark,
+    so it is told exactly once; any other chat is told first and marked after, so a crash in between
+    tells it again rather than never. If telling fails, the deliveries stay unreported and
     :func:`report_stragglers` tells them later.
     """
     if notifier is None:
         return False
     try:
+        if claimed.origin is not None and not writes_to_database(notifier, claimed.origin):
+            await notifier.notify(claimed.origin, reply)
+            await mark_reported(delivery_ids, now=now)
+            return True
         async with in_transaction():
             if claimed.origin is not None:
                 await notifier.notify(claimed.origin, reply)
-            await Delivery.filter(id__in=delivery_ids, reported_at__isnull=True).update(reported_at=now)
+            await mark_reported(delivery_ids, now=now)
     except Exception:  # a chat outage must not undo a publish that happened
         log.exception("notify.failed", post_id=claimed.post_id, delivery_id=claimed.delivery_id)
         return False
     return True
+
+
+def writes_to_database(notifier: Notifier, conversation: Conversation) -> bool:
+    """Whether ``notifier`` reaches ``conversation`` by writing rows (so it can join a transaction)."""
+    check = getattr(notifier, "writes_to_database", None)
+    return bool(check(conversation)) if check is not None else False
+
+
+async def mark_reported(delivery_ids: list[int], *, now: datetime) -> None:
+    await Delivery.filter(id__in=delivery_ids, reported_at__isnull=True).update(reported_at=now)
 
 
 def report_published(claimed: Claimed, url: str) -> Reply:
@@ -307,6 +383,6 @@ async def report_stragglers(*, notifier: Notifier | None, now: datetime, older_t
             else:
                 reply = report_failed(claimed, locked.last_error or "", unknown=locked.state == DeliveryState.UNKNOWN)
             log.warning("report.late", post_id=claimed.post_id, delivery_id=row.id)
-            if await _tell(notifier, claimed, reply, [row.id], now=now):
+            if await tell(notifier, claimed, reply, [row.id], now=now):
                 told += 1
     return told

@@ -51,6 +51,12 @@ def tortoise_url(url: str) -> str:
     return url
 
 
+async def keep_session(connection: Any) -> None:
+    """asyncpg's pool resets a connection's whole session (advisory locks, LISTEN, settings, cursors) with one
+    more round trip each time it goes back to the pool, which through tortoise is after every query. Herald
+    keeps no session state, so this skips that; asyncpg still rolls back a transaction left open."""
+
+
 def tortoise_config(url: str, *, pool_max: int = 10, application_name: str = "herald") -> dict[str, Any]:
     connection: dict[str, Any] | str = tortoise_url(url)
     if dialect_of(url) == "postgres":
@@ -69,6 +75,7 @@ def tortoise_config(url: str, *, pool_max: int = 10, application_name: str = "he
                 # a statement that hangs (lost connection, lock) fails instead of blocking forever
                 "command_timeout": 30,
                 "max_inactive_connection_lifetime": 300,
+                "reset": keep_session,
             },
         }
     return {

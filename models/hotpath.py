@@ -2,12 +2,14 @@
 
 The ORM path (``handlers/delivery.py``) takes about a dozen round trips per delivery; a burst of
 thousands of posts due in the same second needs far fewer. These statements do the same state
-changes as the ORM path, with the same conditions, so the outcome is identical:
+changes as the ORM path, with the same conditions, so the outcome is identical. Both take many
+deliveries at once (a worker groups its concurrent publishes), locking rows in id order so two
+workers' batches can't deadlock each other:
 
-* :func:`claim` moves the delivery ``queued → publishing`` and its post to ``publishing`` in one
-  statement, returning what the publisher needs; the post update only happens if the delivery
+* :func:`claim` moves deliveries ``queued → publishing`` and their posts to ``publishing`` in one
+  statement, returning what the publisher needs; a post update only happens if its delivery
   update did, and reports whether the post could start (it may have been cancelled meanwhile).
-* :func:`record_published` marks the delivery published, appends the audit entries and, for a post
+* :func:`record_published` marks deliveries published, appends the audit entries and, for posts
   with a single delivery, settles the post as published. Posts with several deliveries settle through
   the ORM path, which locks the post row (two siblings finishing at once must see each other).
 """
@@ -15,6 +17,7 @@ changes as the ORM path, with the same conditions, so the outcome is identical:
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -24,11 +27,12 @@ CLAIM = """
 WITH c AS (
     UPDATE deliveries SET state = 'publishing', claimed_by = $2, claimed_at = $3, attempts = attempts + 1,
                           updated_at = $3
-    WHERE id = $1 AND state = 'queued'
+    WHERE id IN (SELECT id FROM deliveries WHERE id = ANY($1::bigint[]) AND state = 'queued' ORDER BY id FOR UPDATE)
     RETURNING id, post_id, account_id, attempts, idempotency_key
 ), p AS (
     UPDATE posts SET state = 'publishing', updated_at = $3
-    WHERE id = (SELECT post_id FROM c) AND state IN ('scheduled', 'publishing')
+    WHERE id IN (SELECT id FROM posts WHERE id IN (SELECT post_id FROM c) AND state IN ('scheduled', 'publishing')
+                 ORDER BY id FOR UPDATE)
     RETURNING id, text, media, origin
 )
 SELECT c.id, c.post_id, c.attempts, c.idempotency_key, a.platform, a.handle, a.credentials,
@@ -37,23 +41,34 @@ SELECT c.id, c.post_id, c.attempts, c.idempotency_key, a.platform, a.handle, a.c
 FROM c JOIN social_accounts a ON a.id = c.account_id LEFT JOIN p ON p.id = c.post_id
 """
 
-RECORD_PUBLISHED_SINGLE = """
-WITH d AS (
-    UPDATE deliveries SET state = 'published', external_id = $2, url = $3, published_at = $4, last_error = NULL,
-                          updated_at = $4
-    WHERE id = $1 AND state = 'publishing' AND claimed_by = $6
-    RETURNING post_id
+RECORD_PUBLISHED_SINGLES = """
+WITH v AS (
+    SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[])
+                  AS v(id, external_id, url, detail, worker)
+), d AS (
+    UPDATE deliveries d SET state = 'published', external_id = v.external_id, url = v.url, published_at = $6,
+                            last_error = NULL, updated_at = $6
+    FROM v
+    WHERE d.id IN (SELECT x.id FROM deliveries x JOIN v ON v.id = x.id
+                   WHERE x.state = 'publishing' AND x.claimed_by = v.worker ORDER BY x.id FOR UPDATE OF x)
+      AND d.id = v.id
+    RETURNING d.id, d.post_id, v.detail
 ), p AS (
-    UPDATE posts SET state = 'published', updated_at = $4
-    WHERE id = (SELECT post_id FROM d) AND state = 'publishing'
+    UPDATE posts SET state = 'published', updated_at = $6
+    WHERE id IN (SELECT id FROM posts WHERE id IN (SELECT post_id FROM d) AND state = 'publishing'
+                 ORDER BY id FOR UPDATE)
     RETURNING id, version
 ), a AS (
     INSERT INTO audit_log (post_id, action, state, version, detail, created_at)
-    SELECT post_id, 'delivery.published', NULL, NULL, $5::jsonb, $4 FROM d
-    UNION ALL
-    SELECT id, 'post.published', 'published', version, '{}'::jsonb, $4 FROM p
+    SELECT post_id, action, state, version, detail, $6 FROM (
+        SELECT post_id, 0 AS k, 'delivery.published' AS action, NULL AS state, NULL::int AS version,
+               detail::jsonb AS detail
+        FROM d
+        UNION ALL
+        SELECT id, 1, 'post.published', 'published', version, '{}'::jsonb FROM p
+    ) entries ORDER BY post_id, k
 )
-SELECT (SELECT count(*) FROM d) AS recorded, (SELECT count(*) FROM p) AS settled
+SELECT id FROM d
 """
 
 
@@ -62,23 +77,44 @@ def available() -> bool:
     return bool(connections.get("default").capabilities.dialect == "postgres")
 
 
-async def claim(delivery_id: int, worker: str, now: datetime) -> dict[str, Any] | None:
-    rows = await connections.get("default").execute_query_dict(CLAIM, [delivery_id, worker, now])
-    if not rows:
-        return None
-    row = dict(rows[0])
-    for key in ("media", "origin"):
-        if isinstance(row.get(key), str):
-            row[key] = json.loads(row[key])
-    return row
+async def claim(delivery_ids: list[int], worker: str, now: datetime) -> list[dict[str, Any]]:
+    """Claim every queued delivery among ``delivery_ids`` for ``worker``: a row per delivery it got."""
+    rows = await connections.get("default").execute_query_dict(CLAIM, [delivery_ids, worker, now])
+    out = []
+    for row in rows:
+        row = dict(row)
+        for key in ("media", "origin"):
+            if isinstance(row.get(key), str):
+                row[key] = json.loads(row[key])
+        out.append(row)
+    return out
 
 
-async def record_published(
-    delivery_id: int, external_id: str, url: str, now: datetime, detail: dict[str, Any], worker: str
-) -> bool:
-    """Record a single-delivery post as published by ``worker``; False when that claim is no longer
-    ours (the reconciler gave the delivery to someone else meanwhile)."""
+@dataclass(frozen=True)
+class Publish:
+    """One publish to record: the delivery, what the platform said, and whose claim it was."""
+
+    delivery_id: int
+    external_id: str
+    url: str
+    detail: dict[str, Any]
+    worker: str
+
+
+async def record_published(results: list[Publish], now: datetime) -> set[int]:
+    """Record deliveries of single-delivery posts as published, each only if its claim is still that
+    worker's (the reconciler may have given it to someone else meanwhile); the ids that were recorded."""
+    if not results:
+        return set()
     rows = await connections.get("default").execute_query_dict(
-        RECORD_PUBLISHED_SINGLE, [delivery_id, external_id, url, now, json.dumps(detail), worker]
+        RECORD_PUBLISHED_SINGLES,
+        [
+            [r.delivery_id for r in results],
+            [r.external_id for r in results],
+            [r.url for r in results],
+            [json.dumps(r.detail) for r in results],
+            [r.worker for r in results],
+            now,
+        ],
     )
-    return bool(rows and rows[0]["recorded"])
+    return {int(row["id"]) for row in rows}

@@ -14,8 +14,10 @@ from taskiq import AsyncBroker, Context, TaskiqDepends
 from tortoise.exceptions import DBConnectionError, OperationalError, TransactionManagementError
 
 from handlers import delivery
+from handlers.messages import Reply
 from tasks.publishers.base import Publication
 from tasks.publishers.errors import OutcomeUnknown, Permanent, Transient
+from tasks.reports import Report
 from tasks.runtime import Runtime
 
 log = structlog.get_logger(__name__)
@@ -61,9 +63,7 @@ async def run_delivery(rt: Runtime, delivery_id: int, due_at: datetime | None = 
     The claim happens first (so a duplicate message is a no-op and the database work is out of the
     way), then the worker waits for the exact due time, then calls the platform.
     """
-    claimed = await with_db_retry(
-        "claim", lambda: delivery.claim(delivery_id, worker=rt.worker_id, now=rt.clock.now()), delivery_id=delivery_id
-    )
+    claimed = await with_db_retry("claim", lambda: rt.claims(delivery_id), delivery_id=delivery_id)
     if claimed is None:
         log.info("delivery.skipped", delivery_id=delivery_id, reason="not queued (done, taken or cancelled)")
         return "skipped"
@@ -73,10 +73,7 @@ async def run_delivery(rt: Runtime, delivery_id: int, due_at: datetime | None = 
             await asyncio.sleep(wait)
     publisher = rt.publishers.for_platform(claimed.platform)
     if publisher is None:
-        await delivery.failed(
-            claimed, reason=f"Herald can't publish to {claimed.platform} yet.", now=rt.clock.now(), notifier=rt.notifier
-        )
-        return "failed"
+        return await _failed(rt, claimed, f"Herald can't publish to {claimed.platform} yet.")
     publication = Publication(
         post_id=claimed.post_id,
         delivery_id=claimed.delivery_id,
@@ -91,40 +88,44 @@ async def run_delivery(rt: Runtime, delivery_id: int, due_at: datetime | None = 
     except Transient as exc:
         return await _transient(rt, claimed, str(exc), exc.retry_after)
     except Permanent as exc:
-        await delivery.failed(claimed, reason=str(exc), now=rt.clock.now(), notifier=rt.notifier)
-        return "failed"
+        return await _failed(rt, claimed, str(exc))
     except OutcomeUnknown as exc:
         if publisher.idempotent:
             return await _transient(rt, claimed, str(exc), None)
-        await delivery.failed(claimed, reason=str(exc), now=rt.clock.now(), notifier=rt.notifier, unknown=True)
-        return "unknown"
+        return await _failed(rt, claimed, str(exc), unknown=True)
     except Exception:
         # A bug in a publisher: we can't tell whether the request went out.
         log.exception("publisher.crashed", post_id=claimed.post_id, delivery_id=delivery_id)
         reason = "Herald hit an unexpected error while publishing."
         if publisher.idempotent:
             return await _transient(rt, claimed, reason, None)
-        await delivery.failed(claimed, reason=reason, now=rt.clock.now(), notifier=rt.notifier, unknown=True)
-        return "unknown"
-    await with_db_retry(
-        "record",
-        lambda: delivery.published(
-            claimed, external_id=result.external_id, url=result.url, now=rt.clock.now(), notifier=rt.notifier
-        ),
-        delivery_id=delivery_id,
-    )
+        return await _failed(rt, claimed, reason, unknown=True)
+    outcome = delivery.Outcome(claimed, external_id=result.external_id, url=result.url)
+    reply = await with_db_retry("record", lambda: rt.records(outcome), delivery_id=delivery_id)
+    if reply is None:
+        return "stale"
+    await _report(rt, claimed, reply)
     return "published"
+
+
+async def _failed(rt: Runtime, claimed: delivery.Claimed, reason: str, *, unknown: bool = False) -> str:
+    reply = await with_db_retry(
+        "record", lambda: delivery.failed(claimed, reason=reason, unknown=unknown), delivery_id=claimed.delivery_id
+    )
+    if reply is None:
+        return "stale"
+    await _report(rt, claimed, reply)
+    return "unknown" if unknown else "failed"
+
+
+async def _report(rt: Runtime, claimed: delivery.Claimed, reply: Reply) -> None:
+    assert rt.reports is not None
+    await rt.reports.submit(Report(claimed, reply))
 
 
 async def _transient(rt: Runtime, claimed: delivery.Claimed, reason: str, retry_after: float | None) -> str:
     if claimed.attempt >= rt.retry.max_attempts:
-        await delivery.failed(
-            claimed,
-            reason=f"{reason} (gave up after {claimed.attempt} attempts)",
-            now=rt.clock.now(),
-            notifier=rt.notifier,
-        )
-        return "failed"
+        return await _failed(rt, claimed, f"{reason} (gave up after {claimed.attempt} attempts)")
     at = rt.clock.now() + timedelta(seconds=rt.retry.delay(claimed.attempt, retry_after))
     await delivery.retry_later(claimed, reason=reason, at=at)
     await rt.scheduler.scheduled(at)

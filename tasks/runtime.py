@@ -7,8 +7,16 @@ import random
 import socket
 from dataclasses import dataclass, field
 
+from handlers import delivery
+from handlers.delivery import Claimed, Outcome
+from handlers.messages import Reply
 from handlers.ports import Clock, Notifier, NullScheduler, Scheduler, SystemClock
+from tasks.batching import Coalescer
 from tasks.publishers import Publishers
+from tasks.reports import Reports, TellNow
+
+#: Most deliveries one claim or record statement takes.
+BATCH = 200
 
 
 @dataclass(frozen=True)
@@ -30,9 +38,27 @@ def worker_name() -> str:
 
 @dataclass
 class Runtime:
+    """``reports`` tells inline unless given (a worker process passes a :class:`~tasks.reports.ReportRelay`);
+    ``claims`` and ``records`` group the claims and publish records of concurrent tasks into one statement."""
+
     publishers: Publishers
     notifier: Notifier
     clock: Clock = field(default_factory=SystemClock)
     scheduler: Scheduler = field(default_factory=NullScheduler)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     worker_id: str = field(default_factory=worker_name)
+    reports: Reports | None = None
+    claims: Coalescer[int, Claimed | None] = field(init=False)
+    records: Coalescer[Outcome, Reply | None] = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.reports is None:
+            self.reports = TellNow(self.notifier, self.clock)
+        self.claims = Coalescer(self._claim, max_batch=BATCH)
+        self.records = Coalescer(self._record, max_batch=BATCH)
+
+    async def _claim(self, delivery_ids: list[int]) -> list[Claimed | None]:
+        return await delivery.claim_many(delivery_ids, worker=self.worker_id, now=self.clock.now())
+
+    async def _record(self, outcomes: list[Outcome]) -> list[Reply | None]:
+        return await delivery.published(outcomes, now=self.clock.now())

@@ -9,7 +9,10 @@ import structlog
 from taskiq import AsyncBroker
 from taskiq.receiver import Receiver
 
+from tasks.reports import ReportRelay
 from tasks.runtime import Runtime
+
+REPORT_DRAIN_S = 10.0
 
 log = structlog.get_logger(__name__)
 
@@ -17,6 +20,7 @@ log = structlog.get_logger(__name__)
 async def run_worker(broker: AsyncBroker, runtime: Runtime, *, concurrency: int, stop: asyncio.Event) -> None:
     """Consume the broker's queue with up to ``concurrency`` publishes at a time, until ``stop`` is set."""
     broker.is_worker_process = True
+    runtime.reports = ReportRelay(runtime.notifier, runtime.clock)  # reports don't hold up publishing
     broker.state.runtime = runtime
     await broker.startup()
     log.info("worker.started", worker=runtime.worker_id, concurrency=concurrency)
@@ -27,5 +31,6 @@ async def run_worker(broker: AsyncBroker, runtime: Runtime, *, concurrency: int,
             )
             await receiver.listen(stop)
     finally:
+        await runtime.reports.drain(within=REPORT_DRAIN_S)  # what isn't told now, the straggler pass tells
         await broker.shutdown()
         log.info("worker.stopped", worker=runtime.worker_id)

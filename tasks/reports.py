@@ -1,0 +1,102 @@
+"""Telling the chat what happened, without holding up publishing.
+
+A worker's publish task records the outcome and hands the report to a :class:`ReportRelay`, which tells the
+conversation in the background and marks the deliveries reported in groups (one statement for the reports
+that finish together). A slow chat (Slack lets a bot post about one message per second per channel) then
+delays only its own reports, never the next publishes. If the worker dies before a report is told, the
+delivery stays unreported and the dispatcher's straggler pass tells it (``handlers.delivery.report_stragglers``).
+
+:class:`TellNow` tells inline, for the in-process queue and tests that read the chat right after a publish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Protocol
+
+import structlog
+
+from handlers import delivery
+from handlers.messages import Reply
+from handlers.ports import Clock, Notifier
+from tasks.batching import Coalescer
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Report:
+    claimed: delivery.Claimed
+    reply: Reply
+
+
+class Reports(Protocol):
+    async def submit(self, report: Report) -> None:
+        """Take ``report`` to tell; may return before it is told."""
+
+    async def drain(self, within: float | None = None) -> None:
+        """Wait until everything submitted has been told (or given up on)."""
+
+
+class TellNow:
+    def __init__(self, notifier: Notifier | None, clock: Clock) -> None:
+        self._notifier = notifier
+        self._clock = clock
+
+    async def submit(self, report: Report) -> None:
+        claimed = report.claimed
+        await delivery.tell(self._notifier, claimed, report.reply, [claimed.delivery_id], now=self._clock.now())
+
+    async def drain(self, within: float | None = None) -> None:
+        return None
+
+
+class ReportRelay:
+    """Tells up to ``concurrency`` reports at once in the background; ``submit`` waits only when
+    ``backlog`` reports are already waiting (back-pressure, so memory stays bounded)."""
+
+    def __init__(self, notifier: Notifier | None, clock: Clock, *, concurrency: int = 64, backlog: int = 5000) -> None:
+        self._notifier = notifier
+        self._clock = clock
+        self._sending = asyncio.Semaphore(concurrency)
+        self._room = asyncio.Semaphore(backlog)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._marks: Coalescer[int, None] = Coalescer(self._mark, max_batch=500)
+
+    async def submit(self, report: Report) -> None:
+        await self._room.acquire()
+        task = asyncio.create_task(self._tell(report))
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._room.release()
+
+    async def _tell(self, report: Report) -> None:
+        claimed, notifier = report.claimed, self._notifier
+        async with self._sending:
+            if notifier is None or claimed.origin is None or delivery.writes_to_database(notifier, claimed.origin):
+                # nothing to send, or the outbox: written with its mark, in one transaction
+                await delivery.tell(notifier, claimed, report.reply, [claimed.delivery_id], now=self._clock.now())
+                return
+            try:
+                await notifier.notify(claimed.origin, report.reply)
+            except Exception:  # left unreported: the straggler pass tries again later
+                log.exception("notify.failed", post_id=claimed.post_id, delivery_id=claimed.delivery_id)
+                return
+        try:
+            await self._marks(claimed.delivery_id)
+        except Exception:  # told but not marked: the straggler pass may tell it once more
+            log.exception("report.mark_failed", post_id=claimed.post_id, delivery_id=claimed.delivery_id)
+
+    async def _mark(self, delivery_ids: list[int]) -> list[None]:
+        await delivery.mark_reported(delivery_ids, now=self._clock.now())
+        return [None] * len(delivery_ids)
+
+    async def drain(self, within: float | None = None) -> None:
+        if self._tasks:
+            _, pending = await asyncio.wait(set(self._tasks), timeout=within)
+            if pending:
+                log.warning("reports.undrained", count=len(pending))
