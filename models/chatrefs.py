@@ -23,3 +23,4 @@ class ChatMessageRef(Model):
     class Meta:
         table = "chat_message_refs"
         unique_together = (("adapter", "channel", "ref"),)
+        indexes = (("ref", "adapter"),)  # every conversation showing one card (a report goes to each)

@@ -8,7 +8,12 @@ Rules, in order:
   conversation already shows it (remembered in :class:`~models.chatrefs.ChatMessageRef`, which the web
   and worker processes share), else posted and remembered;
 * any other reply about a post goes as a thread reply under that post's card in this conversation,
-  when the card is there; everything else is a plain message.
+  when the card is there; everything else is a plain message;
+* a report (``kind="report"``: published, failed, unknown, missed, expired) also goes as a thread reply
+  under the post's card in every other Slack channel showing it (the policy's approvals channel), once
+  per channel. The conversation it was sent to comes first: if that fails, the error propagates and
+  nothing else was posted (whoever retries the report won't double it); after that, a channel that
+  fails is logged and the others still get it.
 
 ``chat.postMessage`` waits for the channel's pacing slot (~1/s); 429s are retried after Retry-After by
 slack-sdk's ``AsyncRateLimitErrorRetryHandler``. A conversation ``dm:<user id>`` is the bot's direct
@@ -80,6 +85,15 @@ def _encode(key: str, channel: str, ts: str) -> str:
 def _decode(key: str, message_id: str) -> tuple[str, str]:
     channel, sep, ts = message_id.partition(":")
     return (channel, ts) if sep else (_target(key), message_id)
+
+
+def _card_thread(key: str, cards: list[ChatMessageRef]) -> str | None:
+    """The ts of the card conversation ``key`` shows, to thread under (when it is in that very channel)."""
+    row = next((r for r in cards if r.channel == key), None)
+    if row is None:
+        return None
+    channel, ts = _decode(key, row.message_id)
+    return ts if channel == _target(key) else None
 
 
 def _error(exc: SlackApiError) -> str:
@@ -160,9 +174,15 @@ class SlackNotifier:
             await self._show_ref(key, reply.ref, msg, conversation.thread, user)
             return
         post_id = reply.post_id if reply.post_id is not None else post_hint
-        if thread is None and post_id is not None:
-            thread = await self._card_thread(key, post_id)
-        await self._post(_target(key), msg, thread, user=user)
+        report = reply.kind == "report" and reply.post_id is not None and not reply.ephemeral
+        cards: list[ChatMessageRef] = []
+        if post_id is not None and (thread is None or report):
+            cards = await self._cards(post_id, None if report else key)  # one query either way
+        if thread is None:
+            thread = _card_thread(key, cards)
+        channel, _ = await self._post(_target(key), msg, thread, user=user)
+        if report:
+            await self._report_under_cards(key, {channel, _target(key)}, cards, msg, post_id=reply.post_id)
 
     # -- the three ways a message appears ---------------------------------------------------------------
 
@@ -245,12 +265,32 @@ class SlackNotifier:
         except SlackApiError as exc:
             log.warning("slack.duplicate_card_left", channel=channel, ref=ref, error=_error(exc))
 
-    async def _card_thread(self, key: str, post_id: int) -> str | None:
-        row = await ChatMessageRef.filter(adapter=ADAPTER, channel=key, ref=card_ref(post_id)).first()
-        if row is None:
-            return None
-        channel, ts = _decode(key, row.message_id)
-        return ts if channel == _target(key) else None
+    async def _cards(self, post_id: int, key: str | None) -> list[ChatMessageRef]:
+        """Where the post's card is shown: in conversation ``key``, or (None) in every Slack conversation."""
+        rows = ChatMessageRef.filter(adapter=ADAPTER, ref=card_ref(post_id))
+        return await (rows if key is None else rows.filter(channel=key)).order_by("id")
+
+    async def _report_under_cards(
+        self, key: str, done: set[str], cards: list[ChatMessageRef], msg: Message, *, post_id: int | None
+    ) -> None:
+        """Post ``msg`` under the card in each other channel showing it, skipping the channels in ``done``."""
+        targets: dict[str, str] = {}  # channel → the card's ts there; one post per channel
+        for row in cards:
+            if row.channel == key:
+                continue
+            channel, ts = _decode(row.channel, row.message_id)
+            if channel not in done:
+                targets.setdefault(channel, ts)
+        if targets:
+            await asyncio.gather(*(self._report_under(channel, ts, msg, post_id) for channel, ts in targets.items()))
+
+    async def _report_under(self, channel: str, ts: str, msg: Message, post_id: int | None) -> None:
+        try:
+            await self._post(channel, msg, ts)
+        except SlackApiError as exc:  # one channel that can't be reached must not keep the report from the others
+            log.warning("slack.report_not_threaded", channel=channel, post_id=post_id, **describe(exc))
+        except Exception:
+            log.exception("slack.report_not_threaded", channel=channel, post_id=post_id)
 
     async def message_of(self, conversation: Conversation, ref: str) -> tuple[str, str] | None:
         """Where this conversation shows the message ``ref`` (channel, ts), if it does."""

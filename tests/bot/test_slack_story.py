@@ -3,7 +3,8 @@
 
 /draft → the modal → submit → approval card in the policy's channel (and where the draft was made) →
 two levels approved by button clicks → published by the worker process → "published" with the link as
-a thread reply under the card, posted by the worker's own Slack notifier.
+a thread reply under the card, where the draft was made and in the approvals channel, posted by the
+worker's own Slack notifier.
 """
 
 from __future__ import annotations
@@ -176,12 +177,20 @@ def test_draft_modal_two_level_approval_publish_and_thread_reply(
             assert final.edits == 2 and final.ts == card.ts
             assert fields_of(final)["Approved by"] == "bob (level 1), carol (level 2)"
             assert labels(slack.card(GENERAL)) == []
-            slack.until("the decisions", lambda: len(fake.messages_in(APPROVALS, thread_ts=card.ts)) == 2, logs)
+            slack.until(
+                "the decisions and the report",
+                lambda: len(fake.messages_in(APPROVALS, thread_ts=card.ts)) == 3,
+                logs,
+            )
             approvals_thread = [m.text for m in fake.messages_in(APPROVALS, thread_ts=card.ts)]
             assert approvals_thread[0] == "Post 1: bob approved; now at level 2 of 2 (@carol)."
-            assert approvals_thread[1] == "Post 1 approved by carol; it goes to demo now."
-            report = next(c for c in fake.calls("chat.postMessage") if c.args.get("text") == link)
-            assert report.args["thread_ts"] == origin.ts
+            # the web process says carol's decision, the worker the outcome: either may come first
+            assert sorted(approvals_thread[1:]) == sorted(["Post 1 approved by carol; it goes to demo now.", link])
+            reports = [c for c in fake.calls("chat.postMessage") if c.args.get("text") == link]
+            assert [(r.args["channel"], r.args["thread_ts"]) for r in reports] == [
+                (GENERAL, origin.ts),
+                (APPROVALS, card.ts),
+            ]
             assert all(p.proc.poll() is None for p in procs), logs()
         final_logs = "\n".join(f"--- {p.name}\n{p.log_path.read_text(errors='replace')}" for p in procs)
         assert [p.proc.returncode for p in procs] == [0, 0, 0], final_logs

@@ -15,7 +15,8 @@ Routes (``fake.url`` is ``http://127.0.0.1:PORT``; ``fake.base_url`` is ``fake.u
   from their JSON strings. Every response is JSON with an ``x-oauth-scopes`` header.
   Checks, in order: unknown method → ``unknown_method``; token (``Authorization: Bearer`` or a ``token``
   argument) not the bot token, or ``fail_auth`` set → ``invalid_auth``; a scripted failure
-  (``rate_limit``: HTTP 429 + ``Retry-After`` + ``ratelimited``; ``fail``: any error); then the method.
+  (``rate_limit``: HTTP 429 + ``Retry-After`` + ``ratelimited``; ``fail``: any error, optionally only for
+  one channel); then the method.
 - ``POST /upload/<file_id>``: the ``upload_url`` from files.getUploadURLExternal; stores the bytes, 200.
 - ``GET /files-pri/<team>-<file_id>/<name>`` (and ``…/download/<name>``): ``url_private`` of a file. With
   ``Authorization: Bearer <bot token>`` the bytes; without, HTTP 200 with an HTML sign-in page, as Slack
@@ -330,13 +331,14 @@ class FakeSlack:
         """Answer the next ``times`` calls of ``method`` with HTTP 429, ``Retry-After``, ``ratelimited``."""
         self._script(method, times, _Script(429, "ratelimited", retry_after))
 
-    def fail(self, method: str, error: str, *, times: int = 1, status: int = 200) -> None:
-        """Answer the next ``times`` calls of ``method`` with ``{"ok": false, "error": error}``."""
-        self._script(method, times, _Script(status, error))
+    def fail(self, method: str, error: str, *, times: int = 1, status: int = 200, channel: str | None = None) -> None:
+        """Answer the next ``times`` calls of ``method`` (with ``channel``: only those to that channel) with
+        ``{"ok": false, "error": error}``."""
+        self._script(method if channel is None else f"{method}@{channel}", times, _Script(status, error))
 
-    def _script(self, method: str, times: int, script: _Script) -> None:
+    def _script(self, key: str, times: int, script: _Script) -> None:
         with self._lock:
-            self._scripts.setdefault(method, deque()).extend(replace(script) for _ in range(times))
+            self._scripts.setdefault(key, deque()).extend(replace(script) for _ in range(times))
 
     def response_url(self, key: str, *, channel: str | None = None, message_ts: str | None = None) -> str:
         """A ``response_url`` on this fake. With ``channel`` (and ``message_ts`` of a message posted here),
@@ -438,7 +440,7 @@ class FakeSlack:
             return 200, _error("unknown_method"), {}
         if self.fail_auth or _token(args, headers) != self.bot_token:
             return 200, _error("invalid_auth"), {}
-        scripted = self._scripts.get(method)
+        scripted = self._scripts.get(f"{method}@{args.get('channel')}") or self._scripts.get(method)
         if scripted:
             script = scripted.popleft()
             retry = {"Retry-After": str(script.retry_after)} if script.retry_after is not None else {}

@@ -169,6 +169,18 @@ async def test_scripted_failure(fake: FakeSlack, client: AsyncWebClient) -> None
     assert raised.value.response["error"] == "expired_trigger_id"
 
 
+async def test_scripted_failure_for_one_channel(fake: FakeSlack, client: AsyncWebClient) -> None:
+    fake.fail("chat.postMessage", "is_archived", channel="C0OLD")
+
+    await client.chat_postMessage(channel="C1", text="fine")
+    with pytest.raises(SlackApiError) as raised:
+        await client.chat_postMessage(channel="C0OLD", text="archived")
+    await client.chat_postMessage(channel="C0OLD", text="only once")
+
+    assert raised.value.response["error"] == "is_archived"
+    assert [m.text for m in fake.messages_in("C1") + fake.messages_in("C0OLD")] == ["fine", "only once"]
+
+
 async def test_views_open_update_publish(fake: FakeSlack, client: AsyncWebClient) -> None:
     modal = {"type": "modal", "callback_id": "schedule", "title": {"type": "plain_text", "text": "Schedule"}}
     opened = await client.views_open(trigger_id="1.2.abc", view=modal)

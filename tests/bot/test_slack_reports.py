@@ -1,0 +1,139 @@
+"""Reports (published, failed …) as thread replies under the post's card, in every channel showing it.
+
+A worker tells a report to the conversation the draft came from, through the Slack notifier; the
+notifier also threads it under the card in the policy's approvals channel. Here the report is told
+exactly as a worker tells it (``notifier.notify(origin, reply)``), after a real draft through Slack.
+"""
+
+from __future__ import annotations
+
+import logging
+from zoneinfo import ZoneInfo
+
+import pytest
+import structlog
+from slack_sdk.errors import SlackApiError
+
+from handlers.messages import Button, Conversation, Reply
+from handlers.views import approval_card
+from models.posts import Post
+from tests.bot.harness import APPROVALS, GENERAL, SlackHarness, harness, labels
+from tests.fakes.slack import FakeSlack, PostedMessage
+
+pytestmark = pytest.mark.usefixtures("pg_db")
+
+PUBLISHED = Reply(
+    text="Post 1 published to demo (Dry run): https://dryrun.invalid/demo/dry-1", post_id=1, kind="report"
+)
+FAILED = Reply(
+    text="Post 1 failed on demo (Dry run): Fake said: Validation failed: duplicate status.",
+    buttons=(Button("Retry", "/retry 1"),),
+    post_id=1,
+    kind="report",
+)
+
+
+async def drafted(h: SlackHarness, *, approvals: str = APPROVALS, where: str = GENERAL) -> Conversation:
+    """alice drafts post 1 in ``where``; the policy shows its card in ``approvals`` too. Returns the origin."""
+    await h.command("/herald", "whoami")
+    await h.settle()
+    for text in ("account add dryrun demo", "role add bob approver"):
+        await h.command("/herald", text)
+    await h.settle()
+    await h.command("/herald", f"policy set demo level1=role:approver channel=slack:{approvals}")
+    await h.settle()
+    await h.command("/draft", "--to demo --at tomorrow 09:00 Big launch!", channel=where)
+    await h.settle()
+    post = await Post.get(id=1)
+    return Conversation.from_json(post.origin)
+
+
+def card_in(h: SlackHarness, channel: str) -> PostedMessage:
+    (card,) = h.cards(channel)
+    return card
+
+
+def thread(fake: FakeSlack, card: PostedMessage) -> list[str]:
+    return [m.text for m in fake.messages_in(card.channel, thread_ts=card.ts)]
+
+
+async def test_a_report_lands_under_the_card_where_it_was_drafted_and_in_the_approvals_channel(
+    fake: FakeSlack,
+) -> None:
+    async with harness(fake) as h:
+        origin = await drafted(h)
+        await h.slack.adapter.notifier.notify(origin, PUBLISHED)
+
+    assert origin == Conversation("slack", GENERAL)
+    assert thread(fake, card_in(h, GENERAL)) == [PUBLISHED.text]
+    assert thread(fake, card_in(h, APPROVALS)) == [PUBLISHED.text]
+    assert [c.args["channel"] for c in fake.calls("chat.postMessage") if c.args["text"] == PUBLISHED.text] == [
+        GENERAL,
+        APPROVALS,
+    ]
+
+
+async def test_drafted_in_the_approvals_channel_the_report_comes_once(fake: FakeSlack) -> None:
+    async with harness(fake) as h:
+        origin = await drafted(h, where=APPROVALS)
+        await h.slack.adapter.notifier.notify(origin, PUBLISHED)
+
+    card = card_in(h, APPROVALS)
+    assert thread(fake, card) == [PUBLISHED.text]
+    assert [m.text for m in fake.messages_in(APPROVALS)].count(PUBLISHED.text) == 1
+    assert h.cards(GENERAL) == [] and PUBLISHED.text not in [m.text for m in fake.messages_in(GENERAL)]
+
+
+async def test_a_failure_report_keeps_its_buttons_in_both_places(fake: FakeSlack) -> None:
+    async with harness(fake) as h:
+        origin = await drafted(h)
+        await h.slack.adapter.notifier.notify(origin, FAILED)
+
+    for channel in (GENERAL, APPROVALS):
+        card = card_in(h, channel)
+        (report,) = fake.messages_in(channel, thread_ts=card.ts)
+        assert report.text == FAILED.text and labels(report) == ["Retry"]
+        (element,) = [e for b in report.blocks or [] if b["type"] == "actions" for e in b["elements"]]
+        assert (element["action_id"], element["value"]) == ("herald.retry", "/retry 1")
+
+
+async def test_a_channel_that_fails_does_not_keep_the_report_from_the_others(fake: FakeSlack) -> None:
+    third = "C0THIRD001"
+    async with harness(fake) as h:
+        origin = await drafted(h)
+        card = await approval_card(await Post.get(id=1), tz=ZoneInfo("UTC"))
+        await h.slack.adapter.notifier.notify(Conversation("slack", third), card)  # shown in a third channel
+        fake.fail("chat.postMessage", "is_archived", channel=APPROVALS)
+        with structlog.testing.capture_logs() as logs:
+            await h.slack.adapter.notifier.notify(origin, PUBLISHED)  # doesn't raise
+
+    assert thread(fake, card_in(h, GENERAL)) == [PUBLISHED.text]
+    assert thread(fake, card_in(h, APPROVALS)) == []
+    assert thread(fake, card_in(h, third)) == [PUBLISHED.text]
+    assert [(e["event"], e["channel"], e["error"]) for e in logs] == [
+        ("slack.report_not_threaded", APPROVALS, "is_archived")
+    ]
+
+
+async def test_if_the_origin_fails_nothing_is_posted_so_a_retry_posts_each_once(fake: FakeSlack) -> None:
+    async with harness(fake) as h:
+        origin = await drafted(h)
+        fake.fail("chat.postMessage", "fatal_error", channel=GENERAL)
+        with pytest.raises(SlackApiError):
+            await h.slack.adapter.notifier.notify(origin, PUBLISHED)
+        assert thread(fake, card_in(h, APPROVALS)) == []
+        await h.slack.adapter.notifier.notify(origin, PUBLISHED)  # the straggler pass, later
+
+    assert thread(fake, card_in(h, GENERAL)) == [PUBLISHED.text]
+    assert thread(fake, card_in(h, APPROVALS)) == [PUBLISHED.text]
+
+
+async def test_a_report_costs_one_query(fake: FakeSlack, caplog: pytest.LogCaptureFixture) -> None:
+    async with harness(fake) as h:
+        origin = await drafted(h)
+        with caplog.at_level(logging.DEBUG, logger="tortoise.db_client"):
+            await h.slack.adapter.notifier.notify(origin, PUBLISHED)
+
+    queries = [r.getMessage() for r in caplog.records if r.name == "tortoise.db_client"]
+    assert len(queries) == 1 and "chat_message_refs" in queries[0]
+    assert thread(fake, card_in(h, APPROVALS)) == [PUBLISHED.text]
