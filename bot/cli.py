@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+import uvloop
 from rich.console import Console
 
 from bot import logs
@@ -51,7 +52,9 @@ def _settings(log_level: str | None = None) -> Settings:
 
 def _run(coro: Awaitable[int | None]) -> None:
     try:
-        code: int | None = asyncio.run(coro)  # type: ignore[arg-type]
+        # uvloop: the same asyncio API, with sockets and timers in C (a worker spends less CPU per publish)
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            code: int | None = runner.run(coro)  # type: ignore[arg-type]
     except ConfigError as exc:
         err.print(f"herald: {exc}")
         raise typer.Exit(2) from None

@@ -328,6 +328,8 @@ def writes_to_database(notifier: Notifier, conversation: Conversation) -> bool:
 
 
 async def mark_reported(delivery_ids: list[int], *, now: datetime) -> None:
+    if hotpath.available():
+        return await hotpath.mark_reported(delivery_ids, now)
     await Delivery.filter(id__in=delivery_ids, reported_at__isnull=True).update(reported_at=now)
 
 

@@ -118,3 +118,11 @@ async def record_published(results: list[Publish], now: datetime) -> set[int]:
         ],
     )
     return {int(row["id"]) for row in rows}
+
+
+async def mark_reported(delivery_ids: list[int], now: datetime) -> None:
+    """Mark deliveries whose outcome the chat has been told (those not marked already)."""
+    await connections.get("default").execute_query(
+        "UPDATE deliveries SET reported_at = $2 WHERE id = ANY($1::bigint[]) AND reported_at IS NULL",
+        [delivery_ids, now],
+    )

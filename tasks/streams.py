@@ -11,7 +11,8 @@ and races a not-yet-initialised cluster client. This subclass keeps its wire for
 * connection, timeout and cluster-topology errors are logged and retried with backoff instead of
   ending ``listen()``: redis-py refreshes the slot map and finds the promoted replica;
 * acknowledging also deletes the entry (``XACK`` + ``XDEL``), so the stream holds only unfinished work;
-  ``MAXLEN ~`` stays as a safety cap.
+  ``MAXLEN ~`` stays as a safety cap;
+* acks and adds that happen together go as one command (acks) or one pipeline (adds).
 
 Exactly-once publishing does not rest on this: a delivery is claimed in PostgreSQL before any
 platform call, so a message redone here after a slow (not dead) consumer finished does nothing.
@@ -35,6 +36,8 @@ from taskiq import AckableMessage
 from taskiq.abc.broker import AsyncBroker
 from taskiq.message import BrokerMessage
 from taskiq_redis import RedisStreamClusterBroker
+
+from tasks.batching import Coalescer
 
 log = structlog.get_logger(__name__)
 
@@ -87,6 +90,9 @@ class ResilientStreamClusterBroker(RedisStreamClusterBroker):
         self.kick_attempts = kick_attempts
         self._ready = asyncio.Lock()
         self._initialised = False
+        # many tasks finish (and the dispatcher enqueues many) at once: one round trip per batch
+        self._acks: Coalescer[tuple[str, str], None] = Coalescer(self._ack_many, max_batch=500, max_inflight=1)
+        self._adds: Coalescer[tuple[str, bytes], None] = Coalescer(self._add_many, max_batch=200, max_inflight=4)
 
     async def _ensure_client(self) -> None:
         if self._initialised:
@@ -110,22 +116,39 @@ class ResilientStreamClusterBroker(RedisStreamClusterBroker):
 
     async def kick(self, message: BrokerMessage) -> None:
         await self._ensure_client()
-        queue_name = message.labels.get("queue_name") or self.queue_name
+        await self._adds((message.labels.get("queue_name") or self.queue_name, message.message))
+
+    async def _add_many(self, messages: list[tuple[str, bytes]]) -> list[None]:
+        """XADD each message, in one pipeline (a failed pipeline is sent again whole: a message added
+        twice is harmless, its delivery is claimed in PostgreSQL once)."""
 
         async def add() -> None:
-            await self.redis.xadd(queue_name, {b"data": message.message}, maxlen=self.maxlen, approximate=True)
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for queue_name, data in messages:
+                    pipe.xadd(queue_name, {b"data": data}, maxlen=self.maxlen, approximate=True)
+                await pipe.execute()
 
         await self._retrying("kick", add, attempts=self.kick_attempts)
+        return [None] * len(messages)
 
     def _ack_generator(self, id: str, queue_name: str) -> Callable[[], Awaitable[None]]:
         async def _ack() -> None:
-            async def ack_and_delete() -> None:
-                await self.redis.xack(queue_name, self.consumer_group_name, id)
-                await self.redis.xdel(queue_name, id)
-
-            await self._retrying("ack", ack_and_delete)
+            await self._acks((queue_name, id))
 
         return _ack
+
+    async def _ack_many(self, entries: list[tuple[str, str]]) -> list[None]:
+        by_queue: dict[str, list[str]] = {}
+        for queue_name, ident in entries:
+            by_queue.setdefault(queue_name, []).append(ident)
+        for queue_name, ids in by_queue.items():
+
+            async def ack_and_delete(queue_name: str = queue_name, ids: list[str] = ids) -> None:
+                await self.redis.xack(queue_name, self.consumer_group_name, *ids)
+                await self.redis.xdel(queue_name, *ids)
+
+            await self._retrying("ack", ack_and_delete)
+        return [None] * len(entries)
 
     async def listen(self) -> AsyncGenerator[AckableMessage, None]:
         await self._ensure_client()
