@@ -7,7 +7,9 @@ Workers in other processes use the same table, so a report can update a card the
 
 from __future__ import annotations
 
-from tortoise import fields
+from typing import NamedTuple
+
+from tortoise import connections, fields
 from tortoise.models import Model
 
 
@@ -24,3 +26,23 @@ class ChatMessageRef(Model):
         table = "chat_message_refs"
         unique_together = (("adapter", "channel", "ref"),)
         indexes = (("ref", "adapter"),)  # every conversation showing one card (a report goes to each)
+
+
+class Shown(NamedTuple):
+    channel: str
+    message_id: str
+
+
+async def shown(adapter: str, ref: str) -> list[Shown]:
+    """Every conversation showing the message ``ref`` on ``adapter``, oldest first.
+
+    One plain indexed query: it runs for every report a worker sends, where building the ORM's query
+    would cost more than running it.
+    """
+    conn = connections.get("default")
+    first, second = ("$1", "$2") if conn.capabilities.dialect == "postgres" else ("?", "?")
+    rows = await conn.execute_query_dict(
+        f"SELECT channel, message_id FROM chat_message_refs WHERE ref = {first} AND adapter = {second} ORDER BY id",
+        [ref, adapter],
+    )
+    return [Shown(str(row["channel"]), str(row["message_id"])) for row in rows]

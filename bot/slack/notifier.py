@@ -43,7 +43,7 @@ from bot.slack.blocks import Message
 from handlers.messages import Conversation, Reply
 from handlers.settings import Settings
 from handlers.views import card_ref
-from models.chatrefs import ChatMessageRef
+from models.chatrefs import ChatMessageRef, Shown, shown
 
 log = structlog.get_logger(__name__)
 ADAPTER = "slack"
@@ -87,7 +87,7 @@ def _decode(key: str, message_id: str) -> tuple[str, str]:
     return (channel, ts) if sep else (_target(key), message_id)
 
 
-def _card_thread(key: str, cards: list[ChatMessageRef]) -> str | None:
+def _card_thread(key: str, cards: list[Shown]) -> str | None:
     """The ts of the card conversation ``key`` shows, to thread under (when it is in that very channel)."""
     row = next((r for r in cards if r.channel == key), None)
     if row is None:
@@ -175,7 +175,7 @@ class SlackNotifier:
             return
         post_id = reply.post_id if reply.post_id is not None else post_hint
         report = reply.kind == "report" and reply.post_id is not None and not reply.ephemeral
-        cards: list[ChatMessageRef] = []
+        cards: list[Shown] = []
         if post_id is not None and (thread is None or report):
             cards = await self._cards(post_id, None if report else key)  # one query either way
         if thread is None:
@@ -265,13 +265,13 @@ class SlackNotifier:
         except SlackApiError as exc:
             log.warning("slack.duplicate_card_left", channel=channel, ref=ref, error=_error(exc))
 
-    async def _cards(self, post_id: int, key: str | None) -> list[ChatMessageRef]:
+    async def _cards(self, post_id: int, key: str | None) -> list[Shown]:
         """Where the post's card is shown: in conversation ``key``, or (None) in every Slack conversation."""
-        rows = ChatMessageRef.filter(adapter=ADAPTER, ref=card_ref(post_id))
-        return await (rows if key is None else rows.filter(channel=key)).order_by("id")
+        rows = await shown(ADAPTER, card_ref(post_id))
+        return rows if key is None else [row for row in rows if row.channel == key]
 
     async def _report_under_cards(
-        self, key: str, done: set[str], cards: list[ChatMessageRef], msg: Message, *, post_id: int | None
+        self, key: str, done: set[str], cards: list[Shown], msg: Message, *, post_id: int | None
     ) -> None:
         """Post ``msg`` under the card in each other channel showing it, skipping the channels in ``done``."""
         targets: dict[str, str] = {}  # channel → the card's ts there; one post per channel
