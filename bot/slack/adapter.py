@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -105,16 +106,20 @@ class SlackAdapter:
             return await work
 
     async def _lull(self) -> None:
-        """Let a burst of requests be acked before starting more work (at most ``MAX_DEFER`` s)."""
-        loop = asyncio.get_running_loop()
+        """Let a burst of requests be acked before starting more work (at most ``MAX_DEFER`` s).
+
+        The clock is ``time.monotonic()``, not ``loop.time()``: uvloop's loop time is read once per
+        loop iteration, and one iteration may ack a hundred requests, so by the loop's clock a burst
+        still being acked would look quiet.
+        """
         for _ in range(round(MAX_DEFER / QUIET)):
-            if loop.time() - self._last_request >= QUIET:
+            if time.monotonic() - self._last_request >= QUIET:
                 return
             await asyncio.sleep(QUIET)
 
     def request_arrived(self) -> None:
         """Called (cheaply) by every listener while acking."""
-        self._last_request = asyncio.get_running_loop().time()
+        self._last_request = time.monotonic()
 
     def _done(self, task: asyncio.Task[Any], what: str) -> None:
         self._tasks.discard(task)
