@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import getpass
 import signal
 import subprocess
@@ -160,7 +161,14 @@ async def _serve_http(app: Any, host: str, port: int) -> None:
         def capture_signals(self) -> Iterator[None]:  # ours below; uvicorn's re-raises the signal on exit
             yield
 
-    server = Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    # httptools: uvicorn's C parser (h11, its pure-Python fallback, costs three times the CPU per request);
+    # no access log: it is off at this log level anyway, but uvicorn would still call the logger per request
+    config = uvicorn.Config(app, host=host, port=port, http="httptools", log_level="warning", access_log=False)
+    server = Server(config)
+    # Everything built so far (modules, the app, the ORM) lives as long as the process: keep it out of
+    # the cyclic garbage collector, whose full collections would otherwise walk all of it (80 ms, in the
+    # middle of a burst of Slack clicks).
+    gc.freeze()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
