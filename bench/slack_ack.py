@@ -3,13 +3,15 @@
 ``python bench/slack_ack.py`` (from the repo root): `herald serve` runs as its own process on a fresh
 PostgreSQL database, with the fake Slack Web API in another process. The team is set up and 200 posts
 are drafted through signed slash commands (each from its own channel, so Slack's per-channel pacing
-doesn't stretch the set-up); then bob clicks Approve on all 200 approval cards at once, over 200
-connections already open (as Slack's own servers keep them). The clicks come from a small client in a
-process of its own (raw sockets and epoll, requests signed and connections opened before the clock
-starts), so the client takes little of the machine's two cores from the server. Each click's latency is
-from writing its signed request to reading the last byte of the ack (HTTP 200); the work each click
-starts (the decision in the database, the card's ``chat.update``, the thread reply) runs after the ack
-and is timed separately (``settled_s``: until every card shows the decision). One JSON line::
+doesn't stretch the set-up); once the server has gone quiet after that, bob clicks Approve on all 200
+approval cards at once, over 200 connections already open (as Slack's own servers keep them). Each click
+is the interaction request Slack sends, signed, with the card's whole message (blocks and all) in its
+payload: about 3.8 KB. The clicks come from a small client in a process of its own (raw sockets and
+epoll, requests signed and connections opened before the clock starts), so the client takes little of
+the machine's two cores from the server. Each click's latency is from writing its signed request to
+reading the last byte of the ack (HTTP 200); the work each click starts (the decision in the database,
+the card's ``chat.update``, the thread reply) runs after the ack and is timed separately
+(``settled_s``: until every card shows the decision). One JSON line::
 
     {"bench": "slack_ack", "clicks": 200, "p50_ms": …, "p99_ms": …, "max_ms": …, "settled_s": …,
      "server_p50_ms_le": …, "server_p99_ms_le": …, "server_cpu_ms_per_click": …,
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
+import json
 import multiprocessing
 import multiprocessing.connection
 import re
@@ -46,6 +49,7 @@ from tests.infra.postgres import create_database, drop_database, require_postgre
 
 ALICE, BOB = "U0ALICE001", "U0BOB00001"
 PATH = "/slack/events"
+BOT_ID = "B0HERALDBOT"
 CARD = re.compile(r"^Post (\d+) by alice")
 
 
@@ -61,12 +65,19 @@ def _fake_slack(conn: multiprocessing.connection.Connection) -> None:
             query = conn.recv()
             if query == "stop":
                 return
-            if query == "cards":  # top-level messages with buttons: (post id, channel, ts, buttons?)
+            if query == "cards":  # approval cards: (post id, channel, ts, the message as Slack holds it)
                 found = []
                 for call in fake.calls("chat.postMessage"):
-                    match = CARD.match(str(call.args.get("text", "")))
+                    text = str(call.args.get("text", ""))
+                    match = CARD.match(text)
                     if match and isinstance(call.response, dict) and call.response.get("ok"):
-                        found.append((int(match.group(1)), call.args["channel"], call.response["ts"]))
+                        ts = call.response["ts"]
+                        blocks = call.args.get("blocks") or []
+                        if isinstance(blocks, str):
+                            blocks = json.loads(blocks)
+                        message = {"type": "message", "subtype": "bot_message", "text": text, "ts": ts}
+                        message.update(bot_id=BOT_ID, blocks=blocks)
+                        found.append((int(match.group(1)), call.args["channel"], ts, message))
                 conn.send(found)
             elif query == "decided":  # cards edited since (each click's chat.update)
                 conn.send(sum(1 for c in fake.calls("chat.update") if c.status == 200))
@@ -191,7 +202,7 @@ def _clicker(host: str, port: int, requests: list[bytes], conn: multiprocessing.
     conn.send(([(d - s) * 1000 for s, d in zip(sent, done, strict=True)], statuses, cpu))
 
 
-def click_all(port: int, cards: list[tuple[int, str, str]], server_pid: int) -> dict[str, Any]:
+def click_all(port: int, cards: list[tuple[int, str, str, dict[str, Any]]], server_pid: int) -> dict[str, Any]:
     """Every card's Approve clicked at once, each over its own open connection, from a client process.
 
     The signed requests are built (and the connections opened) before anything is timed. Returns the
@@ -201,9 +212,13 @@ def click_all(port: int, cards: list[tuple[int, str, str]], server_pid: int) -> 
     host = "127.0.0.1"
     requests = [
         _request(
-            host, port, *inbound.block_action("herald.approve", f"/approve {post}", BOB, channel, ts, user_name="bob")
+            host,
+            port,
+            *inbound.block_action(
+                "herald.approve", f"/approve {post}", BOB, channel, ts, user_name="bob", message=message
+            ),
         )
-        for post, channel, ts in cards
+        for post, channel, ts, message in cards
     ]
     context = multiprocessing.get_context("spawn")
     conn, child = context.Pipe()
@@ -221,9 +236,22 @@ def click_all(port: int, cards: list[tuple[int, str, str]], server_pid: int) -> 
     finally:
         client.join(10)
     refused = [s for s in statuses if s != 200]
+    say(f"clicks of {min(map(len, requests))}-{max(map(len, requests))} bytes each")
     if refused:
         raise SystemExit(f"bench: {len(refused)} clicks got HTTP {sorted(set(refused))}")
     return {"latencies": latencies, "spread": spread, "server_cpu": server_cpu, "client_cpu": client_cpu}
+
+
+def wait_idle(pid: int, timeout: float, window: float = 0.5, busy: float = 0.02) -> None:
+    """Wait until process ``pid`` has used under ``busy`` of a core for ``window`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        before = cpu_seconds(pid)
+        time.sleep(window)
+        if cpu_seconds(pid) - before < busy * window:
+            return
+        if time.monotonic() > deadline:
+            raise SystemExit(f"bench: the server still busy after {timeout} s")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -273,6 +301,7 @@ def run(clicks: int) -> dict[str, object]:
                     command("/draft", f"--to demo --at tomorrow 09:00 Bench post {i}", ALICE, "alice", f"C{i:09d}")
                 wait_until("the cards", lambda: len(fake.ask("cards")) >= clicks, 120)
                 cards = sorted(fake.ask("cards"))[:clicks]
+                wait_idle(web.pid, 60)  # the set-up's own work (replies, timers) done: the clicks meet a quiet server
                 say(f"{len(cards)} approval cards posted; {clicks} concurrent clicks")
                 before = _ack_buckets(http, port)
                 load = load_average()
