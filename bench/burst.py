@@ -63,6 +63,12 @@ def run(stack: Stack, *, posts: int, channels: int, lead_in: float, chat: str) -
         last_report = max(r["created_at"].timestamp() for r in stack.reports(batch))
     seconds = max(last_publish, last_report) - due
     late = lateness_ms(batch, records)
+    rows = stack.deliveries(batch)
+
+    def phase(field: str) -> dict[str, float]:
+        """When the burst's deliveries reached a stage, in seconds after the due time (p50 and last)."""
+        times = [getattr(r, field).timestamp() - due for r in rows if getattr(r, field) is not None]
+        return {"p50": round(percentile(times, 50), 2), "last": round(max(times), 2)} if times else {}
     return {
         "bench": "burst",
         "posts": posts,
@@ -74,6 +80,8 @@ def run(stack: Stack, *, posts: int, channels: int, lead_in: float, chat: str) -
         "reported_twice": len(outcome.over_reported),
         "publish_s": round(last_publish - due, 2),
         "publish_p50_ms": round(percentile(late, 50), 1),
+        # where the time goes: enqueued by the dispatcher, claimed by a worker, recorded, told
+        "stages_s": {name: phase(name) for name in ("queued_at", "claimed_at", "published_at", "reported_at")},
         "chat": "slack (fake, HTTP)" if chat == "slack" else "outbox",
         "channels": channels,
         "workers": len(stack.workers),

@@ -91,8 +91,8 @@ class Components:
 def build(settings: Settings, *, consumer_name: str | None = None) -> Components:
     broker, task = build_broker(settings, consumer_name=consumer_name)
 
-    async def enqueue(delivery_id: int, due_at: datetime) -> None:
-        await task.kiq(delivery_id, due_at.isoformat())
+    async def enqueue(chunk: list[tuple[int, datetime]]) -> None:
+        await task.kiq([(delivery_id, due_at.isoformat()) for delivery_id, due_at in chunk])
 
     clock = SystemClock()
     client = http_client()

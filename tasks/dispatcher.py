@@ -36,10 +36,14 @@ from models.posts import Delivery
 from models.timers import Timer
 
 log = structlog.get_logger(__name__)
-Enqueue = Callable[[int, datetime], Awaitable[None]]
+#: Puts one queue message on the queue for these deliveries (id, due time).
+Enqueue = Callable[[list[tuple[int, datetime]]], Awaitable[None]]
 OnTimer = Callable[[Timer], Awaitable[None]]
 IsIdempotent = Callable[[str], bool]
 SEND_CONCURRENCY = 64
+#: Most deliveries one queue message carries. A burst of 10,000 is 400 messages, not 10,000: the per-message
+#: work (queue round trips, the worker's intake) is shared, and a worker claims a message's deliveries at once.
+CHUNK = 25
 
 
 class Dispatcher:
@@ -132,20 +136,21 @@ class Dispatcher:
         return len(ids)
 
     async def _send_all(self, due: list[tuple[int, datetime]]) -> None:
+        """Enqueue ``due`` (in due order) as messages of up to ``CHUNK`` deliveries, concurrently."""
         gate = asyncio.Semaphore(SEND_CONCURRENCY)
 
-        async def send(delivery_id: int, due_at: datetime) -> None:
+        async def send(chunk: list[tuple[int, datetime]]) -> None:
             async with gate:
-                await self._send(delivery_id, due_at)
+                await self._send(chunk)
 
-        await asyncio.gather(*(send(delivery_id, due_at) for delivery_id, due_at in due))
+        await asyncio.gather(*(send(due[i : i + CHUNK]) for i in range(0, len(due), CHUNK)))
 
-    async def _send(self, delivery_id: int, due_at: datetime) -> None:
+    async def _send(self, chunk: list[tuple[int, datetime]]) -> None:
         try:
-            await self._enqueue(delivery_id, due_at)
+            await self._enqueue(chunk)
         except Exception:
-            # The row stays queued; _requeue_stale sends it again once the queue is back.
-            log.exception("dispatch.enqueue_failed", delivery_id=delivery_id)
+            # The rows stay queued; _requeue_stale sends them again once the queue is back.
+            log.exception("dispatch.enqueue_failed", delivery_ids=[delivery_id for delivery_id, _ in chunk])
 
     async def _fire_timers(self, now: datetime) -> int:
         """Fire every due timer once (claimed like deliveries); a failing timer is logged, not retried."""
@@ -185,7 +190,7 @@ class Dispatcher:
             await deliveries.missed(late, notifier=self._notifier, grace=self._grace)
         for row in rows:
             log.warning("dispatch.requeued", delivery_id=row.id)
-            await self._send(row.id, row.due_at or now)
+        await self._send_all([(row.id, row.due_at or now) for row in rows])
         return len(rows)
 
     async def _reconcile_stuck(self, now: datetime) -> int:
@@ -206,7 +211,7 @@ class Dispatcher:
         for row in rows:
             if row in retry:
                 log.warning("reconcile.retry", delivery_id=row.id, post_id=row.post_id)  # type: ignore[attr-defined]
-                await self._send(row.id, now)
+                await self._send([(row.id, now)])
             else:
                 log.warning("reconcile.unknown", delivery_id=row.id, post_id=row.post_id)  # type: ignore[attr-defined]
                 await deliveries.abandoned(row.id, notifier=self._notifier, now=now)

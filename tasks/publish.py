@@ -21,7 +21,9 @@ from tasks.reports import Report
 from tasks.runtime import Runtime
 
 log = structlog.get_logger(__name__)
-TASK_NAME = "herald.publish_delivery"
+TASK_NAME = "herald.publish_deliveries"
+SINGLE_TASK_NAME = "herald.publish_delivery"  # one delivery per message: still read, for messages queued by
+# a dispatcher from before messages carried several (a rolling upgrade)
 
 
 T = TypeVar("T")
@@ -84,7 +86,8 @@ async def run_delivery(rt: Runtime, delivery_id: int, due_at: datetime | None = 
         idempotency_key=claimed.idempotency_key,
     )
     try:
-        result = await publisher.publish(publication)
+        async with rt.slots:  # at most `concurrency` platform calls at once in this process
+            result = await publisher.publish(publication)
     except Transient as exc:
         return await _transient(rt, claimed, str(exc), exc.retry_after)
     except Permanent as exc:
@@ -132,14 +135,40 @@ async def _transient(rt: Runtime, claimed: delivery.Claimed, reason: str, retry_
     return "retry"
 
 
+async def run_deliveries(rt: Runtime, items: list[tuple[int, str | None]]) -> dict[str, int]:
+    """Publish one queue message's deliveries, each at its own due time; a count per outcome."""
+    outcomes = await asyncio.gather(
+        *(run_delivery(rt, delivery_id, datetime.fromisoformat(due) if due else None) for delivery_id, due in items),
+        return_exceptions=True,
+    )
+    counts: dict[str, int] = {}
+    for (delivery_id, _), outcome in zip(items, outcomes, strict=True):
+        if isinstance(outcome, BaseException):
+            # left as it is: queued (claimed again when the message is redone) or publishing (the reconciler)
+            log.error("delivery.crashed", delivery_id=delivery_id, error=repr(outcome))
+            outcome = "error"
+        counts[outcome] = counts.get(outcome, 0) + 1
+    return counts
+
+
 def register(broker: AsyncBroker) -> Any:
-    """Register the publish task on ``broker``; the worker puts a :class:`Runtime` in ``broker.state``."""
+    """Register the publish tasks on ``broker``; the worker puts a :class:`Runtime` in ``broker.state``.
+    Returns the one the dispatcher sends (a message of several deliveries)."""
+
+    async def publish_deliveries(
+        items: list[tuple[int, str | None]], context: Context = TaskiqDepends()
+    ) -> dict[str, int]:
+        runtime: Runtime = context.state.runtime
+        counts = await run_deliveries(runtime, [(int(d), due) for d, due in items])
+        log.info("task.done", task=TASK_NAME, deliveries=len(items), outcomes=counts)
+        return counts
 
     async def publish_delivery(delivery_id: int, due_at: str | None = None, context: Context = TaskiqDepends()) -> str:
         runtime: Runtime = context.state.runtime
         due = datetime.fromisoformat(due_at) if due_at else None
         outcome = await run_delivery(runtime, delivery_id, due)
-        log.info("task.done", task=TASK_NAME, delivery_id=delivery_id, outcome=outcome)
+        log.info("task.done", task=SINGLE_TASK_NAME, delivery_id=delivery_id, outcome=outcome)
         return outcome
 
-    return broker.register_task(publish_delivery, task_name=TASK_NAME)
+    broker.register_task(publish_delivery, task_name=SINGLE_TASK_NAME)
+    return broker.register_task(publish_deliveries, task_name=TASK_NAME)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import random
 import socket
@@ -39,7 +40,8 @@ def worker_name() -> str:
 @dataclass
 class Runtime:
     """``reports`` tells inline unless given (a worker process passes a :class:`~tasks.reports.ReportRelay`);
-    ``claims`` and ``records`` group the claims and publish records of concurrent tasks into one statement."""
+    ``claims`` and ``records`` group the claims and publish records of concurrent tasks into one statement;
+    ``slots`` lets at most ``concurrency`` platform calls run at once."""
 
     publishers: Publishers
     notifier: Notifier
@@ -48,12 +50,15 @@ class Runtime:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     worker_id: str = field(default_factory=worker_name)
     reports: Reports | None = None
+    concurrency: int = 50
+    slots: asyncio.Semaphore = field(init=False)
     claims: Coalescer[int, Claimed | None] = field(init=False)
     records: Coalescer[Outcome, Reply | None] = field(init=False)
 
     def __post_init__(self) -> None:
         if self.reports is None:
             self.reports = TellNow(self.notifier, self.clock)
+        self.slots = asyncio.Semaphore(self.concurrency)
         self.claims = Coalescer(self._claim, max_batch=BATCH)
         self.records = Coalescer(self._record, max_batch=BATCH)
 

@@ -63,8 +63,8 @@ class Chat:
         """Enqueue what is due and publish it right here; return the reports posted to the chat."""
         queued: list[int] = []
 
-        async def enqueue(delivery_id: int, due_at: datetime) -> None:
-            queued.append(delivery_id)
+        async def enqueue(chunk: list[tuple[int, datetime]]) -> None:
+            queued.extend(delivery_id for delivery_id, _ in chunk)
 
         async def on_timer(timer: Timer) -> None:
             await timers.fire(timer, self.herald.services)

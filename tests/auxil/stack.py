@@ -106,6 +106,9 @@ class DeliveryRow:
     claimed_by: str | None
     idempotency_key: str
     published_at: datetime | None
+    queued_at: datetime | None = None
+    claimed_at: datetime | None = None
+    reported_at: datetime | None = None
 
 
 @dataclass
@@ -590,7 +593,8 @@ class Stack:
         async def query(conn: asyncpg.Connection) -> list[DeliveryRow]:
             rows = await conn.fetch(
                 "SELECT id, post_id, account_id, state, attempts, due_at, last_error, claimed_by, idempotency_key,"
-                " published_at FROM deliveries WHERE $1::int[] IS NULL OR post_id = ANY($1::int[]) ORDER BY id",
+                " published_at, queued_at, claimed_at, reported_at"
+                " FROM deliveries WHERE $1::int[] IS NULL OR post_id = ANY($1::int[]) ORDER BY id",
                 ids,
             )
             return [DeliveryRow(**dict(r)) for r in rows]

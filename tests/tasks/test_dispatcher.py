@@ -36,8 +36,8 @@ async def test_only_due_deliveries_are_enqueued(pg_db: str) -> None:
     later = await make_deliveries(2, clock.now() + timedelta(minutes=5))
     sent: list[int] = []
 
-    async def enqueue(delivery_id: int, due_at: datetime) -> None:
-        sent.append(delivery_id)
+    async def enqueue(chunk: list[tuple[int, datetime]]) -> None:
+        sent.extend(delivery_id for delivery_id, _ in chunk)
 
     dispatcher = Dispatcher(enqueue, clock=clock, lead=0)
     assert await dispatcher.tick() == 3
@@ -56,9 +56,9 @@ async def test_concurrent_dispatchers_enqueue_each_delivery_once(pg_db: str) -> 
     ids = await make_deliveries(600, clock.now() - timedelta(seconds=1))
     sent: list[int] = []
 
-    async def enqueue(delivery_id: int, due_at: datetime) -> None:
+    async def enqueue(chunk: list[tuple[int, datetime]]) -> None:
         await asyncio.sleep(0)  # let the other dispatchers interleave
-        sent.append(delivery_id)
+        sent.extend(delivery_id for delivery_id, _ in chunk)
 
     dispatchers = [Dispatcher(enqueue, clock=clock, batch=50, lead=0) for _ in range(4)]
     counts = await asyncio.gather(*(d.tick() for d in dispatchers))
@@ -73,10 +73,10 @@ async def test_lost_queue_message_is_sent_again(pg_db: str) -> None:
     sent: list[int] = []
     fail = True
 
-    async def enqueue(delivery_id: int, due_at: datetime) -> None:
+    async def enqueue(chunk: list[tuple[int, datetime]]) -> None:
         if fail:
             raise ConnectionError("queue down")
-        sent.append(delivery_id)
+        sent.extend(delivery_id for delivery_id, _ in chunk)
 
     dispatcher = Dispatcher(enqueue, clock=clock, requeue_after=30, lead=0)
     await dispatcher.tick()
@@ -96,8 +96,8 @@ async def test_run_wakes_up_for_a_post_due_soon(pg_db: str) -> None:
     """With nothing due, the loop sleeps until the next due time (not a fixed poll)."""
     sent: list[tuple[int, datetime]] = []
 
-    async def enqueue(delivery_id: int, due_at: datetime) -> None:
-        sent.append((delivery_id, datetime.now(UTC)))
+    async def enqueue(chunk: list[tuple[int, datetime]]) -> None:
+        sent.extend((delivery_id, datetime.now(UTC)) for delivery_id, _ in chunk)
 
     due = datetime.now(UTC) + timedelta(milliseconds=300)
     [delivery_id] = await make_deliveries(1, due)

@@ -46,8 +46,8 @@ async def test_stuck_on_an_idempotent_platform_is_retried(pg_db: str) -> None:
     fresh_id = await stuck_delivery("fake", timedelta(seconds=10), clock.now())  # still within its time
     sent: list[int] = []
 
-    async def enqueue(did: int, due: datetime) -> None:
-        sent.append(did)
+    async def enqueue(chunk: list[tuple[int, datetime]]) -> None:
+        sent.extend(did for did, _ in chunk)
 
     dispatcher = Dispatcher(
         enqueue, clock=clock, lead=0, stuck_after=120, idempotent=lambda p: p == "fake", notifier=OutboxNotifier()
@@ -63,8 +63,8 @@ async def test_stuck_without_idempotency_asks_a_human(pg_db: str) -> None:
     delivery_id = await stuck_delivery("fake-nokey", timedelta(minutes=5), clock.now())
     sent: list[int] = []
 
-    async def enqueue(did: int, due: datetime) -> None:
-        sent.append(did)
+    async def enqueue(chunk: list[tuple[int, datetime]]) -> None:
+        sent.extend(did for did, _ in chunk)
 
     dispatcher = Dispatcher(
         enqueue, clock=clock, lead=0, stuck_after=120, idempotent=lambda p: p == "fake", notifier=OutboxNotifier()
@@ -167,7 +167,7 @@ async def test_outcome_recorded_but_never_told_is_told_once_later(pg_db: str) ->
         reported_at=clock.now(),
     )
 
-    async def enqueue(did: int, due: datetime) -> None:
+    async def enqueue(chunk: list[tuple[int, datetime]]) -> None:
         raise AssertionError("nothing to enqueue")
 
     dispatcher = Dispatcher(enqueue, clock=clock, lead=0, requeue_after=30, notifier=OutboxNotifier())
