@@ -10,7 +10,7 @@ from models.accounts import SocialAccount
 from models.lifecycle import DeliveryState, PostState
 from models.members import Member
 from models.posts import Delivery, Post
-from tasks.dispatcher import Dispatcher
+from tasks.dispatcher import CHUNK, Dispatcher
 from tests.auxil.chat import FrozenClock
 
 
@@ -113,3 +113,20 @@ async def test_run_wakes_up_for_a_post_due_soon(pg_db: str) -> None:
     assert [d for d, _ in sent] == [delivery_id]
     lateness = (sent[0][1] - due).total_seconds()
     assert 0 <= lateness < 0.25, lateness
+
+
+async def test_a_burst_goes_out_as_messages_of_several_deliveries_in_due_order(pg_db: str) -> None:
+    clock = FrozenClock()
+    first = await make_deliveries(40, clock.now() - timedelta(seconds=2))
+    second = await make_deliveries(30, clock.now() - timedelta(seconds=1))
+    messages: list[list[tuple[int, datetime]]] = []
+
+    async def enqueue(chunk: list[tuple[int, datetime]]) -> None:
+        messages.append(chunk)
+
+    assert await Dispatcher(enqueue, clock=clock, lead=0).tick() == 70
+    assert all(1 <= len(m) <= CHUNK for m in messages) and len(messages) == -(-70 // CHUNK)
+    sent = [item for m in messages for item in m]
+    assert sorted(d for d, _ in sent) == sorted(first + second)  # each once
+    assert [due for _, due in sent] == sorted(due for _, due in sent)  # the earlier ones travel first
+    assert all(due == clock.now() - timedelta(seconds=2) for d, due in sent if d in first)
