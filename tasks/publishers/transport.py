@@ -12,6 +12,8 @@ never sent); here every aiohttp failure is mapped again, conservatively::
     aiohttp                                     httpx              the platform may have it?
     ClientConnectorError (refused, DNS, TLS)     ConnectError       no
     ConnectionTimeoutError (connect, pool wait)  ConnectTimeout     no
+    ClientConnectionResetError, a failed body    WriteError         no (not whole: it can't act on it)
+      write (the request never went out whole)
     SocketTimeoutError (no answer in time)       ReadTimeout        yes
     ServerDisconnectedError, ClientOSError,      ReadError          yes
       ClientPayloadError, anything else
@@ -46,9 +48,16 @@ def _remap(exc: BaseException, request: httpx.Request) -> httpx.HTTPError | http
         return httpx.ConnectError(str(exc), request=request)
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         return httpx.ConnectTimeout(str(exc) or "connect timed out", request=request)
+    unsent = any(isinstance(arg, str) and arg.startswith(_UNSENT_BODY) for arg in exc.args)
+    if isinstance(exc, aiohttp.ClientConnectionResetError) or unsent:
+        return httpx.WriteError(str(exc), request=request)
     if isinstance(exc, aiohttp.SocketTimeoutError | TimeoutError):
         return httpx.ReadTimeout(str(exc) or "no answer in time", request=request)
     return httpx.ReadError(str(exc) or type(exc).__name__, request=request)
+
+
+#: How aiohttp words a failure while writing the request body (before the request was complete).
+_UNSENT_BODY: Final = ("Can not write request body", "Failed to send bytes into the underlying connection")
 
 
 def _deadline(request: httpx.Request) -> float | None:
@@ -99,9 +108,32 @@ class PublishTransport(AiohttpTransport):
         return response
 
 
+class _NoCookies(httpx.Cookies):
+    """A jar that never keeps or sends a cookie."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
+
+    def set_cookie_header(self, request: httpx.Request) -> None:
+        return None
+
+
+class PublishClient(httpx.AsyncClient):
+    """An ``AsyncClient`` without cookies: one client serves every account, so a cookie one account's answer set
+    must never ride along on another account's request (and reading ``Set-Cookie`` on every answer costs CPU)."""
+
+    @property  # type: ignore[override]
+    def cookies(self) -> httpx.Cookies:
+        return _NoCookies()
+
+    @cookies.setter
+    def cookies(self, cookies: object) -> None:
+        return None
+
+
 def _session() -> aiohttp.ClientSession:
     connector = aiohttp.TCPConnector(limit=MAX_CONNECTIONS, keepalive_timeout=KEEPALIVE_S)
-    return aiohttp.ClientSession(connector=connector)
+    return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
 
 
 def http_client(timeout: httpx.Timeout = DEFAULT_TIMEOUT) -> httpx.AsyncClient:
@@ -110,4 +142,4 @@ def http_client(timeout: httpx.Timeout = DEFAULT_TIMEOUT) -> httpx.AsyncClient:
     Create it inside the event loop that uses it (aiohttp's session belongs to one loop); its session is
     opened lazily on the first request.
     """
-    return httpx.AsyncClient(timeout=timeout, transport=PublishTransport(client=_session))
+    return PublishClient(timeout=timeout, transport=PublishTransport(client=_session))
