@@ -131,11 +131,10 @@ async def test_a_cookie_one_account_was_given_is_never_sent_for_another() -> Non
         )
         await writer.drain()
 
-    async with serve(set_cookie) as (url, seen):
-        async with http_client() as client:
-            http = PlatformHTTP(client, "Mastodon", timeout=FAST)
-            await http.request("POST", url, data={"status": "a"})
-            await asyncio.sleep(0.1)  # the close reaches the client's pool
-            await http.request("POST", url, data={"status": "b"})
-            assert not client.cookies
+    async with serve(set_cookie) as (url, seen), http_client() as client:
+        http = PlatformHTTP(client, "Mastodon", timeout=FAST)
+        await http.request("POST", url, data={"status": "a"})
+        await asyncio.sleep(0.1)  # the close reaches the client's pool
+        await http.request("POST", url, data={"status": "b"})
+        assert not client.cookies
     assert len(seen) == 2 and not any(b"cookie:" in s.lower() for s in seen)
