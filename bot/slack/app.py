@@ -67,6 +67,7 @@ class BotAuthorization:
     def __init__(self, web: Callable[[], AsyncWebClient]) -> None:
         self._web = web
         self._result: AsyncSlackResponse | None = None
+        self._authorized: AuthorizeResult | None = None
         self._lock = asyncio.Lock()
 
     async def _auth_test(self) -> AsyncSlackResponse:
@@ -83,9 +84,11 @@ class BotAuthorization:
             log.warning("slack.auth_test_failed", **describe(exc))
 
     async def result(self) -> AuthorizeResult:
-        return AuthorizeResult.from_auth_test_response(
-            auth_test_response=await self._auth_test(), bot_token=self._web().token
-        )
+        if self._authorized is None:  # the same bot, token and team for every request: built once
+            self._authorized = AuthorizeResult.from_auth_test_response(
+                auth_test_response=await self._auth_test(), bot_token=self._web().token
+            )
+        return self._authorized
 
     def function(self) -> Callable[..., Awaitable[AuthorizeResult]]:
         """A plain function for ``AsyncApp(authorize=…)`` (bolt passes arguments by their names)."""
