@@ -63,8 +63,16 @@ async def run_delivery(rt: Runtime, delivery_id: int, due_at: datetime | None = 
     """Publish delivery ``delivery_id`` at most once, not before ``due_at``; returns what happened.
 
     The claim happens first (so a duplicate message is a no-op and the database work is out of the
-    way), then the worker waits for the exact due time, then calls the platform.
+    way), then the worker waits for the exact due time, then calls the platform. At most
+    ``rt.claimable`` deliveries are claimed and unfinished in a worker at once, so one that dies leaves at
+    most that many whose fate the reconciler must judge (the rest are still queued, redone from the queue);
+    at most ``rt.concurrency`` platform calls run at once.
     """
+    async with rt.claimable:
+        return await _run_delivery(rt, delivery_id, due_at)
+
+
+async def _run_delivery(rt: Runtime, delivery_id: int, due_at: datetime | None) -> str:
     claimed = await with_db_retry("claim", lambda: rt.claims(delivery_id), delivery_id=delivery_id)
     if claimed is None:
         log.info("delivery.skipped", delivery_id=delivery_id, reason="not queued (done, taken or cancelled)")
@@ -86,7 +94,7 @@ async def run_delivery(rt: Runtime, delivery_id: int, due_at: datetime | None = 
         idempotency_key=claimed.idempotency_key,
     )
     try:
-        async with rt.slots:  # at most `concurrency` platform calls at once in this process
+        async with rt.slots:
             result = await publisher.publish(publication)
     except Transient as exc:
         return await _transient(rt, claimed, str(exc), exc.retry_after)
@@ -135,20 +143,21 @@ async def _transient(rt: Runtime, claimed: delivery.Claimed, reason: str, retry_
     return "retry"
 
 
-async def run_deliveries(rt: Runtime, items: list[tuple[int, str | None]]) -> dict[str, int]:
-    """Publish one queue message's deliveries, each at its own due time; a count per outcome."""
-    outcomes = await asyncio.gather(
-        *(run_delivery(rt, delivery_id, datetime.fromisoformat(due) if due else None) for delivery_id, due in items),
-        return_exceptions=True,
-    )
-    counts: dict[str, int] = {}
-    for (delivery_id, _), outcome in zip(items, outcomes, strict=True):
-        if isinstance(outcome, BaseException):
-            # left as it is: queued (claimed again when the message is redone) or publishing (the reconciler)
-            log.error("delivery.crashed", delivery_id=delivery_id, error=repr(outcome))
-            outcome = "error"
-        counts[outcome] = counts.get(outcome, 0) + 1
-    return counts
+async def run_deliveries(rt: Runtime, items: list[tuple[int, datetime | None]]) -> list[str]:
+    """Publish one queue message's deliveries concurrently, each at its own due time; what happened to each.
+
+    A delivery that crashed is logged and left as it is: still queued (the message is redone) or
+    publishing (the reconciler's).
+    """
+
+    async def one(delivery_id: int, due_at: datetime | None) -> str:
+        try:
+            return await run_delivery(rt, delivery_id, due_at)
+        except Exception as exc:
+            log.error("delivery.crashed", delivery_id=delivery_id, error=repr(exc))
+            return "error"
+
+    return list(await asyncio.gather(*(one(delivery_id, due) for delivery_id, due in items)))
 
 
 def register(broker: AsyncBroker) -> Any:
@@ -159,7 +168,10 @@ def register(broker: AsyncBroker) -> Any:
         items: list[tuple[int, str | None]], context: Context = TaskiqDepends()
     ) -> dict[str, int]:
         runtime: Runtime = context.state.runtime
-        counts = await run_deliveries(runtime, [(int(d), due) for d, due in items])
+        outcomes = await run_deliveries(
+            runtime, [(int(d), datetime.fromisoformat(due) if due else None) for d, due in items]
+        )
+        counts = {outcome: outcomes.count(outcome) for outcome in set(outcomes)}
         log.info("task.done", task=TASK_NAME, deliveries=len(items), outcomes=counts)
         return counts
 

@@ -56,7 +56,7 @@ class ReportRelay:
     """Tells up to ``concurrency`` reports at once in the background; ``submit`` waits only when
     ``backlog`` reports are already waiting (back-pressure, so memory stays bounded)."""
 
-    def __init__(self, notifier: Notifier | None, clock: Clock, *, concurrency: int = 64, backlog: int = 5000) -> None:
+    def __init__(self, notifier: Notifier | None, clock: Clock, *, concurrency: int = 256, backlog: int = 5000) -> None:
         self._notifier = notifier
         self._clock = clock
         self._sending = asyncio.Semaphore(concurrency)

@@ -18,6 +18,8 @@ from tasks.reports import Reports, TellNow
 
 #: Most deliveries one claim or record statement takes.
 BATCH = 200
+#: Deliveries a worker may hold claimed, per platform call it may make at once.
+CLAIMABLE = 4
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,7 @@ def worker_name() -> str:
 class Runtime:
     """``reports`` tells inline unless given (a worker process passes a :class:`~tasks.reports.ReportRelay`);
     ``claims`` and ``records`` group the claims and publish records of concurrent tasks into one statement;
-    ``slots`` lets at most ``concurrency`` platform calls run at once."""
+    ``slots`` and ``claimable`` bound the platform calls and the claimed deliveries (:meth:`limit`)."""
 
     publishers: Publishers
     notifier: Notifier
@@ -52,15 +54,23 @@ class Runtime:
     reports: Reports | None = None
     concurrency: int = 50
     slots: asyncio.Semaphore = field(init=False)
+    claimable: asyncio.Semaphore = field(init=False)
     claims: Coalescer[int, Claimed | None] = field(init=False)
     records: Coalescer[Outcome, Reply | None] = field(init=False)
 
     def __post_init__(self) -> None:
         if self.reports is None:
             self.reports = TellNow(self.notifier, self.clock)
-        self.slots = asyncio.Semaphore(self.concurrency)
+        self.limit(self.concurrency)
         self.claims = Coalescer(self._claim, max_batch=BATCH)
         self.records = Coalescer(self._record, max_batch=BATCH)
+
+    def limit(self, concurrency: int) -> None:
+        """At most ``concurrency`` platform calls at once, and ``CLAIMABLE`` times that many deliveries
+        claimed and not finished (the claims of a burst still go to the database in large batches)."""
+        self.concurrency = concurrency
+        self.slots = asyncio.Semaphore(concurrency)
+        self.claimable = asyncio.Semaphore(concurrency * CLAIMABLE)
 
     async def _claim(self, delivery_ids: list[int]) -> list[Claimed | None]:
         return await delivery.claim_many(delivery_ids, worker=self.worker_id, now=self.clock.now())

@@ -21,7 +21,7 @@ async def run_worker(broker: AsyncBroker, runtime: Runtime, *, concurrency: int,
     """Consume the broker's queue with up to ``concurrency`` publishes at a time, until ``stop`` is set."""
     broker.is_worker_process = True
     runtime.reports = ReportRelay(runtime.notifier, runtime.clock)  # reports don't hold up publishing
-    runtime.concurrency, runtime.slots = concurrency, asyncio.Semaphore(concurrency)
+    runtime.limit(concurrency)
     broker.state.runtime = runtime
     await broker.startup()
     log.info("worker.started", worker=runtime.worker_id, concurrency=concurrency)

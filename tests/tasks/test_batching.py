@@ -20,10 +20,11 @@ from models.members import Member
 from models.outbox import OutboxMessage
 from models.posts import Delivery, Post
 from tasks.batching import Coalescer
-from tasks.publish import run_delivery
+from tasks.publish import run_deliveries, run_delivery
 from tasks.publishers import DryRunPublisher, Publishers
+from tasks.publishers.base import Publication, Published
 from tasks.reports import Report, ReportRelay
-from tasks.runtime import Runtime
+from tasks.runtime import CLAIMABLE, Runtime
 from tests.auxil.chat import FrozenClock
 
 # --- the coalescer on its own
@@ -225,3 +226,44 @@ async def test_outbox_reports_from_the_relay_are_written_once_with_their_mark(pg
     await rt.reports.drain(within=5)
     assert await OutboxMessage.all().count() == 20
     assert not await Delivery.filter(id__in=ids, reported_at__isnull=True).exists()
+
+
+class Gate:
+    """A publisher that holds every call until released, counting calls in flight."""
+
+    idempotent = False
+
+    def __init__(self) -> None:
+        self.open = asyncio.Event()
+        self.calls = 0
+        self.in_flight = 0
+        self.peak = 0
+
+    async def publish(self, publication: Publication) -> Published:
+        self.calls += 1
+        self.in_flight += 1
+        self.peak = max(self.peak, self.in_flight)
+        await self.open.wait()
+        self.in_flight -= 1
+        return Published(external_id=str(publication.delivery_id), url=f"https://x.test/{publication.delivery_id}")
+
+
+async def test_a_worker_holds_few_claims_and_platform_calls_at_once(pg_db: str) -> None:
+    """If the worker died now, only the deliveries it holds claimed would need the reconciler's judgement:
+    that stays a small multiple of its concurrency however big the message or the burst."""
+    ids = await make_posts(40)
+    gate = Gate()
+    rt = Runtime(publishers=Publishers({}, fallback=gate), notifier=OutboxNotifier(), clock=SystemClock())
+    rt.limit(2)
+    run = asyncio.ensure_future(run_deliveries(rt, [(d, None) for d in ids]))
+    for _ in range(100):
+        await asyncio.sleep(0.01)
+        if gate.calls >= 2:
+            break
+    await asyncio.sleep(0.1)
+    claimed = await Delivery.filter(id__in=ids, state=DeliveryState.PUBLISHING.value).count()
+    assert gate.in_flight == 2 and claimed == 2 * CLAIMABLE  # the rest are still queued
+    assert await Delivery.filter(id__in=ids, state=DeliveryState.QUEUED.value).count() == 40 - claimed
+    gate.open.set()
+    assert await run == ["published"] * 40
+    assert gate.peak == 2 and rt.claims.batches < 40  # bounded, and the claims still grouped
