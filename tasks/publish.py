@@ -72,15 +72,20 @@ async def run_delivery(rt: Runtime, delivery_id: int, due_at: datetime | None = 
         return await _run_delivery(rt, delivery_id, due_at)
 
 
+async def sleep_until(rt: Runtime, due_at: datetime) -> None:
+    """Return at ``due_at`` by the runtime's clock, never before: the event loop's timers may fire up to a
+    millisecond early (uvloop's have millisecond resolution), so check and sleep the rest again."""
+    while (wait := (due_at - rt.clock.now()).total_seconds()) > 0:
+        await asyncio.sleep(wait)
+
+
 async def _run_delivery(rt: Runtime, delivery_id: int, due_at: datetime | None) -> str:
     claimed = await with_db_retry("claim", lambda: rt.claims(delivery_id), delivery_id=delivery_id)
     if claimed is None:
         log.info("delivery.skipped", delivery_id=delivery_id, reason="not queued (done, taken or cancelled)")
         return "skipped"
     if due_at is not None:
-        wait = (due_at - rt.clock.now()).total_seconds()
-        if wait > 0:
-            await asyncio.sleep(wait)
+        await sleep_until(rt, due_at)
     publisher = rt.publishers.for_platform(claimed.platform)
     if publisher is None:
         return await _failed(rt, claimed, f"Herald can't publish to {claimed.platform} yet.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -183,3 +184,26 @@ async def test_outcome_recorded_but_never_told_is_told_once_later(pg_db: str) ->
     dispatcher._next_housekeeping = 0.0
     await dispatcher.tick()
     assert await OutboxMessage.all().count() == 1  # told once
+
+
+def test_the_wait_for_the_due_time_never_ends_early_on_the_workers_event_loop() -> None:
+    """Workers run on uvloop, whose timers have millisecond resolution and may fire early."""
+    import random
+
+    import uvloop
+
+    from tasks.publish import sleep_until
+
+    async def main() -> list[float]:
+        runtime = Runtime(publishers=Publishers({}, fallback=DryRunPublisher()), notifier=OutboxNotifier())
+        lateness = []
+        for _ in range(100):
+            due = datetime.now(UTC) + timedelta(milliseconds=random.uniform(0.5, 4.0))
+            await sleep_until(runtime, due)
+            lateness.append((datetime.now(UTC) - due).total_seconds())
+        return lateness
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        lateness = runner.run(main())
+    assert min(lateness) >= 0, f"{sum(x < 0 for x in lateness)} of 100 woke early, by up to {-min(lateness):.4f} s"
+    assert sorted(lateness)[98] < 0.02  # and on time
