@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -83,7 +84,9 @@ class SlackAdapter:
         self.files = files
         self.submit_timeout = submit_timeout
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._turns = asyncio.Semaphore(concurrency)
+        self._queue: deque[tuple[Coroutine[Any, Any, Any], str]] = deque()
+        self._concurrency = concurrency
+        self._runners = 0
         self._last_request = 0.0
 
     # -- background work --------------------------------------------------------------------------------
@@ -91,19 +94,41 @@ class SlackAdapter:
     def spawn(self, work: Coroutine[Any, Any, Any], *, what: str, urgent: bool = False) -> None:
         """Run ``work`` after the ack; failures are logged with a reference id.
 
-        At most ``concurrency`` pieces of work run at once, the rest wait their turn: two hundred
-        clicks at once then don't flood the event loop, and the acks of the requests still arriving
-        stay fast. ``urgent`` work (opening a modal: its trigger expires 3 s after the click) skips the
-        queue.
+        At most ``concurrency`` pieces of work run at once, the rest wait their turn in a queue: two
+        hundred clicks at once then don't flood the event loop, the acks of the requests still arriving
+        stay fast, and a click's ack pays for an append, not for a task of its own. ``urgent`` work
+        (opening a modal: its trigger expires 3 s after the click) skips the queue.
         """
-        task = asyncio.get_running_loop().create_task(work if urgent else self._in_turn(work))
+        if urgent:
+            self._start(work, what)
+            return
+        self._queue.append((work, what))
+        if self._runners < self._concurrency:
+            self._runners += 1
+            self._start(self._run_queue(), "queued work")
+
+    def _start(self, work: Coroutine[Any, Any, Any], what: str) -> None:
+        task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)
         task.add_done_callback(lambda t: self._done(t, what))
 
-    async def _in_turn(self, work: Coroutine[Any, Any, Any]) -> Any:
-        async with self._turns:
-            await self._lull()
-            return await work
+    async def _run_queue(self) -> None:
+        """One of the (at most ``concurrency``) runners: queued work in order, each piece after a lull."""
+        try:
+            while self._queue:
+                await self._lull()
+                if not self._queue:  # another runner took the last piece meanwhile
+                    break
+                work, what = self._queue.popleft()
+                try:
+                    await work
+                except Exception as exc:
+                    self._failed(what, exc)
+        finally:
+            self._runners -= 1
+            if not self._runners:  # the last runner was cancelled (shutdown): close what will never run
+                while self._queue:
+                    self._queue.popleft()[0].close()
 
     async def _lull(self) -> None:
         """Let a burst of requests be acked before starting more work (at most ``MAX_DEFER`` s).
@@ -127,7 +152,11 @@ class SlackAdapter:
             return
         exc = task.exception()
         if exc is not None:
-            log.error("slack.work_failed", what=what, ref=secrets.token_hex(3), exc_info=exc, **describe(exc))
+            self._failed(what, exc)
+
+    @staticmethod
+    def _failed(what: str, exc: BaseException) -> None:
+        log.error("slack.work_failed", what=what, ref=secrets.token_hex(3), exc_info=exc, **describe(exc))
 
     async def drain(self, limit: float = 10.0) -> None:
         """Wait for work already started (on shutdown), at most ``limit`` seconds."""
@@ -136,7 +165,7 @@ class SlackAdapter:
 
     @property
     def busy(self) -> int:
-        return len(self._tasks)
+        return len(self._tasks) + len(self._queue)
 
     # -- running a command and showing its replies -----------------------------------------------------
 
