@@ -75,8 +75,10 @@ async def run_delivery(rt: Runtime, delivery_id: int, due_at: datetime | None = 
 async def sleep_until(rt: Runtime, due_at: datetime) -> None:
     """Return at ``due_at`` by the runtime's clock, never before: the event loop's timers may fire up to a
     millisecond early (uvloop's have millisecond resolution), so check and sleep the rest again."""
-    while (wait := (due_at - rt.clock.now()).total_seconds()) > 0:
+    wait = (due_at - rt.clock.now()).total_seconds()
+    while wait > 0:
         await asyncio.sleep(wait)
+        wait = (due_at - rt.clock.now()).total_seconds()
 
 
 async def _run_delivery(rt: Runtime, delivery_id: int, due_at: datetime | None) -> str:
