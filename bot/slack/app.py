@@ -52,6 +52,9 @@ class _TokenWithAuthorize(logging.Filter):
 
 def _bolt_logger() -> logging.Logger:
     logger = logging.getLogger("herald.slack.bolt")
+    # bolt formats its per-request debug lines whenever this logger's own level is unset (it tests
+    # `logger.level <= DEBUG`): give it the level Herald logs at, so they cost nothing unless asked for
+    logger.setLevel(logging.getLogger().getEffectiveLevel())
     if not any(isinstance(f, _TokenWithAuthorize) for f in logger.filters):
         logger.addFilter(_TokenWithAuthorize())
     return logger
