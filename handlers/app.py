@@ -16,6 +16,7 @@ from handlers import (
     members,
     policy_commands,
     posts,
+    queue_status,
     recovery,
     slots,
 )
@@ -29,7 +30,20 @@ log = structlog.get_logger(__name__)
 
 def build_router() -> Router:
     router = Router()
-    for module in (accounts, approvals, cron_commands, drafts, home, members, policy_commands, posts, recovery, slots):
+    modules = (
+        accounts,
+        approvals,
+        cron_commands,
+        drafts,
+        home,
+        members,
+        policy_commands,
+        posts,
+        queue_status,
+        recovery,
+        slots,
+    )
+    for module in modules:
         router.include(module.router)
     router.include(help.build(router))
     return router

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from handlers.messages import Conversation
-from handlers.ports import Clock, Notifier, Scheduler
+from handlers.ports import Clock, Notifier, QueueProbe, Scheduler
 from models.members import Member
 
 
@@ -19,6 +19,9 @@ class Services:
     scheduler: Scheduler
     clock: Clock
     default_timezone: str = "UTC"
+    queue_probe: QueueProbe | None = None  # None: the in-process queue, nothing to probe
+    # a claim older than this is the reconciler's (the default is Settings' default stuck_after_seconds)
+    stuck_after: timedelta = timedelta(seconds=125.5)
 
 
 @dataclass(frozen=True)
