@@ -7,28 +7,31 @@ import secrets as pysecrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 from taskiq import AsyncBroker, InMemoryBroker
+from taskiq_redis import RedisStreamBroker
 
 from bot.notifiers import OutboxNotifier, RoutingNotifier
 from bot.slack import notifier as slack_notifier
 from handlers import timers
 from handlers.app import Herald
 from handlers.context import Services
-from handlers.ports import Notifier, Scheduler, SystemClock
+from handlers.ports import Notifier, QueueProbe, Scheduler, SystemClock
 from handlers.settings import Settings
 from models import crypto, db
 from models.errors import ConfigError
 from models.timers import Timer
 from tasks.broker import build_broker
 from tasks.dispatcher import Dispatcher
+from tasks.probe import StreamProbe
 from tasks.publishers import Publishers, dry_run, live
 from tasks.publishers.transport import http_client
 from tasks.runtime import Runtime
+from tasks.streams import ResilientStreamClusterBroker
 
 SECRET_FILE = Path("data/secret.key")
 
@@ -61,6 +64,13 @@ def platform_timeout(settings: Settings) -> httpx.Timeout:
 
 def build_publishers(settings: Settings, client: httpx.AsyncClient) -> Publishers:
     return live(client, platform_timeout(settings)) if settings.publish_mode == "live" else dry_run()
+
+
+def queue_probe(broker: AsyncBroker) -> QueueProbe | None:
+    """The probe /queue status reads the queue through; None for the in-process queue."""
+    if isinstance(broker, RedisStreamBroker | ResilientStreamClusterBroker):
+        return StreamProbe(broker)
+    return None
 
 
 def _idempotent(publishers: Publishers, platform: str) -> bool:
@@ -109,14 +119,21 @@ def build(settings: Settings, *, consumer_name: str | None = None) -> Components
         requeue_after=settings.requeue_after_seconds,
         lead=settings.dispatch_lead_seconds,
         grace=settings.missed_grace_seconds,
-        stuck_after=settings.task_timeout_seconds * 2 + settings.dispatch_lead_seconds + 5,
+        stuck_after=settings.stuck_after_seconds,
         on_timer=on_timer,
         notifier=notifier,
         idempotent=lambda platform: _idempotent(publishers, platform),
     )
     scheduler: Scheduler = dispatcher
     runtime = Runtime(publishers=publishers, notifier=notifier, clock=clock, scheduler=scheduler)
-    services = Services(notifier=notifier, scheduler=scheduler, clock=clock, default_timezone=settings.tz)
+    services = Services(
+        notifier=notifier,
+        scheduler=scheduler,
+        clock=clock,
+        default_timezone=settings.tz,
+        queue_probe=queue_probe(broker),
+        stuck_after=timedelta(seconds=settings.stuck_after_seconds),
+    )
     return Components(settings, broker, task, dispatcher, runtime, Herald(services), client)
 
 

@@ -112,6 +112,12 @@ class Settings(BaseSettings):
             return "cluster"
         return "redis" if self.redis_host else "memory"
 
+    @property
+    def stuck_after_seconds(self) -> float:
+        """How long a claim may stay ``publishing`` before the reconciler takes it for dead: twice the
+        task timeout, plus the dispatch lead (a worker claims that early) and 5 s of slack."""
+        return self.task_timeout_seconds * 2 + self.dispatch_lead_seconds + 5
+
     @cached_property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.tz)

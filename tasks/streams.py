@@ -102,6 +102,11 @@ class ResilientStreamClusterBroker(RedisStreamClusterBroker):
                 await self.redis.initialize()
                 self._initialised = True
 
+    async def client(self) -> RedisCluster:
+        """The broker's cluster client, initialised (for read-only looks such as the queue probe)."""
+        await self._ensure_client()
+        return self.redis
+
     async def _declare_consumer_group(self) -> None:
         await self._ensure_client()
         try:
