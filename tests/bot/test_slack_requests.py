@@ -159,3 +159,21 @@ async def test_the_event_url_answers_slacks_challenge(fake: FakeSlack) -> None:
     assert answered.status_code == 200
     assert answered.json() == {"challenge": challenge}
     assert "herald_slack_ack_seconds_bucket" in metrics.text
+
+
+async def test_an_ops_member_gets_the_queue_status_only_they_see(fake: FakeSlack) -> None:
+    async with harness(fake) as h:
+        await h.command("/herald", "role add carol ops", as_="alice")  # alice: first member, admin
+        await h.settle()
+        fake.reset()
+        await h.command("/queue", "status", as_="carol")
+        await h.command("/herald", "queue status", as_="carol")
+        await h.settle()
+
+    answers = [c.args for c in fake.calls("chat.postEphemeral")]
+    assert [a["user"] for a in answers] == [user_id("carol")] * 2
+    for answer in answers:
+        lines = answer["text"].splitlines()
+        assert lines[0].startswith("Queue status, ") and "Waiting for a worker: none." in lines
+        assert lines[-1] == "Queue: in-process."
+    assert fake.calls("chat.postMessage") == []
