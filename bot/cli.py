@@ -80,7 +80,13 @@ async def _with_background(comps: Components, body: Callable[[], Awaitable[int]]
     elif workers:
         background.append(
             asyncio.create_task(
-                run_worker(comps.broker, comps.runtime, concurrency=comps.settings.worker_concurrency, stop=stop)
+                run_worker(
+                    comps.broker,
+                    comps.runtime,
+                    concurrency=comps.settings.worker_concurrency,
+                    stop=stop,
+                    report_heartbeat=comps.settings.requeue_after_seconds / 3,
+                )
             )
         )
     else:
@@ -223,7 +229,11 @@ def worker(concurrency: int = typer.Option(None, help="publishes at a time (HERA
             stop = asyncio.Event()
             _stop_on_signals(stop)
             await run_worker(
-                comps.broker, comps.runtime, concurrency=concurrency or settings.worker_concurrency, stop=stop
+                comps.broker,
+                comps.runtime,
+                concurrency=concurrency or settings.worker_concurrency,
+                stop=stop,
+                report_heartbeat=settings.requeue_after_seconds / 3,
             )
         return 0
 

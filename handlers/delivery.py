@@ -327,6 +327,13 @@ def writes_to_database(notifier: Notifier, conversation: Conversation) -> bool:
     return bool(check(conversation)) if check is not None else False
 
 
+async def still_telling(delivery_ids: list[int], *, now: datetime) -> None:
+    """A live worker is still telling these outcomes: keep them out of :func:`report_stragglers`."""
+    if hotpath.available():
+        return await hotpath.touch_unreported(delivery_ids, now)
+    await Delivery.filter(id__in=delivery_ids, reported_at__isnull=True).update(updated_at=now)
+
+
 async def mark_reported(delivery_ids: list[int], *, now: datetime) -> None:
     if hotpath.available():
         return await hotpath.mark_reported(delivery_ids, now)

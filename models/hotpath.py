@@ -126,3 +126,11 @@ async def mark_reported(delivery_ids: list[int], now: datetime) -> None:
         "UPDATE deliveries SET reported_at = $2 WHERE id = ANY($1::bigint[]) AND reported_at IS NULL",
         [delivery_ids, now],
     )
+
+
+async def touch_unreported(delivery_ids: list[int], now: datetime) -> None:
+    """Refresh ``updated_at`` of deliveries not yet reported (a worker is still telling them)."""
+    await connections.get("default").execute_query(
+        "UPDATE deliveries SET updated_at = $2 WHERE id = ANY($1::bigint[]) AND reported_at IS NULL",
+        [delivery_ids, now],
+    )

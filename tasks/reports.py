@@ -54,27 +54,62 @@ class TellNow:
 
 class ReportRelay:
     """Tells up to ``concurrency`` reports at once in the background; ``submit`` waits only when
-    ``backlog`` reports are already waiting (back-pressure, so memory stays bounded)."""
+    ``backlog`` reports are already waiting (back-pressure, so memory stays bounded).
 
-    def __init__(self, notifier: Notifier | None, clock: Clock, *, concurrency: int = 256, backlog: int = 5000) -> None:
+    A report may wait long for its turn (a channel with a hundred posts takes a hundred seconds at Slack's
+    pace). Every ``heartbeat`` seconds the relay touches the deliveries it still has to tell, so the
+    straggler pass, which tells outcomes left untold for ``HERALD_REQUEUE_AFTER``, leaves them to this
+    live worker; if the worker dies, the touches stop and the straggler pass takes over.
+    """
+
+    def __init__(
+        self,
+        notifier: Notifier | None,
+        clock: Clock,
+        *,
+        concurrency: int = 256,
+        backlog: int = 5000,
+        heartbeat: float = 10.0,
+    ) -> None:
         self._notifier = notifier
         self._clock = clock
         self._sending = asyncio.Semaphore(concurrency)
         self._room = asyncio.Semaphore(backlog)
         self._tasks: set[asyncio.Task[None]] = set()
         self._marks: Coalescer[int, None] = Coalescer(self._mark, max_batch=500)
+        self._heartbeat = heartbeat
+        self._untold: set[int] = set()
+        self._beating: asyncio.Task[None] | None = None
 
     async def submit(self, report: Report) -> None:
         await self._room.acquire()
+        self._untold.add(report.claimed.delivery_id)
+        if self._beating is None:
+            self._beating = asyncio.create_task(self._beat())
         task = asyncio.create_task(self._tell(report))
         self._tasks.add(task)
         task.add_done_callback(self._done)
+
+    async def _beat(self) -> None:
+        while self._untold:
+            await asyncio.sleep(self._heartbeat)
+            try:
+                await delivery.still_telling(sorted(self._untold), now=self._clock.now())
+            except Exception:  # the next beat tries again; the straggler pass is the fallback
+                log.exception("reports.heartbeat_failed", count=len(self._untold))
+        self._beating = None
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
         self._room.release()
 
     async def _tell(self, report: Report) -> None:
+        try:
+            await self._tell_once(report)
+        finally:  # told and marked, or failed: either way no longer this worker's to keep fresh
+            self._untold.discard(report.claimed.delivery_id)
+
+    async def _tell_once(self, report: Report) -> None:
         claimed, notifier = report.claimed, self._notifier
         async with self._sending:
             if notifier is None or claimed.origin is None or delivery.writes_to_database(notifier, claimed.origin):

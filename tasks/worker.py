@@ -17,10 +17,13 @@ REPORT_DRAIN_S = 10.0
 log = structlog.get_logger(__name__)
 
 
-async def run_worker(broker: AsyncBroker, runtime: Runtime, *, concurrency: int, stop: asyncio.Event) -> None:
+async def run_worker(
+    broker: AsyncBroker, runtime: Runtime, *, concurrency: int, stop: asyncio.Event, report_heartbeat: float = 10.0
+) -> None:
     """Consume the broker's queue with up to ``concurrency`` publishes at a time, until ``stop`` is set."""
     broker.is_worker_process = True
-    runtime.reports = ReportRelay(runtime.notifier, runtime.clock)  # reports don't hold up publishing
+    # reports don't hold up publishing; the heartbeat must beat well within HERALD_REQUEUE_AFTER
+    runtime.reports = ReportRelay(runtime.notifier, runtime.clock, heartbeat=report_heartbeat)
     runtime.limit(concurrency)
     broker.state.runtime = runtime
     await broker.startup()

@@ -267,3 +267,40 @@ async def test_a_worker_holds_few_claims_and_platform_calls_at_once(pg_db: str) 
     gate.open.set()
     assert await run == ["published"] * 40
     assert gate.peak == 2 and rt.claims.batches < 40  # bounded, and the claims still grouped
+
+
+async def test_a_report_waiting_its_turn_is_not_told_again_by_the_straggler_pass(pg_db: str) -> None:
+    """Slack's pace can keep a report waiting for minutes; while its worker lives, the straggler pass
+    (outcomes untold for HERALD_REQUEUE_AFTER) must leave it alone, and take it once the worker is gone."""
+    from datetime import timedelta
+
+    from handlers.delivery import report_stragglers
+
+    ids = await make_posts(2)
+    rt = runtime()
+    claimed = [c for c in await rt._claim(ids) if c is not None]
+    from handlers.delivery import Outcome
+
+    replies = await rt._record([Outcome(c, external_id="1", url="u") for c in claimed])
+    chat = SlowChat()
+    live = ReportRelay(chat, SystemClock(), heartbeat=0.05)
+    dying = ReportRelay(chat, SystemClock(), heartbeat=0.05)
+    slow = [type(c)(**{**c.__dict__, "origin": Conversation(adapter="slack", channel="slow")}) for c in claimed]
+    await live.submit(Report(slow[0], replies[0]))  # type: ignore[arg-type]
+    await dying.submit(Report(slow[1], replies[1]))  # type: ignore[arg-type]
+    await asyncio.sleep(0.05)
+    for task in [*dying._tasks, dying._beating]:  # the second worker dies with its report untold
+        assert task is not None
+        task.cancel()
+    await asyncio.sleep(0.4)
+
+    fallback = SlowChat()
+    fallback.release.set()
+    told = await report_stragglers(
+        notifier=fallback, now=datetime.now(UTC), older_than=timedelta(seconds=0.3), batch=10
+    )
+    assert told == 1 and [text for _, text in fallback.told] == [replies[1].text]  # type: ignore[union-attr]
+    chat.release.set()
+    await live.drain(within=2)
+    assert chat.told == [("slow", replies[0].text)]  # type: ignore[union-attr]
+    assert not await Delivery.filter(id__in=ids, reported_at__isnull=True).exists()
