@@ -93,7 +93,7 @@ class ServerThread:
         self._socket, self.port = sock, sock.getsockname()[1]
         config = uvicorn.Config(
             self._app, lifespan="off", log_config=None, log_level="warning", access_log=False,
-            loop="asyncio", timeout_graceful_shutdown=1,
+            loop="auto", timeout_graceful_shutdown=1,  # uvloop and httptools when installed, as in production
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, name=self._name)
