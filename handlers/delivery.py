@@ -321,6 +321,16 @@ async def tell(
     return True
 
 
+async def tell_in_database(notifier: Notifier, told: list[tuple[Claimed, Reply]], *, now: datetime) -> None:
+    """Tell several outcomes through a notifier that writes rows (the outbox), with their marks, in one
+    transaction: all told exactly once, or none (left for :func:`report_stragglers`)."""
+    async with in_transaction():
+        for claimed, reply in told:
+            if claimed.origin is not None:
+                await notifier.notify(claimed.origin, reply)
+        await mark_reported([claimed.delivery_id for claimed, _ in told], now=now)
+
+
 def writes_to_database(notifier: Notifier, conversation: Conversation) -> bool:
     """Whether ``notifier`` reaches ``conversation`` by writing rows (so it can join a transaction)."""
     check = getattr(notifier, "writes_to_database", None)

@@ -77,6 +77,7 @@ class ReportRelay:
         self._room = asyncio.Semaphore(backlog)
         self._tasks: set[asyncio.Task[None]] = set()
         self._marks: Coalescer[int, None] = Coalescer(self._mark, max_batch=500)
+        self._in_database: Coalescer[Report, None] = Coalescer(self._tell_in_database, max_batch=200)
         self._heartbeat = heartbeat
         self._untold: set[int] = set()
         self._beating: asyncio.Task[None] | None = None
@@ -112,9 +113,14 @@ class ReportRelay:
     async def _tell_once(self, report: Report) -> None:
         claimed, notifier = report.claimed, self._notifier
         async with self._sending:
-            if notifier is None or claimed.origin is None or delivery.writes_to_database(notifier, claimed.origin):
-                # nothing to send, or the outbox: written with its mark, in one transaction
-                await delivery.tell(notifier, claimed, report.reply, [claimed.delivery_id], now=self._clock.now())
+            if notifier is None:
+                return
+            if claimed.origin is None or delivery.writes_to_database(notifier, claimed.origin):
+                # nothing to send, or the outbox: written with their marks, in one transaction for many
+                try:
+                    await self._in_database(report)
+                except Exception:  # left unreported: the straggler pass tries again later
+                    log.exception("notify.failed", post_id=claimed.post_id, delivery_id=claimed.delivery_id)
                 return
             try:
                 await notifier.notify(claimed.origin, report.reply)
@@ -125,6 +131,12 @@ class ReportRelay:
             await self._marks(claimed.delivery_id)
         except Exception:  # told but not marked: the straggler pass may tell it once more
             log.exception("report.mark_failed", post_id=claimed.post_id, delivery_id=claimed.delivery_id)
+
+    async def _tell_in_database(self, reports: list[Report]) -> list[None]:
+        assert self._notifier is not None
+        told = [(report.claimed, report.reply) for report in reports]
+        await delivery.tell_in_database(self._notifier, told, now=self._clock.now())
+        return [None] * len(reports)
 
     async def _mark(self, delivery_ids: list[int]) -> list[None]:
         await delivery.mark_reported(delivery_ids, now=self._clock.now())

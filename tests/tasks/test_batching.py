@@ -304,3 +304,14 @@ async def test_a_report_waiting_its_turn_is_not_told_again_by_the_straggler_pass
     await live.drain(within=2)
     assert chat.told == [("slow", replies[0].text)]  # type: ignore[union-attr]
     assert not await Delivery.filter(id__in=ids, reported_at__isnull=True).exists()
+
+
+async def test_outbox_reports_that_finish_together_share_one_transaction(pg_db: str) -> None:
+    ids = await make_posts(30)
+    rt = runtime()
+    relay = ReportRelay(OutboxNotifier(), SystemClock())
+    rt.reports = relay
+    assert await asyncio.gather(*(run_delivery(rt, d) for d in ids)) == ["published"] * 30
+    await relay.drain(within=5)
+    assert relay._in_database.batches < 10  # not a transaction per report
+    assert await OutboxMessage.all().count() == 30
