@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
@@ -131,20 +130,16 @@ class SlackAdapter:
                     self._queue.popleft()[0].close()
 
     async def _lull(self) -> None:
-        """Let a burst of requests be acked before starting more work (at most ``MAX_DEFER`` s).
-
-        The clock is ``time.monotonic()``, not ``loop.time()``: uvloop's loop time is read once per
-        loop iteration, and one iteration may ack a hundred requests, so by the loop's clock a burst
-        still being acked would look quiet.
-        """
+        """Let a burst of requests be acked before starting more work (at most ``MAX_DEFER`` s)."""
+        loop = asyncio.get_running_loop()
         for _ in range(round(MAX_DEFER / QUIET)):
-            if time.monotonic() - self._last_request >= QUIET:
+            if loop.time() - self._last_request >= QUIET:
                 return
             await asyncio.sleep(QUIET)
 
     def request_arrived(self) -> None:
         """Called (cheaply) by every listener while acking."""
-        self._last_request = time.monotonic()
+        self._last_request = asyncio.get_running_loop().time()
 
     def _done(self, task: asyncio.Task[Any], what: str) -> None:
         self._tasks.discard(task)
