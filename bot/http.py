@@ -131,10 +131,10 @@ class SlackEndpoint:
 def bolt_request(body: str, query: str, headers: dict[str, list[str]]) -> AsyncBoltRequest:
     """What ``AsyncBoltRequest(body=body, query=query, headers=headers)`` builds, the body parsed faster.
 
-    bolt parses a form body with ``urllib.parse``, whose pure-Python percent-decoding costs ~150 µs for
-    one click (Slack sends the whole message, blocks and all, percent-encoded); :func:`parse_body` gives
-    the same result in a tenth of that. The request stays an HTTP request throughout: bolt checks the
-    signature over ``raw_body`` as always.
+    bolt parses a form body with ``urllib.parse``, whose pure-Python percent-decoding makes parsing one
+    click cost ~150 µs (Slack sends the whole message, blocks and all, percent-encoded: ~4 KB);
+    :func:`parse_body` gives the same result in ~35 µs. The request stays an HTTP request throughout:
+    bolt checks the signature over ``raw_body`` as always.
     """
     request = AsyncBoltRequest(body="", query=query, headers=headers)  # type: ignore[arg-type]
     request.raw_body = body
