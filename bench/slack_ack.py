@@ -255,15 +255,28 @@ def wait_idle(pid: int, timeout: float, window: float = 0.5, busy: float = 0.02)
 
 
 def cpu_seconds(pid: int) -> float:
-    """CPU time (s) used so far by every thread of process ``pid``, to the nanosecond (schedstat)."""
+    """CPU time (s) used so far by every thread of process ``pid`` and of its child processes (``herald serve
+    --workers N`` serves from children), to the nanosecond (schedstat)."""
     total = 0
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        with contextlib.suppress(FileNotFoundError):  # a thread that just ended
-            total += int((task / "schedstat").read_text().split()[0])
+    for proc in [pid, *_children(pid)]:
+        with contextlib.suppress(FileNotFoundError):  # a process that just ended
+            for task in Path(f"/proc/{proc}/task").iterdir():
+                with contextlib.suppress(FileNotFoundError):  # a thread that just ended
+                    total += int((task / "schedstat").read_text().split()[0])
     return total / 1e9
 
 
-def run(clicks: int) -> dict[str, object]:
+def _children(pid: int) -> list[int]:
+    found = []
+    with contextlib.suppress(FileNotFoundError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(FileNotFoundError):
+                for child in (task / "children").read_text().split():
+                    found += [int(child), *_children(int(child))]
+    return found
+
+
+def run(clicks: int, web_workers: int = 1) -> dict[str, object]:
     require_postgres()
     database = create_database("herald_bench_slack")
     fake = FakeSlackProcess()
@@ -282,7 +295,8 @@ def run(clicks: int) -> dict[str, object]:
                 raise SystemExit(f"bench: herald db upgrade failed: {upgrade.stderr}")
             port = free_port()
             url = f"http://127.0.0.1:{port}{PATH}"
-            with running([("web", ["serve", "--port", str(port)])], env, Path(tmp)) as (web,), httpx.Client() as http:
+            serve = ["serve", "--port", str(port), "--workers", str(web_workers)]
+            with running([("web", serve)], env, Path(tmp)) as (web,), httpx.Client() as http:
                 wait_until("herald serve", lambda: _up(http, port), 30)
 
                 def command(command: str, text: str, user: str, name: str, channel: str) -> None:
@@ -318,6 +332,7 @@ def run(clicks: int) -> dict[str, object]:
     return {
         "bench": "slack_ack",
         "clicks": clicks,
+        "web_workers": web_workers,
         **{k: v for k, v in stats_ms(latencies).items() if k != "min_ms"},
         "settled_s": round(settled, 2),
         # inside Herald (from the app receiving the request to its response), from /metrics: the bucket bound
@@ -361,8 +376,9 @@ def _up(http: httpx.Client, port: int) -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clicks", type=int, default=200)
+    parser.add_argument("--web-workers", type=int, default=1, help="herald serve --workers")
     args = parser.parse_args(argv)
-    emit(run(args.clicks))
+    emit(run(args.clicks, args.web_workers))
     return 0
 
 

@@ -167,9 +167,9 @@ async def _serve_http(app: Any, host: str, port: int) -> None:
         def capture_signals(self) -> Iterator[None]:  # ours below; uvicorn's re-raises the signal on exit
             yield
 
-    # httptools: uvicorn's C parser (h11, its pure-Python fallback, costs three times the CPU per request);
-    # no access log: it is off at this log level anyway, but uvicorn would still call the logger per request
-    config = uvicorn.Config(app, host=host, port=port, http="httptools", log_level="warning", access_log=False)
+    from bot.serving import UVICORN
+
+    config = uvicorn.Config(app, host=host, port=port, **UVICORN)
     server = Server(config)
     # Everything built so far (modules, the app, the ORM) lives as long as the process: keep it out of
     # the cyclic garbage collector, whose full collections would otherwise walk all of it (80 ms, in the
@@ -263,7 +263,11 @@ def dispatcher() -> None:
 
 
 @app.command()
-def serve(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000)) -> None:
+def serve(
+    host: str = typer.Option("127.0.0.1"),
+    port: int = typer.Option(8000),
+    workers: int = typer.Option(1, min=1, help="processes sharing the port (Slack's click bursts spread over them)"),
+) -> None:
     """Run the HTTP side alone: health, readiness, metrics, and Slack's /slack/events when configured.
 
     Posts are published by `herald worker` and `herald dispatcher` processes (or use `herald run`).
@@ -271,6 +275,11 @@ def serve(host: str = typer.Option("127.0.0.1"), port: int = typer.Option(8000))
     from bot.http import create_app
 
     settings = _settings()
+    if workers > 1:
+        from bot import serving
+
+        serving.run(host, port, workers)
+        return
 
     async def main() -> int:
         async with assembled(settings, application_name="herald-http") as comps:

@@ -10,6 +10,7 @@ clicks in bursts, and every microsecond before an ack is multiplied by the burst
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
@@ -17,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from fastapi import FastAPI, Response
-from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.request.async_internals import build_async_context
 from slack_bolt.request.async_request import AsyncBoltRequest
@@ -45,9 +47,22 @@ SLACK_ACK = Histogram(
 )
 
 
-def create_app(settings: Settings, *, slack: SlackApp | None = None) -> ASGIApp:
+def metrics_registry() -> CollectorRegistry:
+    """This process's metrics, or, when several serving processes share the port (``PROMETHEUS_MULTIPROC_DIR``
+    set by ``herald serve --workers``), all of theirs together, whichever process answers."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return REGISTRY
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return registry
+
+
+def create_app(settings: Settings, *, slack: SlackApp | None = None, lifespan: bool = True) -> ASGIApp:
+    """The HTTP app; with ``lifespan``, its ASGI lifespan starts and stops ``slack`` (``bot.serving`` does that
+    itself, around the database connection)."""
+
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def slack_lifespan(_: FastAPI) -> AsyncIterator[None]:
         if slack is not None:
             await slack.start()
         try:
@@ -56,7 +71,7 @@ def create_app(settings: Settings, *, slack: SlackApp | None = None) -> ASGIApp:
             if slack is not None:
                 await slack.stop()  # let replies already under way reach Slack
 
-    app = FastAPI(title="Herald", docs_url=None, redoc_url=None, lifespan=lifespan)
+    app = FastAPI(title="Herald", docs_url=None, redoc_url=None, lifespan=slack_lifespan if lifespan else None)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -73,7 +88,7 @@ def create_app(settings: Settings, *, slack: SlackApp | None = None) -> ASGIApp:
 
     @app.get("/metrics")
     async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(metrics_registry()), media_type=CONTENT_TYPE_LATEST)
 
     if slack is None:
         return app

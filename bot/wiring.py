@@ -138,12 +138,17 @@ def build(settings: Settings, *, consumer_name: str | None = None) -> Components
 
 
 @asynccontextmanager
-async def database(settings: Settings, *, application_name: str, upgrade: bool = False) -> AsyncIterator[None]:
-    """Configure secrets, apply migrations if asked (always on the embedded default), connect."""
+async def database(
+    settings: Settings, *, application_name: str, upgrade: bool = False, every_task: bool = False
+) -> AsyncIterator[None]:
+    """Configure secrets, apply migrations if asked (always on the embedded default), connect.
+
+    ``every_task``: the connection is also seen by tasks that don't descend from this one (connecting in an
+    ASGI lifespan, which runs in a task of its own)."""
     crypto.configure(secret_key(settings), *(k for k in [settings.herald_secret_key_old] if k))
     if upgrade or settings.embedded:
         await db.upgrade(settings.database_url)
-    await db.connect(settings.database_url, application_name=application_name)
+    await db.connect(settings.database_url, application_name=application_name, every_task=every_task)
     try:
         yield
     finally:
@@ -152,12 +157,13 @@ async def database(settings: Settings, *, application_name: str, upgrade: bool =
 
 @asynccontextmanager
 async def assembled(
-    settings: Settings, *, application_name: str, consumer_name: str | None = None
+    settings: Settings, *, application_name: str, consumer_name: str | None = None, every_task: bool = False
 ) -> AsyncIterator[Components]:
-    """Everything built and the database connected, for the life of one process."""
+    """Everything built and the database connected, for the life of one process (``every_task``: see
+    :func:`database`)."""
     comps = build(settings, consumer_name=consumer_name)
     try:
-        async with database(settings, application_name=application_name):
+        async with database(settings, application_name=application_name, every_task=every_task):
             yield comps
     finally:
         await comps.aclose()

@@ -50,13 +50,24 @@ class _TokenWithAuthorize(logging.Filter):
         return "`token` (or SLACK_BOT_TOKEN env variable) will be ignored" not in record.getMessage()
 
 
+class _NoRequestBodies(logging.Filter):
+    """bolt logs a refused request's whole body, which carries the app's verification ``token`` and the
+    user's words: keep the fact, drop the body (Herald never logs a token)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.getMessage().startswith("Invalid request signature detected"):
+            record.msg, record.args = "Invalid request signature detected: refused with 401", ()
+        return True
+
+
 def _bolt_logger() -> logging.Logger:
     logger = logging.getLogger("herald.slack.bolt")
     # bolt formats its per-request debug lines whenever this logger's own level is unset (it tests
     # `logger.level <= DEBUG`): give it the level Herald logs at, so they cost nothing unless asked for
     logger.setLevel(logging.getLogger().getEffectiveLevel())
-    if not any(isinstance(f, _TokenWithAuthorize) for f in logger.filters):
-        logger.addFilter(_TokenWithAuthorize())
+    for kind in (_TokenWithAuthorize, _NoRequestBodies):
+        if not any(isinstance(f, kind) for f in logger.filters):
+            logger.addFilter(kind())
     return logger
 
 

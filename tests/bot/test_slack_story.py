@@ -50,10 +50,13 @@ class Slack:
 
     def __init__(self, fake: FakeSlack, url: str) -> None:
         self.fake, self.url = fake, url
-        self.http = httpx.Client(timeout=10)
+        # a connection per request, as Slack's many servers do: with several serving processes, any may answer
+        self.http = httpx.Client(timeout=10, limits=httpx.Limits(max_keepalive_connections=0))
+        self.sent = 0
 
     def send(self, signed: tuple[bytes, dict[str, str]]) -> httpx.Response:
         body, headers = signed
+        self.sent += 1
         return self.http.post(self.url, content=body, headers=headers)
 
     def command(self, command: str, text: str, *, as_: str, channel: str = GENERAL) -> httpx.Response:
@@ -81,9 +84,11 @@ class Slack:
             raise AssertionError(f"timed out waiting for {what}; Slack saw {seen}\n{logs()}")
 
 
+@pytest.mark.parametrize("web_processes", [1, 2])
 def test_draft_modal_two_level_approval_publish_and_thread_reply(
-    tmp_path: Path, pg_database: str, cluster: RedisClusterProcess
+    tmp_path: Path, pg_database: str, cluster: RedisClusterProcess, web_processes: int
 ) -> None:
+    """With ``herald serve --workers 2`` the story is the same, whichever process each request reaches."""
     with FakeSlack() as fake:
         add_users(fake)
         env = base_env(
@@ -100,7 +105,8 @@ def test_draft_modal_two_level_approval_publish_and_thread_reply(
         )
         assert upgrade.returncode == 0, upgrade.stderr
         port = free_port()
-        specs = [("web", ["serve", "--port", str(port)]), ("worker", ["worker"]), ("dispatcher", ["dispatcher"])]
+        serve = ["serve", "--port", str(port), "--workers", str(web_processes)]
+        specs = [("web", serve), ("worker", ["worker"]), ("dispatcher", ["dispatcher"])]
         with running(specs, env, tmp_path) as procs:
 
             def logs() -> str:
@@ -192,9 +198,12 @@ def test_draft_modal_two_level_approval_publish_and_thread_reply(
                 (APPROVALS, card.ts),
             ]
             assert all(p.proc.poll() is None for p in procs), logs()
+            # every request Slack sent was acked and counted, across all serving processes
+            assert _metric(port, "herald_slack_ack_seconds_count") == slack.sent, logs()
         final_logs = "\n".join(f"--- {p.name}\n{p.log_path.read_text(errors='replace')}" for p in procs)
         assert [p.proc.returncode for p in procs] == [0, 0, 0], final_logs
         assert "Traceback" not in final_logs
+        assert "deprecated-verification-token" not in final_logs  # bolt's refusal line logs no request body
 
 
 def _healthy(port: int) -> bool:
@@ -202,6 +211,11 @@ def _healthy(port: int) -> bool:
         return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def _metric(port: int, name: str) -> float:
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+    return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(name + " "))
 
 
 def _ephemeral_to(fake: FakeSlack, *names: str) -> list[str]:
