@@ -153,15 +153,16 @@ async def _transient(rt: Runtime, claimed: delivery.Claimed, reason: str, retry_
 async def run_deliveries(rt: Runtime, items: list[tuple[int, datetime | None]]) -> list[str]:
     """Publish one queue message's deliveries concurrently, each at its own due time; what happened to each.
 
-    A delivery that crashed is logged and left as it is: still queued (the message is redone) or
-    publishing (the reconciler's).
+    A delivery that crashed (the database gone for longer than the retries) is logged and left as it is,
+    without holding up the others: still queued (the dispatcher enqueues it again after
+    ``HERALD_REQUEUE_AFTER``) or publishing (the reconciler's, after twice the task timeout).
     """
 
     async def one(delivery_id: int, due_at: datetime | None) -> str:
         try:
             return await run_delivery(rt, delivery_id, due_at)
-        except Exception as exc:
-            log.error("delivery.crashed", delivery_id=delivery_id, error=repr(exc))
+        except Exception:
+            log.exception("delivery.crashed", delivery_id=delivery_id)
             return "error"
 
     return list(await asyncio.gather(*(one(delivery_id, due) for delivery_id, due in items)))

@@ -315,3 +315,15 @@ async def test_outbox_reports_that_finish_together_share_one_transaction(pg_db: 
     await relay.drain(within=5)
     assert relay._in_database.batches < 10  # not a transaction per report
     assert await OutboxMessage.all().count() == 30
+
+
+async def test_a_crash_in_one_delivery_is_contained_and_left_for_the_reconciler(pg_db: str) -> None:
+    async def broken_record(outcomes: list[object]) -> list[object]:
+        raise RuntimeError("a bug in recording")
+
+    ids = await make_posts(3)
+    rt = Runtime(publishers=Publishers({}, fallback=DryRunPublisher()), notifier=OutboxNotifier(), clock=SystemClock())
+    rt.records._flush = broken_record  # type: ignore[assignment]
+    assert await run_deliveries(rt, [(d, None) for d in ids]) == ["error"] * 3
+    # published at the platform but not recorded: left publishing, for the reconciler to judge
+    assert set(await Delivery.filter(id__in=ids).values_list("state", flat=True)) == {"publishing"}
