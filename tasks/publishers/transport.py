@@ -118,13 +118,16 @@ class _NoCookies(httpx.Cookies):
         return None
 
 
+_NO_COOKIES: Final = _NoCookies()
+
+
 class PublishClient(httpx.AsyncClient):
     """An ``AsyncClient`` without cookies: one client serves every account, so a cookie one account's answer set
     must never ride along on another account's request (and reading ``Set-Cookie`` on every answer costs CPU)."""
 
     @property  # type: ignore[override]
     def cookies(self) -> httpx.Cookies:
-        return _NoCookies()
+        return _NO_COOKIES  # read on every request: one empty jar for all of them
 
     @cookies.setter
     def cookies(self, cookies: object) -> None:
