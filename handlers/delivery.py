@@ -311,24 +311,24 @@ async def tell(
             await notifier.notify(claimed.origin, reply)
             await mark_reported(delivery_ids, now=now)
             return True
-        async with in_transaction():
-            if claimed.origin is not None:
-                await notifier.notify(claimed.origin, reply)
-            await mark_reported(delivery_ids, now=now)
+        await tell_in_database(notifier, [(claimed, reply)], now=now, delivery_ids=delivery_ids)
     except Exception:  # a chat outage must not undo a publish that happened
         log.exception("notify.failed", post_id=claimed.post_id, delivery_id=claimed.delivery_id)
         return False
     return True
 
 
-async def tell_in_database(notifier: Notifier, told: list[tuple[Claimed, Reply]], *, now: datetime) -> None:
+async def tell_in_database(
+    notifier: Notifier, told: list[tuple[Claimed, Reply]], *, now: datetime, delivery_ids: list[int] | None = None
+) -> None:
     """Tell several outcomes through a notifier that writes rows (the outbox), with their marks, in one
-    transaction: all told exactly once, or none (left for :func:`report_stragglers`)."""
+    transaction: all told exactly once, or none (left for :func:`report_stragglers`). The deliveries marked
+    are the told ones unless ``delivery_ids`` says otherwise (one report for several)."""
     async with in_transaction():
         for claimed, reply in told:
             if claimed.origin is not None:
                 await notifier.notify(claimed.origin, reply)
-        await mark_reported([claimed.delivery_id for claimed, _ in told], now=now)
+        await mark_reported(delivery_ids or [claimed.delivery_id for claimed, _ in told], now=now)
 
 
 def writes_to_database(notifier: Notifier, conversation: Conversation) -> bool:
