@@ -208,11 +208,11 @@ class Dispatcher:
                 await Delivery.filter(id__in=[r.id for r in retry], state=DeliveryState.PUBLISHING.value).update(
                     state=DeliveryState.QUEUED.value, queued_at=now
                 )
+        for row in retry:
+            log.warning("reconcile.retry", delivery_id=row.id, post_id=row.post_id)  # type: ignore[attr-defined]
+        await self._send_all([(row.id, now) for row in retry])
         for row in rows:
-            if row in retry:
-                log.warning("reconcile.retry", delivery_id=row.id, post_id=row.post_id)  # type: ignore[attr-defined]
-                await self._send([(row.id, now)])
-            else:
+            if row not in retry:
                 log.warning("reconcile.unknown", delivery_id=row.id, post_id=row.post_id)  # type: ignore[attr-defined]
                 await deliveries.abandoned(row.id, notifier=self._notifier, now=now)
         return len(rows)
