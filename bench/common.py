@@ -8,6 +8,7 @@ Herald processes are started as subprocesses by :class:`tests.auxil.stack.Stack`
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -74,17 +75,26 @@ def stats_ms(values: list[float]) -> dict[str, float]:
     }
 
 
-_TICK = os.sysconf("SC_CLK_TCK")
+def cpu_seconds(pid: int, *, children: bool = False) -> float:
+    """CPU seconds used so far by every thread of process ``pid`` (and, with ``children``, of the processes it
+    started, as `herald serve --workers N` serves from them), to the nanosecond (schedstat); 0 when it is gone."""
+    total = 0
+    for proc in [pid, *(_descendants(pid) if children else [])]:
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            for task in Path(f"/proc/{proc}/task").iterdir():
+                with contextlib.suppress(FileNotFoundError, ProcessLookupError):  # a thread that just ended
+                    total += int((task / "schedstat").read_text().split()[0])
+    return total / 1e9
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds used so far by process ``pid`` (0 when it is gone)."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rpartition(")")[2].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime (fields 14 and 15 of stat)
+def _descendants(pid: int) -> list[int]:
+    found: list[int] = []
+    with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+                for child in (task / "children").read_text().split():
+                    found += [int(child), *_descendants(int(child))]
+    return found
 
 
 def cpu_snapshot(pids: dict[str, list[int]]) -> dict[str, dict[int, float]]:

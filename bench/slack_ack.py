@@ -23,7 +23,6 @@ Target: p99 ≤ 50 ms (Slack shows the user an error after 3 s).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gc
 import json
 import multiprocessing
@@ -42,8 +41,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import emit, load_average, say, stats_ms
-from tests.auxil.processes import base_env, herald_command, running
+from bench.common import cpu_seconds, emit, load_average, say, stats_ms
+from tests.auxil.processes import base_env, free_port, herald_command, http_ready, running, wait_for
 from tests.fakes import slack_requests as inbound
 from tests.infra.postgres import create_database, drop_database, require_postgres
 
@@ -102,18 +101,9 @@ class FakeSlackProcess:
         self._proc.join(10)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def wait_until(what: str, predicate: Any, timeout: float, interval: float = 0.1) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"bench: timed out waiting for {what}")
-        time.sleep(interval)
+    if not wait_for(predicate, timeout, interval):
+        raise SystemExit(f"bench: timed out waiting for {what}")
 
 
 def _request(host: str, port: int, body: bytes, headers: dict[str, str]) -> bytes:
@@ -227,12 +217,12 @@ def click_all(port: int, cards: list[tuple[int, str, str, dict[str, Any]]], serv
     try:
         if conn.recv() != "ready":
             raise SystemExit("bench: the client did not start")
-        server_cpu = cpu_seconds(server_pid)
+        server_cpu = cpu_seconds(server_pid, children=True)
         began = time.perf_counter()
         conn.send("go")
         latencies, statuses, client_cpu = conn.recv()
         spread = time.perf_counter() - began
-        server_cpu = cpu_seconds(server_pid) - server_cpu
+        server_cpu = cpu_seconds(server_pid, children=True) - server_cpu
     finally:
         client.join(10)
     refused = [s for s in statuses if s != 200]
@@ -246,34 +236,12 @@ def wait_idle(pid: int, timeout: float, window: float = 0.5, busy: float = 0.02)
     """Wait until process ``pid`` has used under ``busy`` of a core for ``window`` seconds."""
     deadline = time.monotonic() + timeout
     while True:
-        before = cpu_seconds(pid)
+        before = cpu_seconds(pid, children=True)
         time.sleep(window)
-        if cpu_seconds(pid) - before < busy * window:
+        if cpu_seconds(pid, children=True) - before < busy * window:
             return
         if time.monotonic() > deadline:
             raise SystemExit(f"bench: the server still busy after {timeout} s")
-
-
-def cpu_seconds(pid: int) -> float:
-    """CPU time (s) used so far by every thread of process ``pid`` and of its child processes (``herald serve
-    --workers N`` serves from children), to the nanosecond (schedstat)."""
-    total = 0
-    for proc in [pid, *_children(pid)]:
-        with contextlib.suppress(FileNotFoundError):  # a process that just ended
-            for task in Path(f"/proc/{proc}/task").iterdir():
-                with contextlib.suppress(FileNotFoundError):  # a thread that just ended
-                    total += int((task / "schedstat").read_text().split()[0])
-    return total / 1e9
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    with contextlib.suppress(FileNotFoundError):
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            with contextlib.suppress(FileNotFoundError):
-                for child in (task / "children").read_text().split():
-                    found += [int(child), *_children(int(child))]
-    return found
 
 
 def run(clicks: int, web_workers: int = 1) -> dict[str, object]:
@@ -297,7 +265,7 @@ def run(clicks: int, web_workers: int = 1) -> dict[str, object]:
             url = f"http://127.0.0.1:{port}{PATH}"
             serve = ["serve", "--port", str(port), "--workers", str(web_workers)]
             with running([("web", serve)], env, Path(tmp)) as (web,), httpx.Client() as http:
-                wait_until("herald serve", lambda: _up(http, port), 30)
+                wait_until("herald serve", lambda: http_ready(port), 30)
 
                 def command(command: str, text: str, user: str, name: str, channel: str) -> None:
                     body, headers = inbound.slash_command(command, text, user, channel, user_name=name)
@@ -365,12 +333,6 @@ def _bucket_quantiles(before: dict[float, float], after: dict[float, float]) -> 
         found[q] = round(bound * 1000, 1)
     return found
 
-
-def _up(http: httpx.Client, port: int) -> bool:
-    try:
-        return http.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def main(argv: list[str] | None = None) -> int:

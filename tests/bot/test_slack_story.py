@@ -9,7 +9,6 @@ worker's own Slack notifier.
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.auxil.processes import base_env, herald_command, running, wait_for
+from tests.auxil.processes import base_env, free_port, herald_command, http_ready, running, wait_for
 from tests.bot.harness import APPROVALS, GENERAL, add_users, button, fields_of, has_buttons_or_fields, labels, user_id
 from tests.fakes import slack_requests as inbound
 from tests.fakes.slack import FakeSlack, PostedMessage
@@ -37,12 +36,6 @@ def pg_database() -> Iterator[str]:
         yield url
     finally:
         drop_database(url)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Slack:
@@ -113,7 +106,7 @@ def test_draft_modal_two_level_approval_publish_and_thread_reply(
                 return "\n".join(f"--- {p.name}\n{p.log()}" for p in procs)
 
             slack = Slack(fake, f"http://127.0.0.1:{port}/slack/events")
-            assert wait_for(lambda: _healthy(port), WAIT), logs()
+            assert wait_for(lambda: http_ready(port), WAIT), logs()
 
             # a forged and a replayed request change nothing
             forged = slack.send(inbound.slash_command("/herald", "whoami", user_id("dave"), forge=True))
@@ -204,13 +197,6 @@ def test_draft_modal_two_level_approval_publish_and_thread_reply(
         assert [p.proc.returncode for p in procs] == [0, 0, 0], final_logs
         assert "Traceback" not in final_logs
         assert "deprecated-verification-token" not in final_logs  # bolt's refusal line logs no request body
-
-
-def _healthy(port: int) -> bool:
-    try:
-        return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def _metric(port: int, name: str) -> float:

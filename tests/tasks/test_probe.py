@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -22,6 +21,7 @@ from tasks.broker import CONSUMER_GROUP
 from tasks.probe import StreamProbe
 from tasks.streams import ResilientStreamClusterBroker
 from tests.auxil.chat import Chat
+from tests.auxil.processes import free_port
 from tests.infra.redis_cluster import RedisClusterProcess
 from tests.tasks.test_streams import message, take
 
@@ -42,12 +42,6 @@ def cluster_broker(
         xread_block_ms=200,
         **kwargs,  # type: ignore[arg-type]
     )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def test_cluster_probe_counts_entries_unacked_reads_and_consumers(
