@@ -45,17 +45,13 @@ class Claimed:
     worker: str | None = None  # who holds the claim; a result from anyone else is stale
 
 
-async def claim(delivery_id: int, *, worker: str, now: datetime) -> Claimed | None:
-    """Move the delivery from queued to publishing; None if someone else has it or it is not due.
+async def claim_many(delivery_ids: list[int], *, worker: str, now: datetime) -> list[Claimed | None]:
+    """Move each delivery from queued to publishing (one statement on PostgreSQL); for each, in order, what
+    the publisher needs, or None if someone else has it, it is not due, or its post can't go out now.
 
     This conditional UPDATE is the only gate before a platform call: a redelivered or duplicated
-    queue message finds the row already claimed and does nothing.
+    queue message (or the same delivery twice in one batch) finds the row already claimed and does nothing.
     """
-    return (await claim_many([delivery_id], worker=worker, now=now))[0]
-
-
-async def claim_many(delivery_ids: list[int], *, worker: str, now: datetime) -> list[Claimed | None]:
-    """:func:`claim` for several deliveries at once (one statement on PostgreSQL); results in order."""
     if hotpath.available():
         return await _claim_fast(delivery_ids, worker=worker, now=now)
     return [await _claim_orm(delivery_id, worker=worker, now=now) for delivery_id in delivery_ids]
