@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.auxil.processes import base_env, running, wait_for
+from tests.auxil.processes import base_env, free_port, http_ready, running, wait_for
 from tests.bot.harness import GENERAL, add_users
-from tests.bot.test_slack_story import WAIT, Slack, _healthy, free_port
+from tests.bot.test_slack_story import WAIT, Slack
 from tests.fakes import slack_requests as inbound
 from tests.fakes.slack import FakeSlack
 
@@ -21,7 +21,7 @@ def test_herald_run_serves_slack_and_publishes_in_process(tmp_path: Path) -> Non
         port = free_port()
         with running([("run", ["run", "--port", str(port)])], env, tmp_path) as (proc,):
             slack = Slack(fake, f"http://127.0.0.1:{port}/slack/events")
-            assert wait_for(lambda: _healthy(port), WAIT), proc.log()
+            assert wait_for(lambda: http_ready(port), WAIT), proc.log()
             slack.command("/herald", "whoami", as_="alice")
             slack.until("alice", lambda: fake.calls("chat.postEphemeral"), proc.log)
             slack.command("/herald", "account add dryrun demo", as_="alice")
