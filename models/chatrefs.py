@@ -7,7 +7,8 @@ Workers in other processes use the same table, so a report can update a card the
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 from tortoise import connections, fields
 from tortoise.models import Model
@@ -33,16 +34,23 @@ class Shown(NamedTuple):
     message_id: str
 
 
-async def shown(adapter: str, ref: str) -> list[Shown]:
-    """Every conversation showing the message ``ref`` on ``adapter``, oldest first.
+async def shown(adapter: str, refs: Sequence[str]) -> list[list[Shown]]:
+    """For each of ``refs``, every conversation showing that message on ``adapter``, oldest first.
 
-    One plain indexed query: it runs for every report a worker sends, where building the ORM's query
-    would cost more than running it.
+    One plain indexed query for all of them: it runs for the reports a worker sends (a burst's reports look
+    their cards up together), where building the ORM's query would cost more than running it.
     """
+    if not refs:
+        return []
     conn = connections.get("default")
-    first, second = ("$1", "$2") if conn.capabilities.dialect == "postgres" else ("?", "?")
-    rows = await conn.execute_query_dict(
-        f"SELECT channel, message_id FROM chat_message_refs WHERE ref = {first} AND adapter = {second} ORDER BY id",
-        [ref, adapter],
-    )
-    return [Shown(str(row["channel"]), str(row["message_id"])) for row in rows]
+    if conn.capabilities.dialect == "postgres":
+        sql = "SELECT ref, channel, message_id FROM chat_message_refs WHERE adapter = $1 AND ref = ANY($2::text[])"
+        params: list[Any] = [adapter, list(refs)]
+    else:
+        marks = ", ".join("?" * len(refs))
+        sql = f"SELECT ref, channel, message_id FROM chat_message_refs WHERE adapter = ? AND ref IN ({marks})"
+        params = [adapter, *refs]
+    found: dict[str, list[Shown]] = {}
+    for row in await conn.execute_query_dict(sql + " ORDER BY id", params):
+        found.setdefault(str(row["ref"]), []).append(Shown(str(row["channel"]), str(row["message_id"])))
+    return [found.get(ref, []) for ref in refs]

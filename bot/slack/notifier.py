@@ -44,6 +44,7 @@ from handlers.messages import Conversation, Reply
 from handlers.settings import Settings
 from handlers.views import card_ref
 from models.chatrefs import ChatMessageRef, Shown, shown
+from tasks.batching import Coalescer
 
 log = structlog.get_logger(__name__)
 ADAPTER = "slack"
@@ -106,6 +107,7 @@ class SlackNotifier:
         self.pacer = pacer or pacing.shared()
         self._ref_locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = weakref.WeakValueDictionary()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._lookups: tuple[asyncio.AbstractEventLoop, Coalescer[str, list[Shown]]] | None = None
         _live.add(self)
 
     def web(self) -> AsyncWebClient:
@@ -266,8 +268,15 @@ class SlackNotifier:
             log.warning("slack.duplicate_card_left", channel=channel, ref=ref, error=_error(exc))
 
     async def _cards(self, post_id: int, key: str | None) -> list[Shown]:
-        """Where the post's card is shown: in conversation ``key``, or (None) in every Slack conversation."""
-        rows = await shown(ADAPTER, card_ref(post_id))
+        """Where the post's card is shown: in conversation ``key``, or (None) in every Slack conversation.
+
+        Every report looks its card up, so the lookups of reports sent together (a burst) go to the database
+        as one query.
+        """
+        loop = asyncio.get_running_loop()
+        if self._lookups is None or self._lookups[0] is not loop:
+            self._lookups = (loop, Coalescer(lambda refs: shown(ADAPTER, refs), max_batch=200))
+        rows = await self._lookups[1](card_ref(post_id))
         return rows if key is None else [row for row in rows if row.channel == key]
 
     async def _report_under_cards(

@@ -7,6 +7,7 @@ exactly as a worker tells it (``notifier.notify(origin, reply)``), after a real 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from zoneinfo import ZoneInfo
 
@@ -137,3 +138,21 @@ async def test_a_report_costs_one_query(fake: FakeSlack, caplog: pytest.LogCaptu
     queries = [r.getMessage() for r in caplog.records if r.name == "tortoise.db_client"]
     assert len(queries) == 1 and "chat_message_refs" in queries[0]
     assert thread(fake, card_in(h, APPROVALS)) == [PUBLISHED.text]
+
+
+async def test_reports_told_together_each_land_under_their_own_cards(fake: FakeSlack) -> None:
+    """A burst's reports look their cards up in one query; each still finds its own post's cards."""
+    async with harness(fake) as h:
+        origin = await drafted(h)
+        await h.command("/draft", "--to demo --at tomorrow 10:00 Second launch!")
+        await h.settle()
+        second = Reply(
+            text="Post 2 published to demo (Dry run): https://dryrun.invalid/demo/dry-2", post_id=2, kind="report"
+        )
+        notifier = h.slack.adapter.notifier
+        await asyncio.gather(notifier.notify(origin, PUBLISHED), notifier.notify(origin, second))
+
+    for channel in (GENERAL, APPROVALS):
+        first_card, second_card = h.cards(channel)
+        assert thread(fake, first_card) == [PUBLISHED.text]
+        assert thread(fake, second_card) == [second.text]
