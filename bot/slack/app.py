@@ -25,7 +25,7 @@ from bot.slack.adapter import SlackAdapter
 from bot.slack.files import FileStore
 from bot.slack.identity import Identities
 from bot.slack.listeners import register
-from bot.slack.notifier import SlackNotifier, describe, from_settings
+from bot.slack.notifier import SlackNotifier, describe, from_settings, leveled_logger
 from handlers.app import Herald
 from handlers.settings import Settings
 from models.errors import ConfigError
@@ -61,10 +61,7 @@ class _NoRequestBodies(logging.Filter):
 
 
 def _bolt_logger() -> logging.Logger:
-    logger = logging.getLogger("herald.slack.bolt")
-    # bolt formats its per-request debug lines whenever this logger's own level is unset (it tests
-    # `logger.level <= DEBUG`): give it the level Herald logs at, so they cost nothing unless asked for
-    logger.setLevel(logging.getLogger().getEffectiveLevel())
+    logger = leveled_logger("herald.slack.bolt")
     for kind in (_TokenWithAuthorize, _NoRequestBodies):
         if not any(isinstance(f, kind) for f in logger.filters):
             logger.addFilter(kind())

@@ -23,6 +23,7 @@ conversation with that user (``chat.postMessage(channel=<user id>)`` opens it).
 from __future__ import annotations
 
 import asyncio
+import logging
 import weakref
 from dataclasses import replace
 from typing import Any
@@ -55,11 +56,24 @@ RATE_LIMIT_RETRIES = 3
 SESSION_CONNECTIONS = 100
 
 
+def leveled_logger(name: str) -> logging.Logger:
+    """A logger for slack-sdk or bolt with its own level set to the level Herald logs at.
+
+    Both format their per-request debug lines whenever their logger's *own* level is unset (they test
+    ``logger.level <= DEBUG``, and an unset level is 0): every Web API call then built a line listing its
+    arguments, only for logging to drop it. With the level set they cost nothing unless asked for.
+    """
+    logger = logging.getLogger(name)
+    logger.setLevel(logging.getLogger().getEffectiveLevel())
+    return logger
+
+
 def web_client(token: str | None, base_url: str, *, rate_limit_retries: int = RATE_LIMIT_RETRIES) -> AsyncWebClient:
     """An ``AsyncWebClient`` that retries connection errors and 429s (after ``Retry-After``)."""
     return AsyncWebClient(
         token=token,
         base_url=base_url if base_url.endswith("/") else base_url + "/",
+        logger=leveled_logger("herald.slack.sdk"),
         timeout=10,
         retry_handlers=[
             AsyncConnectionErrorRetryHandler(max_retry_count=2),

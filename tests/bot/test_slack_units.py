@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -290,3 +291,17 @@ async def test_direct_messages_go_to_the_user_and_cards_there_are_remembered(fak
 
     assert [m.text for m in fake.messages_in("U0BOB00001")] == ["Post 3 needs your approval", "card v2"]
     assert fake.calls("chat.postEphemeral") == []
+
+
+def test_the_web_client_builds_no_debug_lines_unless_herald_logs_at_debug() -> None:
+    # slack-sdk formats a line listing every call's arguments when its logger's own level is <= DEBUG
+    # (an unset level counts as 0), whatever the handlers would keep
+    root = logging.getLogger()
+    before = root.level
+    try:
+        root.setLevel(logging.INFO)
+        assert web_client("xoxb-1", "http://127.0.0.1:9/api").logger.level == logging.INFO
+        root.setLevel(logging.DEBUG)
+        assert web_client("xoxb-1", "http://127.0.0.1:9/api").logger.level == logging.DEBUG
+    finally:
+        root.setLevel(before)
