@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import cluster, cpu_snapshot, cpu_used, emit, lateness_ms, load_average, say
+from bench.common import cluster, cpu_reference, cpu_snapshot, cpu_used, emit, lateness_ms, load_average, say
 from tests.auxil.stack import DEFAULTS, Stack, due_in, percentile
 
 
@@ -46,6 +46,7 @@ def run(stack: Stack, *, posts: int, channels: int, lead_in: float, chat: str) -
 
     warm = stack.create_posts(due_in(1.5, count=50, spread=0.5), origin=origin, label="warm")
     stack.wait_drained(warm, timeout=120)
+    reference = cpu_reference()  # this VM's speed changes by up to 1.7× from one minute to the next
     say(f"warm-up done; creating {posts:,} posts due together")
     batch = stack.create_posts(due_in(lead_in, count=posts), origin=origin, label="burst")
     due = batch[0].due_at.timestamp()
@@ -69,6 +70,7 @@ def run(stack: Stack, *, posts: int, channels: int, lead_in: float, chat: str) -
         """When the burst's deliveries reached a stage, in seconds after the due time (p50 and last)."""
         times = [getattr(r, field).timestamp() - due for r in rows if getattr(r, field) is not None]
         return {"p50": round(percentile(times, 50), 2), "last": round(max(times), 2)} if times else {}
+
     return {
         "bench": "burst",
         "posts": posts,
@@ -90,6 +92,8 @@ def run(stack: Stack, *, posts: int, channels: int, lead_in: float, chat: str) -
         "cpu_s": cpu,
         "cpu_ms_per_post": round(sum(cpu.values()) * 1000 / posts, 2),
         "load_avg_1m": load,
+        "cpu_ref_s": reference,
+        "cpu_ref_end_s": cpu_reference(),
     }
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import cluster, emit, lateness_ms, load_average, say, stats_ms
+from bench.common import cluster, cpu_reference, emit, lateness_ms, load_average, say, stats_ms
 from tests.auxil.stack import DEFAULTS, Stack, due_in
 
 
@@ -47,6 +47,7 @@ def measure(stack: Stack, *, posts: int, window: float, stored: int, lead_in: fl
         "workers": len(stack.workers),
         "dispatchers": len(stack.dispatchers),
         "load_avg_1m": load_average(),
+        "cpu_ref_s": cpu_reference(),
     }
 
 

@@ -334,7 +334,6 @@ def _bucket_quantiles(before: dict[float, float], after: dict[float, float]) -> 
     return found
 
 
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clicks", type=int, default=200)

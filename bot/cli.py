@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import getpass
 import signal
 import subprocess
@@ -17,7 +16,7 @@ import typer
 import uvloop
 from rich.console import Console
 
-from bot import logs
+from bot import heap, logs
 from bot.shell import ShellAdapter, stdin_lines
 from bot.slack.notifier import close_all as close_slack_sessions
 from bot.wiring import Components, assembled
@@ -171,10 +170,10 @@ async def _serve_http(app: Any, host: str, port: int) -> None:
 
     config = uvicorn.Config(app, host=host, port=port, **UVICORN)
     server = Server(config)
-    # Everything built so far (modules, the app, the ORM) lives as long as the process: keep it out of
-    # the cyclic garbage collector, whose full collections would otherwise walk all of it (80 ms, in the
-    # middle of a burst of Slack clicks).
-    gc.freeze()
+    # Everything built so far (modules, the app, the ORM) lives as long as the process: out of the cyclic
+    # garbage collector's way, whose full passes would otherwise walk all of it (80 ms, in the middle of a
+    # burst of Slack clicks).
+    heap.settle()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
@@ -226,6 +225,7 @@ def worker(concurrency: int = typer.Option(None, help="publishes at a time (HERA
     async def main() -> int:
         name = worker_name()
         async with assembled(settings, application_name="herald-worker", consumer_name=name) as comps:
+            heap.settle()
             stop = asyncio.Event()
             _stop_on_signals(stop)
             await run_worker(
@@ -250,6 +250,7 @@ def dispatcher() -> None:
 
     async def main() -> int:
         async with assembled(settings, application_name="herald-dispatcher") as comps:
+            heap.settle()
             stop = asyncio.Event()
             _stop_on_signals(stop)
             await comps.broker.startup()

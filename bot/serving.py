@@ -10,7 +10,6 @@ lives in PostgreSQL, so a click may land on any process.
 
 from __future__ import annotations
 
-import gc
 import os
 import tempfile
 from contextlib import AsyncExitStack
@@ -18,7 +17,7 @@ from typing import Any
 
 import uvicorn
 
-from bot import logs
+from bot import heap, logs
 from bot.http import ASGIApp, Receive, Scope, Send, create_app
 from bot.slack.notifier import close_all as close_slack_sessions
 from bot.wiring import assembled
@@ -74,7 +73,7 @@ class PerProcessApp:
             await slack.start()
             stack.push_async_callback(slack.stop)  # let replies already under way reach Slack
         self._app = create_app(settings, slack=slack, lifespan=False)
-        gc.freeze()  # what lives as long as the process stays out of the cyclic collector's full passes
+        heap.settle()  # what lives as long as the process stays out of the cyclic collector's passes
 
 
 def app() -> PerProcessApp:
