@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import socket
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -137,3 +139,26 @@ async def test_a_cookie_one_account_was_given_is_never_sent_for_another() -> Non
         await http.request("POST", url, data={"status": "b"})
         assert not client.cookies
     assert len(seen) == 2 and not any(b"cookie:" in s.lower() for s in seen)
+
+
+async def test_an_answer_is_freed_by_reference_counting_not_left_to_the_cyclic_collector() -> None:
+    # httpx ties a response and its stream in a cycle; a burst worker's collector then spent hundreds of
+    # milliseconds a pass on thousands of them (with their requests and aiohttp's responses)
+    async def ok(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        body = b'{"id": "1", "url": "u"}'
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+        await writer.drain()
+
+    async with serve(ok) as (url, _), http_client() as client:
+        http = PlatformHTTP(client, "Mastodon", timeout=FAST)
+        await http.request("POST", url, data={"status": "warm-up"})
+        await asyncio.sleep(0.1)  # the peer closes each connection: let the pool see it
+        gc.disable()
+        try:
+            response = await http.request("POST", url, data={"status": "hi"})
+            assert http.json_object(response) == {"id": "1", "url": "u"}
+            answer, request = weakref.ref(response), weakref.ref(response.request)
+            del response
+            assert answer() is None and request() is None
+        finally:
+            gc.enable()
