@@ -24,8 +24,9 @@ async def queue_name() -> str:
 
 
 def broker(cluster: RedisClusterProcess, queue: str, name: str, **kwargs: object) -> ResilientStreamClusterBroker:
-    return ResilientStreamClusterBroker(cluster.startup_nodes, queue_name=queue, consumer_name=name,
-                                        xread_block_ms=200, **kwargs)  # type: ignore[arg-type]
+    return ResilientStreamClusterBroker(
+        cluster.startup_nodes, queue_name=queue, consumer_name=name, xread_block_ms=200, **kwargs
+    )  # type: ignore[arg-type]
 
 
 async def take(gen: AsyncIterator[AckableMessage], count: int, limit: float = 10.0) -> list[AckableMessage]:
