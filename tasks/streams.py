@@ -21,6 +21,7 @@ platform call, so a message redone here after a slow (not dead) consumer finishe
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
@@ -42,6 +43,29 @@ from tasks.batching import Coalescer
 log = structlog.get_logger(__name__)
 
 RETRYABLE = (RedisConnectionError, RedisTimeoutError, RedisClusterException, OSError)
+_REDIS_CONNECTION = os.path.join("redis", "asyncio", "connection.py")
+
+
+def retryable(exc: BaseException) -> bool:
+    """Whether a failed Redis call is worth another try: a lost connection, a timeout, a cluster in flux.
+
+    redis-py (8.1) lets a write that races with its connection closing, as when a master dies mid-burst,
+    escape as ``AttributeError: 'NoneType' object has no attribute 'writelines'`` or a ``TypeError`` from
+    asyncio's transport instead of its ``ConnectionError`` (redis/redis-py#4287, #3546): such an error raised
+    inside redis-py's connection code is a lost connection too, not a bug to die of.
+    """
+    if isinstance(exc, RETRYABLE):
+        return True
+    if not isinstance(exc, AttributeError | TypeError):
+        return False
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.endswith(_REDIS_CONNECTION):
+            return True
+        tb = tb.tb_next
+    return False
+
+
 MAX_BACKOFF = 2.0
 
 
@@ -173,15 +197,17 @@ class ResilientStreamClusterBroker(RedisStreamClusterBroker):
                     block=self.block,
                 )
                 failures = 0
-            except RETRYABLE as exc:
-                failures += 1
-                await self._backoff("listen", exc, failures)
-                continue
             except ResponseError as exc:
                 if "NOGROUP" in str(exc):  # the stream was lost with a master that had no replica
                     await self._retrying("recreate group", self._declare_consumer_group)
                     continue
                 raise
+            except Exception as exc:
+                if not retryable(exc):
+                    raise
+                failures += 1
+                await self._backoff("listen", exc, failures)
+                continue
             for _stream, entries in fetched or []:  # type: ignore[str-unpack]
                 for msg_id, fields in entries:  # type: ignore[str-unpack,union-attr]
                     yield self._message(msg_id, fields)  # type: ignore[arg-type]
@@ -217,8 +243,8 @@ class ResilientStreamClusterBroker(RedisStreamClusterBroker):
             try:
                 await op()
                 return
-            except RETRYABLE as exc:
-                if attempt == attempts:
+            except Exception as exc:
+                if attempt == attempts or not retryable(exc):
                     raise
                 await self._backoff(what, exc, attempt)
 

@@ -7,10 +7,11 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
 from taskiq import AckableMessage
 from taskiq.message import BrokerMessage
 
-from tasks.streams import ResilientStreamClusterBroker
+from tasks.streams import ResilientStreamClusterBroker, retryable
 from tests.infra.redis_cluster import RedisClusterProcess
 
 
@@ -99,3 +100,26 @@ async def test_dead_consumers_messages_are_reclaimed(cluster: RedisClusterProces
     finally:
         for b in (producer, dead, survivor):
             await b.shutdown()
+
+
+def raised_in(filename: str, exc: BaseException) -> BaseException:
+    """``exc`` with a traceback through code in ``filename``, as if that module had raised it."""
+    try:
+        exec(compile("raise exc", filename, "exec"), {"exc": exc})
+    except BaseException as raised:
+        return raised
+    raise AssertionError("not raised")
+
+
+def test_a_write_racing_a_closing_redis_connection_counts_as_a_lost_connection() -> None:
+    # redis-py 8.1 lets this race escape as AttributeError/TypeError (redis/redis-py#4287); a worker died of it
+    # when chaos R2 killed the stream's master mid-burst
+    import redis.asyncio.connection
+
+    inside = str(redis.asyncio.connection.__file__)
+    assert retryable(raised_in(inside, AttributeError("'NoneType' object has no attribute 'writelines'")))
+    assert retryable(raised_in(inside, TypeError("'NoneType' object is not callable")))
+    assert retryable(RedisConnectionError("Connection closed by server."))
+    # the same errors from anywhere else are bugs, not connection trouble
+    assert not retryable(raised_in(__file__, AttributeError("'NoneType' object has no attribute 'writelines'")))
+    assert not retryable(raised_in(inside, ValueError("bad value")))
