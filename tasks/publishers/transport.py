@@ -2,8 +2,9 @@
 
 Why not httpx's own transport: under a burst (dozens of publishes in flight per worker) httpcore's pool
 rescans every connection for every request, and a publish cost 2–3 ms of CPU in the client alone; over
-aiohttp (``httpx-aiohttp``'s transport) the same request costs about 0.3 ms. Publishers still speak httpx
-(requests, responses, exceptions), so nothing else changes.
+aiohttp (``httpx-aiohttp``'s transport) the same request costs a fraction of that (``bench/floor.py`` measures
+it, and what httpx's own layer adds above bare aiohttp). Publishers still speak httpx (requests, responses,
+exceptions), so nothing else changes.
 
 What this module adds is the one thing the publishers' error mapping depends on: **whether a failed request
 can have reached the platform**. ``httpx-aiohttp`` maps a dropped connection to ``ConnectTimeout`` (as if
