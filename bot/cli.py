@@ -173,7 +173,7 @@ async def _serve_http(app: Any, host: str, port: int) -> None:
     # Everything built so far (modules, the app, the ORM) lives as long as the process: out of the cyclic
     # garbage collector's way, whose full passes would otherwise walk all of it (80 ms, in the middle of a
     # burst of Slack clicks).
-    heap.settle()
+    heap.settle(space_passes=False)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))

@@ -19,8 +19,11 @@ from typing import Final
 THRESHOLDS: Final = (100_000, 20, 20)
 
 
-def settle() -> None:
+def settle(*, space_passes: bool = True) -> None:
     """Call once start-up is done: what exists now lives as long as the process, so the collector's passes
-    skip it from now on (``gc.freeze``), and the passes come less often."""
+    skip it from now on (``gc.freeze``); with ``space_passes`` (workers, dispatchers: throughput) the passes
+    also come less often. A web process answering a burst of Slack clicks is bound by latency instead: it
+    keeps Python's small, frequent young passes rather than risk a long one in the middle of the burst."""
     gc.freeze()
-    gc.set_threshold(*THRESHOLDS)
+    if space_passes:
+        gc.set_threshold(*THRESHOLDS)

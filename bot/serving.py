@@ -73,7 +73,7 @@ class PerProcessApp:
             await slack.start()
             stack.push_async_callback(slack.stop)  # let replies already under way reach Slack
         self._app = create_app(settings, slack=slack, lifespan=False)
-        heap.settle()  # what lives as long as the process stays out of the cyclic collector's passes
+        heap.settle(space_passes=False)  # what lives as long as the process stays out of the collector's passes
 
 
 def app() -> PerProcessApp:

@@ -42,3 +42,12 @@ def test_cycles_made_after_settle_are_still_collected(restored: None) -> None:
     gc.collect()
 
     assert gone() is None
+
+
+def test_a_web_process_keeps_pythons_pass_spacing(restored: None) -> None:
+    gc.set_threshold(700, 10, 10)
+
+    heap.settle(space_passes=False)
+
+    assert gc.get_freeze_count() > 1000
+    assert gc.get_threshold() == (700, 10, 10)
