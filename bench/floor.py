@@ -37,6 +37,7 @@ import uvloop
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import cpu_reference, cpu_seconds, emit, load_average, say
+from bot import heap
 from bot.slack.notifier import SESSION_CONNECTIONS, web_client
 from tasks.publishers.base import Publication
 from tasks.publishers.fake import FakePlatformPublisher
@@ -106,6 +107,7 @@ async def client(args: argparse.Namespace) -> None:
     step = steps[variant]
     warm = range(args.first, args.first + args.warm)
     errors = await drive(step, iter(warm), args.concurrency)
+    heap.settle()  # as a Herald worker does once started
     print("ready", flush=True)
     sys.stdin.readline()  # "go" (the loop has nothing to do meanwhile)
     started = time.monotonic()
