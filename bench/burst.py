@@ -33,7 +33,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import cluster, cpu_reference, cpu_snapshot, cpu_used, emit, lateness_ms, load_average, say
 from tests.auxil.stack import DEFAULTS, Stack, due_in, percentile
 
-
 FAKES = ("platform", "chat")  # the stand-ins for the platform and Slack among the components in cpu_s
 
 
