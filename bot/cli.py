@@ -34,8 +34,12 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 cluster_app = typer.Typer(help="A local 6-node Redis Cluster for development.", no_args_is_help=True)
+cron_app = typer.Typer(help="Recurring series, as /cron in chat.", no_args_is_help=True)
+queue_app = typer.Typer(help="The delivery queue, as /queue in chat.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(cluster_app, name="cluster")
+app.add_typer(cron_app, name="cron")
+app.add_typer(queue_app, name="queue")
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 
@@ -296,6 +300,65 @@ def serve(
         return 0
 
     _run(main())
+
+
+AS_OPTION = typer.Option(None, "--as", help="who runs it (default: your login name); ops or admin for most")
+SERIES = typer.Argument(..., help="the series' post number (herald cron list shows them)")
+
+
+def _command(text: str, as_: str | None) -> None:
+    """Run one chat command as ``as_`` and print its replies as the shell shows them; exit 1 if it was refused."""
+    settings = _settings("warning")
+    user = as_ or _login_name()
+
+    async def main() -> int:
+        async with assembled(settings, application_name="herald-cli") as comps:
+            replies = await ShellAdapter(comps.herald, user=user).say(text)
+        return 1 if any(reply.kind == "error" for reply in replies) else 0
+
+    _run(main())
+
+
+@cron_app.command("list")
+def cron_list(as_: str = AS_OPTION) -> None:
+    """The recurring series, with their schedules and next runs."""
+    _command("/cron list", as_)
+
+
+@cron_app.command("status")
+def cron_status(as_: str = AS_OPTION) -> None:
+    """How many series are active, paused or finished, and their next runs."""
+    _command("/cron status", as_)
+
+
+@cron_app.command("pause")
+def cron_pause(series: int = SERIES, as_: str = AS_OPTION) -> None:
+    """Pause a series: no runs until it is resumed."""
+    _command(f"/cron pause {series}", as_)
+
+
+@cron_app.command("resume")
+def cron_resume(series: int = SERIES, as_: str = AS_OPTION) -> None:
+    """Resume a paused series from its next occurrence."""
+    _command(f"/cron resume {series}", as_)
+
+
+@cron_app.command("skip")
+def cron_skip(series: int = SERIES, as_: str = AS_OPTION) -> None:
+    """Skip a series' next run."""
+    _command(f"/cron skip {series}", as_)
+
+
+@cron_app.command("restart")
+def cron_restart(as_: str = AS_OPTION) -> None:
+    """Re-read every recurring schedule, repair what is missing and say what was done."""
+    _command("/cron restart", as_)
+
+
+@queue_app.command("status")
+def queue_status(as_: str = AS_OPTION) -> None:
+    """What the delivery engine is doing now: queued, publishing, scheduled, outcomes, the stream."""
+    _command("/queue status", as_)
 
 
 @db_app.command("upgrade")
