@@ -361,6 +361,12 @@ def queue_status(as_: str = AS_OPTION) -> None:
     _command("/queue status", as_)
 
 
+@queue_app.command("metrics")
+def queue_metrics(as_: str = AS_OPTION) -> None:
+    """The last 24 hours per platform: outcomes, lateness, report lag, retries, common failures."""
+    _command("/queue metrics", as_)
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply the migrations the database doesn't have yet."""

@@ -29,6 +29,7 @@ from tortoise.queryset import QuerySet
 from handlers.context import Context
 from handlers.messages import Reply, info
 from handlers.ports import QueueStats
+from handlers.queue_metrics import metrics_text
 from handlers.router import Router
 from handlers.timeparse import format_local
 from models.errors import InvalidInput, PermissionDenied
@@ -39,7 +40,7 @@ from models.posts import Delivery
 log = structlog.get_logger(__name__)
 
 router = Router()
-QUEUE_USAGE = "/queue status"
+QUEUE_USAGE = "/queue status · /queue metrics"
 LATE = timedelta(minutes=1)
 """A delivery this far past its due time and still scheduled or queued is a warning: nobody took it."""
 HOUR, DAY = timedelta(hours=1), timedelta(days=1)
@@ -49,14 +50,16 @@ TOLD = (DeliveryState.PUBLISHED, DeliveryState.FAILED, DeliveryState.UNKNOWN, De
 """Outcomes told in the post's conversation; ``reported_at`` records when."""
 
 
-@router.command("queue", QUEUE_USAGE, "the delivery queue now: waiting, publishing, ahead, last hour (ops)")
+@router.command("queue", QUEUE_USAGE, "the delivery queue now, and how the last 24 h went (ops)")
 async def queue_command(ctx: Context, args: str) -> list[Reply]:
-    if not ctx.has_role(OPS_ROLE):  # admins may do everything
-        raise PermissionDenied("Only members with the ops role or admins can run /queue status.")
     words = args.lower().split()
-    if words not in ([], ["status"]):  # a bare /queue shows the status too
-        raise InvalidInput(f"Usage: {QUEUE_USAGE} (/queue metrics is not built yet).")
-    return [info(await status_text(ctx), ephemeral=True)]
+    verb = words[0] if words else "status"  # a bare /queue shows the status
+    if not ctx.has_role(OPS_ROLE):  # admins may do everything
+        raise PermissionDenied(f"Only members with the ops role or admins can run /queue {verb}.")
+    if words not in ([], ["status"], ["metrics"]):
+        raise InvalidInput(f"Usage: {QUEUE_USAGE}")
+    text = await metrics_text(ctx) if verb == "metrics" else await status_text(ctx)
+    return [info(text, ephemeral=True)]
 
 
 async def status_text(ctx: Context) -> str:

@@ -40,6 +40,9 @@ def test_cron_and_queue_commands_from_the_terminal(tmp_path: Path) -> None:
     status = herald(tmp_path, "queue", "status", "--as", "alice")
     assert status.returncode == 0, status.stdout + status.stderr
     assert "Queue status" in status.stdout and "Queue: in-process." in status.stdout
+    metrics = herald(tmp_path, "queue", "metrics", "--as", "alice")
+    assert metrics.returncode == 0, metrics.stdout + metrics.stderr
+    assert "Queue metrics, last 24 h to " in metrics.stdout
 
 
 def test_a_refused_command_exits_1_with_the_reason(tmp_path: Path) -> None:

@@ -142,22 +142,24 @@ async def test_only_ops_members_and_admins_may_look(chat: Chat) -> None:
     await chat.say("/queue status", as_="bob")
     assert chat.errors == ["Only members with the ops role or admins can run /queue status."]
     assert chat.last[0].ephemeral
-    await chat.say("/queue metrics", as_="bob")  # refused before the usage: /queue is ops-only throughout
-    assert chat.errors == ["Only members with the ops role or admins can run /queue status."]
+    await chat.say("/queue metrics", as_="bob")  # /queue is ops-only throughout
+    assert chat.errors == ["Only members with the ops role or admins can run /queue metrics."]
     assert (await chat.say("/queue status", as_="carol")).startswith("Queue status, ")
     assert (await chat.say("/queue status")).startswith("Queue status, ")
 
 
-@pytest.mark.parametrize("args", ["metrics", "status now", "frobnicate"])
+@pytest.mark.parametrize("args", ["status now", "metrics today", "frobnicate"])
 async def test_unknown_subcommand_gets_the_usage(chat: Chat, args: str) -> None:
     await team(chat)
     await chat.say(f"/queue {args}", as_="carol")
-    assert chat.errors == ["Usage: /queue status (/queue metrics is not built yet)."]
+    assert chat.errors == ["Usage: /queue status · /queue metrics"]
 
 
 async def test_help_lists_queue(chat: Chat) -> None:
     await team(chat)
-    assert "/queue status — the delivery queue now" in await chat.say("/help")
+    assert "/queue status · /queue metrics — the delivery queue now, and how the last 24 h went" in await chat.say(
+        "/help"
+    )
 
 
 class Probe:
