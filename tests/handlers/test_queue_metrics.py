@@ -5,6 +5,9 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
+import pytest
+
+from handlers import queue_metrics
 from models.accounts import SocialAccount
 from models.lifecycle import DeliveryState, PostState
 from models.members import Member
@@ -74,3 +77,16 @@ async def test_a_quiet_day_says_so(chat: Chat) -> None:
     text = await chat.say("/queue metrics")  # alice: an admin
 
     assert text.splitlines()[1:] == ["No delivery finished in the last 24 hours."]
+
+
+async def test_a_busy_day_is_read_up_to_the_cap_newest_first(chat: Chat, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(queue_metrics, "CAP", 3)
+    await team(chat)
+    for minutes in (50, 40, 30, 20):  # the oldest (50 min ago) is past the cap
+        await delivery(S.PUBLISHED, due_at=ago(minutes=minutes), published_at=ago(minutes=minutes))
+    await delivery(S.MISSED, due_at=ago(minutes=10))
+
+    lines = (await chat.say("/queue metrics")).splitlines()
+
+    assert lines[1] == "(The newest 3 outcomes; there were more.)"
+    assert lines[2] == "Dry run: 2 published, 1 missed (33.3% did not go out); late p50 0 ms."
