@@ -55,6 +55,10 @@ class ShellAdapter:
         self.out = out or sys.stdout
         self.conversation = conversation
         self._seen_refs: set[str] = set()
+        # One at a time: a command with its replies, or a look at the outbox. A report that an in-process worker
+        # writes while a command is being handled (`/approve` of a post due now) then shows after that
+        # command's replies, never before them, and no report is printed twice.
+        self._turn = asyncio.Lock()
 
     def _print(self, text: str) -> None:
         self.out.write(text + "\n")
@@ -76,10 +80,12 @@ class ShellAdapter:
             replies = self._switch(text)
             await self.herald.introduce(self._sender())
             return replies
-        replies = await self.herald.handle(Incoming(sender=self._sender(), conversation=self.conversation, text=text))
-        for reply in replies:
-            self.show(reply)
-        await self.drain_outbox()  # what the command caused elsewhere (direct messages) shows right after it
+        async with self._turn:
+            incoming = Incoming(sender=self._sender(), conversation=self.conversation, text=text)
+            replies = await self.herald.handle(incoming)
+            for reply in replies:
+                self.show(reply)
+            await self._drain()  # what the command caused elsewhere (direct messages) shows right after it
         return replies
 
     def _sender(self) -> Sender:
@@ -100,6 +106,10 @@ class ShellAdapter:
 
     async def drain_outbox(self) -> int:
         """Print reports that workers left for this conversation; returns how many."""
+        async with self._turn:
+            return await self._drain()
+
+    async def _drain(self) -> int:
         rows = await OutboxMessage.filter(adapter=self.conversation.adapter, delivered_at__isnull=True).order_by("id")
         rows = [r for r in rows if r.channel == self.conversation.channel or r.channel.startswith("dm:")]
         for row in rows:
