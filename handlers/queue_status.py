@@ -55,7 +55,8 @@ async def queue_command(ctx: Context, args: str) -> list[Reply]:
     words = args.lower().split()
     verb = words[0] if words else "status"  # a bare /queue shows the status
     if not ctx.has_role(OPS_ROLE):  # admins may do everything
-        raise PermissionDenied(f"Only members with the ops role or admins can run /queue {verb}.")
+        named = f"/queue {verb}" if verb in ("status", "metrics") else "/queue"
+        raise PermissionDenied(f"Only members with the ops role or admins can run {named}.")
     if words not in ([], ["status"], ["metrics"]):
         raise InvalidInput(f"Usage: {QUEUE_USAGE}")
     text = await metrics_text(ctx) if verb == "metrics" else await status_text(ctx)

@@ -144,6 +144,8 @@ async def test_only_ops_members_and_admins_may_look(chat: Chat) -> None:
     assert chat.last[0].ephemeral
     await chat.say("/queue metrics", as_="bob")  # /queue is ops-only throughout
     assert chat.errors == ["Only members with the ops role or admins can run /queue metrics."]
+    await chat.say("/queue frobnicate", as_="bob")
+    assert chat.errors == ["Only members with the ops role or admins can run /queue."]
     assert (await chat.say("/queue status", as_="carol")).startswith("Queue status, ")
     assert (await chat.say("/queue status")).startswith("Queue status, ")
 
