@@ -77,11 +77,9 @@ async def status_text(ctx: Context) -> str:
 async def _in_flight(ctx: Context, now: datetime) -> list[str]:
     lines = []
     queued = Delivery.filter(state=DeliveryState.QUEUED.value)
-    count = await queued.count()
+    count, line = await _counted(queued, "Waiting for a worker", "queued_at", "oldest queued", now)
+    lines.append(line)
     if count:
-        oldest = await _earliest(queued, "queued_at")
-        since = f" (oldest queued {age(now - oldest)} ago)" if oldest is not None else ""
-        lines.append(f"Waiting for a worker: {count}{since}.")
         late = await queued.filter(due_at__lt=now - LATE).count()
         due = await _earliest(queued, "due_at")
         if late and due is not None:
@@ -89,14 +87,10 @@ async def _in_flight(ctx: Context, now: datetime) -> list[str]:
                 f"Warning: {_n(late, 'queued delivery is', 'queued deliveries are')} past due (the earliest by "
                 f"{age(now - due)}) and no worker took {_it(late)}: is a worker running?"
             )
-    else:
-        lines.append("Waiting for a worker: none.")
     publishing = Delivery.filter(state=DeliveryState.PUBLISHING.value)
-    count = await publishing.count()
+    count, line = await _counted(publishing, "Publishing now", "claimed_at", "oldest claim", now)
+    lines.append(line)
     if count:
-        oldest = await _earliest(publishing, "claimed_at")
-        since = f" (oldest claim {age(now - oldest)} ago)" if oldest is not None else ""
-        lines.append(f"Publishing now: {count}{since}.")
         limit = ctx.services.stuck_after
         stuck = await publishing.filter(claimed_at__lt=now - limit).count()
         if stuck:
@@ -106,9 +100,17 @@ async def _in_flight(ctx: Context, now: datetime) -> list[str]:
                 f"{_it(stuck)} or marks {_it(stuck)} unknown; if {'it stays' if stuck == 1 else 'they stay'}, "
                 "check that a dispatcher runs."
             )
-    else:
-        lines.append("Publishing now: none.")
     return lines
+
+
+async def _counted(rows: QuerySet[Delivery], label: str, column: str, oldest: str, now: datetime) -> tuple[int, str]:
+    """How many ``rows`` there are, and the line saying so with the age of the oldest by ``column``."""
+    count = await rows.count()
+    if not count:
+        return 0, f"{label}: none."
+    first = await _earliest(rows, column)
+    since = f" ({oldest} {age(now - first)} ago)" if first is not None else ""
+    return count, f"{label}: {count}{since}."
 
 
 async def _ahead(ctx: Context, now: datetime) -> list[str]:
