@@ -26,7 +26,7 @@ from typing import Final, NamedTuple
 
 from handlers.context import Context
 from handlers.platforms import PLATFORMS
-from handlers.timeparse import format_local
+from handlers.timeparse import format_age, format_local
 from models.lifecycle import DeliveryState
 from models.posts import Delivery
 
@@ -157,18 +157,14 @@ def _percentile(values: Sequence[float], pct: float) -> float:
 
 
 def _duration(seconds: float) -> str:
-    """``12 ms``, ``1.4 s``, ``3 min 5 s``, ``2 h 10 min``; a negative lateness (early) shows as such."""
+    """``12 ms``, ``1.4 s``, then as :func:`~handlers.timeparse.format_age`; early (negative) shows as such."""
     sign = "-" if seconds < 0 else ""
     seconds = abs(seconds)
     if seconds < 1:
         return f"{sign}{seconds * 1000:.0f} ms"
     if seconds < 60:
         return f"{sign}{seconds:.1f} s"
-    minutes, rest = divmod(int(seconds), 60)
-    if minutes < 60:
-        return f"{sign}{minutes} min {rest} s" if rest else f"{sign}{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    return f"{sign}{hours} h {minutes} min" if minutes else f"{sign}{hours} h"
+    return sign + format_age(timedelta(seconds=seconds))
 
 
 def _percent(part: int, whole: int) -> str:

@@ -31,7 +31,7 @@ from handlers.messages import Reply, info
 from handlers.ports import QueueStats
 from handlers.queue_metrics import metrics_text
 from handlers.router import Router
-from handlers.timeparse import format_local
+from handlers.timeparse import format_age, format_local
 from models.errors import InvalidInput, PermissionDenied
 from models.lifecycle import DeliveryState
 from models.members import OPS_ROLE
@@ -85,7 +85,7 @@ async def _in_flight(ctx: Context, now: datetime) -> list[str]:
         if late and due is not None:
             lines.append(
                 f"Warning: {_n(late, 'queued delivery is', 'queued deliveries are')} past due (the earliest by "
-                f"{age(now - due)}) and no worker took {_it(late)}: is a worker running?"
+                f"{format_age(now - due)}) and no worker took {_it(late)}: is a worker running?"
             )
     publishing = Delivery.filter(state=DeliveryState.PUBLISHING.value)
     count, line = await _counted(publishing, "Publishing now", "claimed_at", "oldest claim", now)
@@ -95,8 +95,8 @@ async def _in_flight(ctx: Context, now: datetime) -> list[str]:
         stuck = await publishing.filter(claimed_at__lt=now - limit).count()
         if stuck:
             lines.append(
-                f"Warning: {_n(stuck, 'claim is', 'claims are')} older than {age(limit)}, the reconciler's limit: "
-                f"{'its worker' if stuck == 1 else 'their workers'} probably died. A running dispatcher retries "
+                f"Warning: {_n(stuck, 'claim is', 'claims are')} older than {format_age(limit)}, the reconciler's "
+                f"limit: {'its worker' if stuck == 1 else 'their workers'} probably died. A running dispatcher retries "
                 f"{_it(stuck)} or marks {_it(stuck)} unknown; if {'it stays' if stuck == 1 else 'they stay'}, "
                 "check that a dispatcher runs."
             )
@@ -109,7 +109,7 @@ async def _counted(rows: QuerySet[Delivery], label: str, column: str, oldest: st
     if not count:
         return 0, f"{label}: none."
     first = await _earliest(rows, column)
-    since = f" ({oldest} {age(now - first)} ago)" if first is not None else ""
+    since = f" ({oldest} {format_age(now - first)} ago)" if first is not None else ""
     return count, f"{label}: {count}{since}."
 
 
@@ -131,7 +131,7 @@ async def _ahead(ctx: Context, now: datetime) -> list[str]:
     if late and earliest is not None:
         lines.append(
             f"Warning: {_n(late, 'scheduled delivery is', 'scheduled deliveries are')} past due (the earliest by "
-            f"{age(now - earliest)}) and not queued: is a dispatcher running?"
+            f"{format_age(now - earliest)}) and not queued: is a dispatcher running?"
         )
     return lines
 
@@ -203,23 +203,6 @@ def queue_line(stats: QueueStats) -> str:
     )
 
 
-def age(delta: timedelta) -> str:
-    """``40 s``, ``2 min 5 s``, ``25 min``, ``3 h 10 min``, ``2 d 4 h``."""
-    seconds = max(0, int(delta.total_seconds()))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, rest = divmod(seconds, 60)
-    if minutes < 10:
-        return f"{minutes} min {rest} s" if rest else f"{minutes} min"
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h" if hours else f"{days} d"
-
-
 async def _earliest(rows: QuerySet[Delivery], column: str) -> datetime | None:
     """The smallest non-null ``column`` among ``rows`` (one indexed lookup where an index serves)."""
     found = await rows.filter(**{f"{column}__isnull": False}).order_by(column).first().values_list(column, flat=True)
@@ -234,4 +217,4 @@ def _it(count: int) -> str:
     return "it" if count == 1 else "them"
 
 
-__all__ = ["age", "queue_line", "router", "status_text"]
+__all__ = ["queue_line", "router", "status_text"]

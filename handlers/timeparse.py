@@ -21,7 +21,15 @@ from zoneinfo import ZoneInfo
 
 from models.errors import InvalidInput
 
-__all__ = ["DEFAULT_TIME", "MAX_DURATION", "ensure_future", "format_local", "parse_duration", "parse_when"]
+__all__ = [
+    "DEFAULT_TIME",
+    "MAX_DURATION",
+    "ensure_future",
+    "format_age",
+    "format_local",
+    "parse_duration",
+    "parse_when",
+]
 
 DEFAULT_TIME = time(9, 0)
 """Wall time used when a day is given without a time (``tomorrow``, ``2026-12-01``, ``monday``)."""
@@ -121,6 +129,23 @@ def format_local(when: datetime, tz: ZoneInfo) -> str:
     local = when.astimezone(tz)
     weekday, month = _DAY_NAMES[local.weekday()], _MONTH_NAMES[local.month - 1]
     return f"{weekday} {local.day} {month} {local.year} {local:%H:%M} {local.tzname() or tz.key}"
+
+
+def format_age(delta: timedelta) -> str:
+    """How long, roughly: ``40 s``, ``2 min 5 s``, ``25 min``, ``3 h 10 min``, ``2 d 4 h``."""
+    seconds = max(0, int(delta.total_seconds()))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, rest = divmod(seconds, 60)
+    if minutes < 10:
+        return f"{minutes} min {rest} s" if rest else f"{minutes} min"
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h" if hours else f"{days} d"
 
 
 def parse_duration(text: str) -> timedelta:

@@ -20,8 +20,7 @@ def split(body: str) -> tuple[dict[str, str], str]:
     ("body", "options", "text"),
     [
         # options before the text
-        ("--to x,linkedin --at tomorrow 09:00 Big news!", {"to": "x,linkedin", "at": "tomorrow 09:00"},
-         "Big news!"),
+        ("--to x,linkedin --at tomorrow 09:00 Big news!", {"to": "x,linkedin", "at": "tomorrow 09:00"}, "Big news!"),
         # options after the text
         ('Big news! --to x --at "in 2h"', {"to": "x", "at": "in 2h"}, "Big news!"),
         ("Big news! --at now --to x", {"to": "x", "at": "now"}, "Big news!"),

@@ -112,8 +112,17 @@ async def test_changes_requested_then_edit_goes_back_to_approval(chat: Chat) -> 
     await chat.say("/approve 1", as_="bob")
     assert "published" in await chat.publish_due()
     history = await chat.say("/post 1")
-    for fragment in ("post.created", "decision.request_changes", "typo", "post.edited", "-Helo", "+Hello",
-                     "decision.approve", "delivery.published", "post.published"):
+    for fragment in (
+        "post.created",
+        "decision.request_changes",
+        "typo",
+        "post.edited",
+        "-Helo",
+        "+Hello",
+        "decision.approve",
+        "delivery.published",
+        "post.published",
+    ):
         assert fragment in history, fragment
 
 
@@ -134,8 +143,21 @@ async def test_withdraw_and_lists(chat: Chat) -> None:
 
 async def test_help_lists_every_command(chat: Chat) -> None:
     text = await chat.say("/help")
-    for name in ("/draft", "/approve", "/changes", "/reject", "/withdraw", "/edit", "/post", "/pending",
-                 "/mine", "/account", "/role", "/cancel", "/tz"):
+    for name in (
+        "/draft",
+        "/approve",
+        "/changes",
+        "/reject",
+        "/withdraw",
+        "/edit",
+        "/post",
+        "/pending",
+        "/mine",
+        "/account",
+        "/role",
+        "/cancel",
+        "/tz",
+    ):
         assert name in text, name
     assert "/approve ID" in await chat.say("/help approve")
 

@@ -193,7 +193,10 @@ async def test_approved_once_then_each_run_goes_out_at_its_local_time_across_dst
     assert "Post 1 approved by bob; it goes to demo at Sat 27 Mar 2027 08:00 UTC." in await chat.say(
         "/approve 1", as_="bob"
     )
-    assert await published_at(chat, at(2027, 3, 27, 8)) == "Post 2 published to demo (Dry run): https://dryrun.invalid/demo/dry-2"
+    assert (
+        await published_at(chat, at(2027, 3, 27, 8))
+        == "Post 2 published to demo (Dry run): https://dryrun.invalid/demo/dry-2"
+    )
     assert "Post 3 published to demo" in await published_at(chat, at(2027, 3, 28, 7))  # 09:00 CEST
     assert "Post 4 published to demo" in await published_at(chat, at(2027, 3, 29, 7))
     assert await ApprovalDecision.all().count() == 1
@@ -258,8 +261,7 @@ async def test_pause_withdraws_the_next_run_and_resume_starts_after_now(chat: Ch
     await chat.say("/cron pause 1", as_="carol")
     assert chat.errors == ["Only the author of series 1 or an admin can pause it."]
     assert await chat.say("/cron pause 1") == (
-        "Series 1 is paused; post 2 (its run at Mon 4 Jan 2027 09:00 UTC) is withdrawn. "
-        "/cron resume 1 starts it again."
+        "Series 1 is paused; post 2 (its run at Mon 4 Jan 2027 09:00 UTC) is withdrawn. /cron resume 1 starts it again."
     )
     assert (await Post.get(id=2)).state == PostState.CANCELLED
     await chat.say("/cron pause 1")

@@ -88,8 +88,14 @@ def test_cluster_with_six_nodes_in_order(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_cluster_skips_half_configured_nodes(monkeypatch: pytest.MonkeyPatch) -> None:
-    set_env(monkeypatch, REDIS_USE_CLUSTER="1", REDIS_CLUSTER_HOST_1="a", REDIS_CLUSTER_PORT_1="7001",
-            REDIS_CLUSTER_HOST_2="b", REDIS_CLUSTER_PORT_3="7003")
+    set_env(
+        monkeypatch,
+        REDIS_USE_CLUSTER="1",
+        REDIS_CLUSTER_HOST_1="a",
+        REDIS_CLUSTER_PORT_1="7001",
+        REDIS_CLUSTER_HOST_2="b",
+        REDIS_CLUSTER_PORT_3="7003",
+    )
     settings = load_settings()
     assert (settings.queue_backend, settings.cluster_nodes) == ("cluster", [("a", 7001)])
 
@@ -123,8 +129,9 @@ def test_dotenv_in_the_working_directory_is_read(monkeypatch: pytest.MonkeyPatch
     ],
     ids=lambda v: v if isinstance(v, str) else None,
 )
-def test_bad_value_names_the_variable(monkeypatch: pytest.MonkeyPatch, env: dict[str, str], variable: str,
-                                      mentions: list[str]) -> None:
+def test_bad_value_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], variable: str, mentions: list[str]
+) -> None:
     message = config_error(monkeypatch, **env)
     assert message.startswith(f"{variable}: "), message
     assert message.endswith(".")
@@ -141,8 +148,9 @@ def test_short_secret_key_is_refused_without_echoing_it(monkeypatch: pytest.Monk
 
 
 def test_first_error_wins_and_other_values_stay_private(monkeypatch: pytest.MonkeyPatch) -> None:
-    message = config_error(monkeypatch, TZ="Mars/Olympus", HERALD_SECRET_KEY=SECRET, REDIS_PASSWORD=SECRET,
-                           SLACK_BOT_TOKEN=SECRET)
+    message = config_error(
+        monkeypatch, TZ="Mars/Olympus", HERALD_SECRET_KEY=SECRET, REDIS_PASSWORD=SECRET, SLACK_BOT_TOKEN=SECRET
+    )
     assert message.startswith("TZ: ")
     assert SECRET not in message
 
@@ -159,8 +167,13 @@ def test_cluster_without_nodes_starts_with_the_variable(monkeypatch: pytest.Monk
 
 
 def test_cluster_error_does_not_echo_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
-    message = config_error(monkeypatch, REDIS_USE_CLUSTER="true", HERALD_SECRET_KEY=SECRET,
-                           REDIS_PASSWORD="pw-" + SECRET, SLACK_BOT_TOKEN="xoxb-" + SECRET)
+    message = config_error(
+        monkeypatch,
+        REDIS_USE_CLUSTER="true",
+        HERALD_SECRET_KEY=SECRET,
+        REDIS_PASSWORD="pw-" + SECRET,
+        SLACK_BOT_TOKEN="xoxb-" + SECRET,
+    )
     assert SECRET not in message, message
 
 
@@ -182,11 +195,11 @@ def test_short_old_secret_key_is_refused(monkeypatch: pytest.MonkeyPatch) -> Non
 def bad_tz_run(tmp_path_factory: pytest.TempPathFactory) -> CliRun:
     cwd = tmp_path_factory.mktemp("cli-cwd")
     # rich sizes its console from COLUMNS/LINES: drop them so the run is the same everywhere
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(HERALD_PREFIXES) and k not in {"COLUMNS", "LINES"}}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(HERALD_PREFIXES) and k not in {"COLUMNS", "LINES"}}
     env.update(PYTHONPATH=str(ROOT), TZ="Mars/Olympus")
-    proc = subprocess.run([sys.executable, "-m", "bot.cli", "db", "upgrade"], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "db", "upgrade"], cwd=cwd, env=env, capture_output=True, text=True, timeout=60
+    )
     return proc, cwd
 
 
