@@ -88,7 +88,7 @@ async def _with_background(comps: Components, body: Callable[[], Awaitable[int]]
                     comps.runtime,
                     concurrency=comps.settings.worker_concurrency,
                     stop=stop,
-                    report_heartbeat=comps.settings.requeue_after_seconds / 3,
+                    report_heartbeat=comps.settings.report_heartbeat_seconds,
                 )
             )
         )
@@ -237,7 +237,7 @@ def worker(concurrency: int = typer.Option(None, help="publishes at a time (HERA
                 comps.runtime,
                 concurrency=concurrency or settings.worker_concurrency,
                 stop=stop,
-                report_heartbeat=settings.requeue_after_seconds / 3,
+                report_heartbeat=settings.report_heartbeat_seconds,
             )
         return 0
 

@@ -118,6 +118,12 @@ class Settings(BaseSettings):
         task timeout, plus the dispatch lead (a worker claims that early) and 5 s of slack."""
         return self.task_timeout_seconds * 2 + self.dispatch_lead_seconds + 5
 
+    @property
+    def report_heartbeat_seconds(self) -> float:
+        """How often a worker touches the outcomes it is still telling: well within ``requeue_after_seconds``,
+        after which the straggler pass would take them for abandoned."""
+        return self.requeue_after_seconds / 3
+
     @cached_property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.tz)

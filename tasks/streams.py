@@ -43,6 +43,7 @@ from tasks.batching import Coalescer
 log = structlog.get_logger(__name__)
 
 RETRYABLE = (RedisConnectionError, RedisTimeoutError, RedisClusterException, OSError)
+MAX_BACKOFF = 2.0
 _REDIS_CONNECTION = os.path.join("redis", "asyncio", "connection.py")
 
 
@@ -64,9 +65,6 @@ def retryable(exc: BaseException) -> bool:
             return True
         tb = tb.tb_next
     return False
-
-
-MAX_BACKOFF = 2.0
 
 
 class ResilientStreamClusterBroker(RedisStreamClusterBroker):
