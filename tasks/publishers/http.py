@@ -109,11 +109,6 @@ class PlatformHTTP:
             )
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise self.transport_error(exc) from exc
-        # httpx keeps a response and its stream in a reference cycle (the stream holds the response to time
-        # it), so every answer, with its request and aiohttp's response, waited for the cyclic garbage
-        # collector: a burst worker's full collections took hundreds of milliseconds. The body is read by
-        # now; a plain stream over it breaks the cycle and reference counting frees the rest at once.
-        response.stream = httpx.ByteStream(response.content)
         if response.is_success:
             return response
         raise self.error_for(response)
