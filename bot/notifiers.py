@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from handlers.delivery import writes_to_database
 from handlers.messages import Conversation, Reply
 from handlers.ports import Notifier
+from handlers.publishing.delivery import writes_to_database
 from models.outbox import OutboxMessage
 
 

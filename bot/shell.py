@@ -14,8 +14,8 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import TextIO
 
+from handlers.admin.members import normalize_name
 from handlers.app import Herald
-from handlers.members import normalize_name
 from handlers.messages import Conversation, Incoming, Reply, Sender
 from models.errors import InvalidInput
 from models.lifecycle import DeliveryState

@@ -17,10 +17,10 @@ from taskiq_redis import RedisStreamBroker
 
 from bot.notifiers import OutboxNotifier, RoutingNotifier
 from bot.slack import notifier as slack_notifier
-from handlers import timers
 from handlers.app import Herald
 from handlers.context import Services
 from handlers.ports import Notifier, QueueProbe, Scheduler, SystemClock
+from handlers.review import timers
 from handlers.settings import Settings
 from models import crypto, db
 from models.errors import ConfigError

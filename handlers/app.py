@@ -6,23 +6,16 @@ import secrets
 
 import structlog
 
-from handlers import (
-    accounts,
-    approvals,
-    cron_commands,
-    drafts,
-    help,
-    home,
-    members,
-    policy_commands,
-    posts,
-    queue_status,
-    recovery,
-    slots,
-)
+from handlers import help
+from handlers.admin import accounts, members
 from handlers.context import Context, Services
+from handlers.drafting import drafts, home, posts
 from handlers.messages import Incoming, Reply, Sender, error
+from handlers.ops import cron_commands, queue_status
+from handlers.publishing import recovery
+from handlers.review import approvals, policy_commands
 from handlers.router import Router
+from handlers.timing import slots
 from models.errors import UserError
 
 log = structlog.get_logger(__name__)

@@ -60,7 +60,7 @@ async def tell_card(services: Services, post: Post, card: Reply, *, skip: Conver
 
     The card keeps its ref, so an adapter that showed it before edits it in place.
     """
-    from handlers.policy import policy_for  # policy imports messages only; avoid a cycle at import
+    from handlers.review.policy import policy_for  # policy imports messages only; avoid a cycle at import
 
     await tell_origin(services, post, card, skip=skip)
     channel = (await policy_for(post)).channel

@@ -1,6 +1,6 @@
 """The publish hot path on PostgreSQL: claim and record in one statement each.
 
-The ORM path (``handlers/delivery.py``) takes about a dozen round trips per delivery; a burst of
+The ORM path (``handlers/publishing/delivery.py``) takes about a dozen round trips per delivery; a burst of
 thousands of posts due in the same second needs far fewer. These statements do the same state
 changes as the ORM path, with the same conditions, so the outcome is identical. Both take many
 deliveries at once (a worker groups its concurrent publishes), locking rows in id order so two

@@ -29,8 +29,8 @@ from datetime import datetime, timedelta
 import structlog
 from tortoise.transactions import in_transaction
 
-from handlers import delivery as deliveries
 from handlers.ports import Clock, Notifier, SystemClock
+from handlers.publishing import delivery as deliveries
 from models.lifecycle import DeliveryState
 from models.posts import Delivery
 from models.timers import Timer

@@ -13,8 +13,8 @@ import structlog
 from taskiq import AsyncBroker, Context, TaskiqDepends
 from tortoise.exceptions import DBConnectionError, OperationalError, TransactionManagementError
 
-from handlers import delivery
 from handlers.messages import Reply
+from handlers.publishing import delivery
 from tasks.publishers.base import Publication
 from tasks.publishers.errors import OutcomeUnknown, Permanent, Transient
 from tasks.reports import Report

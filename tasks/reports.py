@@ -4,7 +4,8 @@ A worker's publish task records the outcome and hands the report to a :class:`Re
 conversation in the background and marks the deliveries reported in groups (one statement for the reports
 that finish together). A slow chat (Slack lets a bot post about one message per second per channel) then
 delays only its own reports, never the next publishes. If the worker dies before a report is told, the
-delivery stays unreported and the dispatcher's straggler pass tells it (``handlers.delivery.report_stragglers``).
+delivery stays unreported and the dispatcher's straggler pass tells it
+(``handlers.publishing.delivery.report_stragglers``).
 
 :class:`TellNow` tells inline, for the in-process queue and tests that read the chat right after a publish.
 """
@@ -17,9 +18,9 @@ from typing import Protocol
 
 import structlog
 
-from handlers import delivery
 from handlers.messages import Reply
 from handlers.ports import Clock, Notifier
+from handlers.publishing import delivery
 from tasks.batching import Coalescer
 
 log = structlog.get_logger(__name__)

@@ -8,10 +8,10 @@ import random
 import socket
 from dataclasses import dataclass, field
 
-from handlers import delivery
-from handlers.delivery import Claimed, Outcome
 from handlers.messages import Reply
 from handlers.ports import Clock, Notifier, NullScheduler, Scheduler, SystemClock
+from handlers.publishing import delivery
+from handlers.publishing.delivery import Claimed, Outcome
 from tasks.batching import Coalescer
 from tasks.publishers import Publishers
 from tasks.reports import Reports, TellNow

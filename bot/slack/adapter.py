@@ -29,8 +29,9 @@ from bot.slack import blocks, modals, wording
 from bot.slack.files import FileStore
 from bot.slack.identity import Identities
 from bot.slack.notifier import ADAPTER, SlackNotifier, describe
-from handlers import forms, members
+from handlers.admin import members
 from handlers.app import Herald
+from handlers.drafting import forms
 from handlers.messages import Conversation, Incoming, Reply, Sender, error
 from models.errors import UserError
 from models.members import ADMIN_ROLE, OPS_ROLE

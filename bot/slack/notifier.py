@@ -41,9 +41,9 @@ from tortoise.exceptions import IntegrityError
 
 from bot.slack import blocks, pacing
 from bot.slack.blocks import Message
+from handlers.drafting.views import card_ref
 from handlers.messages import Conversation, Reply
 from handlers.settings import Settings
-from handlers.views import card_ref
 from models.chatrefs import ChatMessageRef, Shown, shown
 from tasks.batching import Coalescer
 

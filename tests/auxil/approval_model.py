@@ -30,7 +30,7 @@ from datetime import datetime
 
 from tortoise import connections
 
-from handlers.policy import policy_for, policy_of_account
+from handlers.review.policy import policy_for, policy_of_account
 from models.accounts import SocialAccount
 from models.approvals import ApprovalDecision, Decision
 from models.audit import AuditEntry

@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from bot.notifiers import OutboxNotifier
-from handlers import timers
 from handlers.app import Herald
 from handlers.context import Services
 from handlers.messages import Conversation, Incoming, Reply, Sender
 from handlers.ports import NullScheduler
+from handlers.review import timers
 from models.outbox import OutboxMessage
 from models.timers import Timer
 from tasks.dispatcher import Dispatcher

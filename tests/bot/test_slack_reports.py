@@ -15,8 +15,8 @@ import pytest
 import structlog
 from slack_sdk.errors import SlackApiError
 
+from handlers.drafting.views import approval_card
 from handlers.messages import Button, Conversation, Reply
-from handlers.views import approval_card
 from models.posts import Post
 from tests.bot.harness import APPROVALS, GENERAL, SlackHarness, harness, labels
 from tests.fakes.slack import FakeSlack, PostedMessage

@@ -29,9 +29,9 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.internal.conjecture import engine
 
-from handlers import timers
-from handlers.policy import policy_for
-from handlers.views import awaited
+from handlers.drafting.views import awaited
+from handlers.review import timers
+from handlers.review.policy import policy_for
 from models.approvals import ApprovalDecision
 from models.audit import AuditEntry
 from models.lifecycle import TERMINAL, PostState

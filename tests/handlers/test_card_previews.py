@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from handlers.drafting.views import PLATFORM_PREVIEW, platform_preview
 from handlers.messages import Preview, Reply
-from handlers.platforms import platform
-from handlers.views import PLATFORM_PREVIEW, platform_preview
+from handlers.text.platforms import platform
 from models.accounts import SocialAccount
 from tests.auxil.chat import Chat
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.commandline import parse_post_id, split_options
+from handlers.text.commandline import parse_post_id, split_options
 from models.errors import InvalidInput
 
 KNOWN = {"to", "at"}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from handlers import textcount
-from handlers.platforms import check_text, missing_media, platform, too_long
+from handlers.text import textcount
+from handlers.text.platforms import check_text, missing_media, platform, too_long
 from models.errors import InvalidInput
 
 FAMILY = "👨\u200d👩\u200d👧\u200d👦"

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from handlers import queue_metrics
+from handlers.ops import queue_metrics
 from models.accounts import SocialAccount
 from models.lifecycle import DeliveryState, PostState
 from models.members import Member

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from handlers.ports import QueueStats
-from handlers.timeparse import format_age as age
+from handlers.timing.timeparse import format_age as age
 from models.accounts import SocialAccount
 from models.lifecycle import DeliveryState, PostState
 from models.members import Member

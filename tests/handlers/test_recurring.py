@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from handlers import recurring
-from handlers.cronrules import describe, next_after, parse_every, runs_after
+from handlers.timing import recurring
+from handlers.timing.cronrules import describe, next_after, parse_every, runs_after
 from models.approvals import ApprovalDecision
 from models.errors import InvalidInput
 from models.lifecycle import DeliveryState, PostState

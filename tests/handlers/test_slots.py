@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from handlers.slots import parse_weekly, spec_text
+from handlers.timing.slots import parse_weekly, spec_text
 from models.errors import InvalidInput
 from models.posts import Post
 from models.slots import PostingSlots

@@ -1,4 +1,4 @@
-"""Tests for handlers.timeparse: concrete instants, DST edges, error sentences and properties."""
+"""Tests for handlers.timing.timeparse: concrete instants, DST edges, error sentences and properties."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from handlers.timeparse import MAX_DURATION, ensure_future, format_local, parse_duration, parse_when
+from handlers.timing.timeparse import MAX_DURATION, ensure_future, format_local, parse_duration, parse_when
 from models.errors import InvalidInput
 
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -169,7 +169,7 @@ async def test_a_record_for_a_claim_taken_over_meanwhile_is_dropped_and_the_rest
     assert all(c is not None for c in claimed)
     # the reconciler gave the second delivery to another worker while this one was publishing
     await Delivery.filter(id=ids[1]).update(claimed_by="someone-else")
-    from handlers.delivery import Outcome
+    from handlers.publishing.delivery import Outcome
 
     replies = await rt._record([Outcome(c, external_id=str(c.delivery_id), url="u") for c in claimed if c])
     assert [r is not None for r in replies] == [True, False, True]
@@ -274,12 +274,12 @@ async def test_a_report_waiting_its_turn_is_not_told_again_by_the_straggler_pass
     (outcomes untold for HERALD_REQUEUE_AFTER) must leave it alone, and take it once the worker is gone."""
     from datetime import timedelta
 
-    from handlers.delivery import report_stragglers
+    from handlers.publishing.delivery import report_stragglers
 
     ids = await make_posts(2)
     rt = runtime()
     claimed = [c for c in await rt._claim(ids) if c is not None]
-    from handlers.delivery import Outcome
+    from handlers.publishing.delivery import Outcome
 
     replies = await rt._record([Outcome(c, external_id="1", url="u") for c in claimed])
     chat = SlowChat()

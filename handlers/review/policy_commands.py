@@ -13,10 +13,11 @@ from typing import Any
 
 from tortoise.queryset import QuerySet
 
-from handlers import accounts, audit
+from handlers import audit
+from handlers.admin import accounts
 from handlers.context import Context
 from handlers.messages import Conversation, Reply, info
-from handlers.policy import (
+from handlers.review.policy import (
     DEFAULT_REMIND_AFTER,
     DEFAULT_REMIND_BEFORE,
     MAX_LEVELS,
@@ -27,7 +28,7 @@ from handlers.policy import (
     policy_of_account,
 )
 from handlers.router import Router
-from handlers.timeparse import parse_duration
+from handlers.timing.timeparse import parse_duration
 from models.accounts import SocialAccount
 from models.errors import InvalidInput
 from models.members import ADMIN_ROLE, Member, MemberRole

@@ -35,12 +35,14 @@ import structlog
 from tortoise.signals import post_save
 from tortoise.transactions import in_transaction
 
-from handlers import audit, scheduling, timers
+from handlers import audit
 from handlers.context import Context, Services
-from handlers.cronrules import describe, localize, next_after, parse_every, parse_zone
 from handlers.messages import Reply
 from handlers.notices import member_zone, tell_origin
-from handlers.timeparse import format_local, parse_when
+from handlers.review import timers
+from handlers.timing import scheduling
+from handlers.timing.cronrules import describe, localize, next_after, parse_every, parse_zone
+from handlers.timing.timeparse import format_local, parse_when
 from models.audit import AuditEntry
 from models.errors import InvalidInput, InvalidTransition, NotFound
 from models.lifecycle import Action, DeliveryState, PostState, advance

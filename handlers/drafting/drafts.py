@@ -10,17 +10,20 @@ from datetime import datetime
 
 from tortoise.transactions import in_transaction
 
-from handlers import accounts, audit, recurring, scheduling, slots, timers
-from handlers.commandline import parse_post_id, split_options
+from handlers import audit
+from handlers.admin import accounts
 from handlers.context import Context
-from handlers.cronrules import parse_every
+from handlers.drafting.views import approval_card, awaited, when_text
 from handlers.messages import Reply, info
 from handlers.notices import tell_card, tell_members
-from handlers.platforms import check_text, platform
-from handlers.policy import Policy, may_publish_directly, strictest
+from handlers.review import timers
+from handlers.review.policy import Policy, may_publish_directly, strictest
 from handlers.router import Router
-from handlers.timeparse import ensure_future, parse_when
-from handlers.views import approval_card, awaited, when_text
+from handlers.text.commandline import parse_post_id, split_options
+from handlers.text.platforms import check_text, platform
+from handlers.timing import recurring, scheduling, slots
+from handlers.timing.cronrules import parse_every
+from handlers.timing.timeparse import ensure_future, parse_when
 from models.accounts import SocialAccount
 from models.approvals import ApprovalDecision, Decision
 from models.errors import InvalidInput, NotFound, PermissionDenied, about

@@ -25,8 +25,8 @@ from datetime import datetime, timedelta
 from typing import Final, NamedTuple
 
 from handlers.context import Context
-from handlers.platforms import PLATFORMS
-from handlers.timeparse import format_age, format_local
+from handlers.text.platforms import PLATFORMS
+from handlers.timing.timeparse import format_age, format_local
 from models.lifecycle import DeliveryState
 from models.posts import Delivery
 
@@ -157,7 +157,7 @@ def _percentile(values: Sequence[float], pct: float) -> float:
 
 
 def _duration(seconds: float) -> str:
-    """``12 ms``, ``1.4 s``, then as :func:`~handlers.timeparse.format_age`; early (negative) shows as such."""
+    """``12 ms``, ``1.4 s``, then as :func:`~handlers.timing.timeparse.format_age`; early (negative) shows as such."""
     sign = "-" if seconds < 0 else ""
     seconds = abs(seconds)
     if seconds < 1:

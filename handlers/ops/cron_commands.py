@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from handlers import recurring
-from handlers.commandline import parse_post_id
 from handlers.context import Context
-from handlers.cronrules import next_after
 from handlers.messages import Reply, info
 from handlers.router import Router
-from handlers.timeparse import format_local
+from handlers.text.commandline import parse_post_id
+from handlers.timing import recurring
+from handlers.timing.cronrules import next_after
+from handlers.timing.timeparse import format_local
 from models.errors import InvalidInput, NotFound, PermissionDenied
 from models.lifecycle import PostState
 from models.members import ADMIN_ROLE, OPS_ROLE

@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import CroniterBadCronError, CroniterBadDateError, croniter
 
-from handlers.timeparse import _localize as localize  # the wall-time rules /draft --at uses
+from handlers.timing.timeparse import _localize as localize  # the wall-time rules /draft --at uses
 from models.errors import InvalidInput
 
 __all__ = [

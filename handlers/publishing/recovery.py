@@ -9,14 +9,16 @@ from datetime import datetime
 
 from tortoise.transactions import in_transaction
 
-from handlers import audit, scheduling, timers
-from handlers.commandline import parse_post_id
+from handlers import audit
 from handlers.context import Context
-from handlers.drafts import load_post, parse_due
+from handlers.drafting.drafts import load_post, parse_due
+from handlers.drafting.views import approval_card, when_text
 from handlers.messages import Reply, info
-from handlers.policy import policy_for
+from handlers.review import timers
+from handlers.review.policy import policy_for
 from handlers.router import Router
-from handlers.views import approval_card, when_text
+from handlers.text.commandline import parse_post_id
+from handlers.timing import scheduling
 from models.approvals import ApprovalDecision, Decision
 from models.errors import InvalidInput, NotFound, PermissionDenied
 from models.lifecycle import Action, DeliveryState, PostState, advance

@@ -8,10 +8,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from handlers.context import Context
+from handlers.drafting.views import awaited, summary_line
 from handlers.messages import Button, Reply
-from handlers.policy import policy_for
+from handlers.review.policy import policy_for
 from handlers.router import Router
-from handlers.views import awaited, summary_line
 from models.lifecycle import PostState
 from models.posts import Post
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers.platforms import PLATFORMS
+from handlers.text.platforms import PLATFORMS
 from models.accounts import SocialAccount
 
 

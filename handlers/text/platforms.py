@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from handlers import textcount
+from handlers.text import textcount
 from models.errors import InvalidInput, about
 
 

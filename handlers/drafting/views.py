@@ -6,9 +6,9 @@ import re
 from zoneinfo import ZoneInfo
 
 from handlers.messages import Button, Field, Preview, Reply
-from handlers.platforms import PlatformInfo, missing_media, platform, too_long
-from handlers.policy import Policy, policy_for
-from handlers.timeparse import format_local
+from handlers.review.policy import Policy, policy_for
+from handlers.text.platforms import PlatformInfo, missing_media, platform, too_long
+from handlers.timing.timeparse import format_local
 from models.approvals import ApprovalDecision, Decision
 from models.lifecycle import PostState
 from models.members import Member

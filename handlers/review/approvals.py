@@ -15,15 +15,17 @@ from dataclasses import dataclass, field
 
 from tortoise.transactions import in_transaction
 
-from handlers import audit, scheduling, timers
-from handlers.commandline import parse_post_id, split_options
+from handlers import audit
 from handlers.context import Context
+from handlers.drafting.views import approval_card, awaited, decision_buttons, preview, summary_line, when_text
 from handlers.messages import Reply, info
 from handlers.notices import tell_card, tell_members, tell_origin
-from handlers.platforms import check_text, platform
-from handlers.policy import Policy, policy_for
+from handlers.review import timers
+from handlers.review.policy import Policy, policy_for
 from handlers.router import Router
-from handlers.views import approval_card, awaited, decision_buttons, preview, summary_line, when_text
+from handlers.text.commandline import parse_post_id, split_options
+from handlers.text.platforms import check_text, platform
+from handlers.timing import scheduling
 from models.approvals import ApprovalDecision, Decision
 from models.errors import AlreadyDecided, InvalidInput, InvalidTransition, NotFound, PermissionDenied
 from models.lifecycle import Action, PostState, advance, describe_refusal

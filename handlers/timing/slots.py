@@ -13,13 +13,14 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from handlers import accounts, audit
-from handlers.commandline import split_options
+from handlers import audit
+from handlers.admin import accounts
 from handlers.context import Context
-from handlers.cronrules import DAY_NAMES, localize, parse_clock, parse_days, parse_zone
 from handlers.messages import Reply, info
 from handlers.router import Router
-from handlers.timeparse import format_local
+from handlers.text.commandline import split_options
+from handlers.timing.cronrules import DAY_NAMES, localize, parse_clock, parse_days, parse_zone
+from handlers.timing.timeparse import format_local
 from models.accounts import SocialAccount
 from models.errors import InvalidInput, PermissionDenied
 from models.lifecycle import DeliveryState, PostState

@@ -10,8 +10,8 @@ from tortoise.exceptions import IntegrityError
 from handlers import audit
 from handlers.context import Context
 from handlers.messages import Reply, info
-from handlers.platforms import platform
 from handlers.router import Router
+from handlers.text.platforms import platform
 from models.accounts import SocialAccount
 from models.errors import InvalidInput, NotFound
 from models.members import ADMIN_ROLE

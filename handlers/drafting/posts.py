@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from handlers import audit
-from handlers.commandline import parse_post_id
 from handlers.context import Context
-from handlers.drafts import load_post
+from handlers.drafting.drafts import load_post
+from handlers.drafting.views import approval_card
+from handlers.drafting.views import summary_line as summary
 from handlers.messages import Field, Reply, info
 from handlers.router import Router
-from handlers.timeparse import format_local
-from handlers.views import approval_card
-from handlers.views import summary_line as summary
+from handlers.text.commandline import parse_post_id
+from handlers.timing.timeparse import format_local
 from models.posts import Delivery, Post
 
 router = Router()

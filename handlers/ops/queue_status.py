@@ -28,10 +28,10 @@ from tortoise.queryset import QuerySet
 
 from handlers.context import Context
 from handlers.messages import Reply, info
+from handlers.ops.queue_metrics import metrics_text
 from handlers.ports import QueueStats
-from handlers.queue_metrics import metrics_text
 from handlers.router import Router
-from handlers.timeparse import format_age, format_local
+from handlers.timing.timeparse import format_age, format_local
 from models.errors import InvalidInput, PermissionDenied
 from models.lifecycle import DeliveryState
 from models.members import OPS_ROLE

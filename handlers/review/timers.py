@@ -18,11 +18,11 @@ import structlog
 
 from handlers import audit
 from handlers.context import Services
+from handlers.drafting.views import awaited, decision_buttons, preview
 from handlers.messages import Button, Reply
 from handlers.notices import member_zone, tell_members, tell_origin
-from handlers.policy import Policy, policy_for
-from handlers.timeparse import format_local
-from handlers.views import awaited, decision_buttons, preview
+from handlers.review.policy import Policy, policy_for
+from handlers.timing.timeparse import format_local
 from models.errors import InvalidTransition
 from models.lifecycle import Action, PostState, advance
 from models.members import ADMIN_ROLE, Member, MemberRole

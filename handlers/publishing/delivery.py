@@ -17,8 +17,8 @@ from tortoise.transactions import in_transaction
 
 from handlers import audit
 from handlers.messages import Button, Conversation, Reply
-from handlers.platforms import platform
 from handlers.ports import Notifier
+from handlers.text.platforms import platform
 from models import crypto, hotpath
 from models.errors import InvalidTransition
 from models.lifecycle import DELIVERY_FINAL, TERMINAL, Action, DeliveryState, PostState, advance

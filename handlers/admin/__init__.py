@@ -1,0 +1,1 @@
+"""Administration: social accounts, members and their roles."""

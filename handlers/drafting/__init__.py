@@ -1,0 +1,1 @@
+"""Drafting: writing, editing and looking at posts, and the neutral views of them (cards, summaries, Home)."""

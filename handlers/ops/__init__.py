@@ -1,0 +1,1 @@
+"""Operations: /queue status, /queue metrics and /cron, for the people who run Herald."""

@@ -1,0 +1,2 @@
+"""Publishing outcomes: recording what a delivery did, telling the chat, and putting a failed or
+unknown outcome right."""

@@ -1,0 +1,1 @@
+"""Approval: policies, deciding on posts, and the timers that expire or remind a pending approval."""
