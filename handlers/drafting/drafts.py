@@ -32,7 +32,12 @@ from models.members import ADMIN_ROLE, Member
 from models.posts import Delivery, Post
 
 router = Router()
-DRAFT_USAGE = "/draft [--to ACCOUNT,…] [--at WHEN] TEXT"
+DRAFT_USAGE = (
+    "/draft [--to ACCOUNT,…] [--at WHEN|next] [--every RULE [--tz ZONE] [--until DATE|--count N]]"
+    " [--media REF,…] [--review] TEXT"
+)
+DRAFT_OPTIONS = frozenset({"to", "at", "every", "tz", "until", "count", "media"})
+DRAFT_FLAGS = frozenset({"review"})
 MAX_TEXT = 10_000
 
 
@@ -105,8 +110,8 @@ async def _targets(raw: str | None) -> list[SocialAccount]:
 async def draft_command(ctx: Context, args: str) -> list[Reply]:
     options, text = split_options(
         args,
-        known={"to", "at", "every", "tz", "until", "count", "media"},
-        flags=frozenset({"review"}),
+        known=DRAFT_OPTIONS,
+        flags=DRAFT_FLAGS,
         multiword={"at": _accepts_time(ctx, args), "every": _accepts_schedule, "until": _accepts_until(ctx)},
         command="/draft",
     )

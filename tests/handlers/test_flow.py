@@ -50,7 +50,8 @@ async def test_bad_input_gets_one_sentence_and_changes_nothing(chat: Chat) -> No
     await setup_team(chat)
     cases = {
         "/frobnicate": "I don't know the command /frobnicate. Try /help to see what I can do.",
-        "/draft --to demo": "A post needs some text. Usage: /draft [--to ACCOUNT,…] [--at WHEN] TEXT",
+        "/draft --to demo": "A post needs some text. Usage: /draft [--to ACCOUNT,…] [--at WHEN|next] "
+        "[--every RULE [--tz ZONE] [--until DATE|--count N]] [--media REF,…] [--review] TEXT",
         "/draft --to nowhere Hi": "There is no account called nowhere; /account list shows them.",
         "/draft --to demo --at 2020-01-01 09:00 Hi": "is in the past",
         "/draft --to demo --at next blursday Hi": "blursday",
@@ -184,3 +185,10 @@ async def test_draft_carries_media_and_platforms_check_it(chat: Chat) -> None:
     await chat.say("/draft --to shop --media media/ab12.jpg,media/cd34.png Two pictures")
     assert chat.errors == []
     assert (await Post.get(id=1)).media == ["media/ab12.jpg", "media/cd34.png"]
+
+
+def test_draft_usage_names_every_option() -> None:
+    from handlers.drafting.drafts import DRAFT_FLAGS, DRAFT_OPTIONS, DRAFT_USAGE
+
+    missing = sorted(o for o in DRAFT_OPTIONS | DRAFT_FLAGS if f"--{o}" not in DRAFT_USAGE)
+    assert not missing, f"/draft usage leaves out {missing}"
