@@ -27,6 +27,7 @@ from tests.fakes.slack import FakeSlack
 pytestmark = pytest.mark.usefixtures("pg_db")
 Json = dict[str, Any]
 REFUSAL = "Level 1 of post 1 needs anyone with role editor."
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 @pytest.fixture
@@ -147,6 +148,17 @@ async def test_a_request_without_signature_headers_or_with_a_bad_timestamp_gets_
 
     assert (bare.status_code, odd.status_code) == (401, 401)
     assert fake.calls("chat.postEphemeral") == []
+
+
+async def test_slacks_certificate_check_is_answered_unsigned_and_runs_nothing(fake: FakeSlack) -> None:
+    async with harness(fake) as h:
+        fake.reset()
+        checked = await h.http.post(h.events_url, content=b"ssl_check=1&token=legacy-token", headers=FORM)
+        forged = await h.http.post(h.events_url, content=b"ssl_check=1&command=%2Fherald&text=whoami", headers=FORM)
+        await h.settle()
+
+    assert (checked.status_code, checked.text) == (200, "")
+    assert forged.status_code == 200 and fake.calls() == []  # a certificate check, whatever else it carries
 
 
 async def test_a_signed_body_that_is_not_utf8_gets_400(fake: FakeSlack, problems: list[logging.LogRecord]) -> None:
