@@ -1,22 +1,28 @@
 """The HTTP side: health, readiness and Prometheus metrics, and Slack's request URL ``POST /slack/events``.
 
 Slack's slash commands, interactions (buttons, modals) and events all arrive at ``/slack/events``;
-:class:`SlackEndpoint` turns each into a bolt request (bolt verifies its signature) and bolt's response
-back, nothing else. It does what bolt's Starlette adapter does, minus Starlette's request and response
-objects, and :class:`Front` hands it ``POST /slack/events`` before FastAPI's middleware: Slack sends
-clicks in bursts, and every microsecond before an ack is multiplied by the burst.
+:class:`SlackEndpoint` checks each one's signature over the raw body (unsigned or stale: 401, nothing
+parsed), reads the body (the kinds Herald handles through :mod:`bot.slack.payloads`; a malformed body:
+400 and one log line, an Events API delivery 200 so Slack doesn't retry it), turns it into a bolt
+request and bolt's response back. It does what bolt's Starlette adapter does, minus Starlette's request
+and response objects, and :class:`Front` hands it ``POST /slack/events`` before FastAPI's middleware:
+Slack sends clicks in bursts, and every microsecond before an ack is multiplied by the burst.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
+import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
+import structlog
 from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -26,6 +32,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from starlette.routing import Route
 from tortoise import connections
 
+from bot.slack import payloads
 from handlers.settings import Settings
 
 if TYPE_CHECKING:
@@ -39,7 +46,11 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
+log = structlog.get_logger(__name__)
 SLACK_PATH = "/slack/events"
+SIGNATURE_MAX_AGE = 300  # seconds either way, as Slack documents and bolt checks
+REFUSED = b'{"error":"invalid request"}'
+JSON_HEADERS = {"content-type": ["application/json"]}
 SLACK_ACK = Histogram(
     "herald_slack_ack_seconds",
     "From a Slack request reaching Herald's app to its HTTP response (the ack); Slack gives up after 3 s",
@@ -92,7 +103,7 @@ def create_app(settings: Settings, *, slack: SlackApp | None = None, lifespan: b
 
     if slack is None:
         return app
-    endpoint = SlackEndpoint(slack.bolt)
+    endpoint = SlackEndpoint(slack.bolt, settings.slack_signing_secret or "")
     # FastAPI knows the route too (other methods get its 405), but POST comes in through the front door
     app.router.routes.append(Route(SLACK_PATH, endpoint, methods=["POST"], include_in_schema=False))
     return Front(app, endpoint)
@@ -113,10 +124,15 @@ class Front:
 
 
 class SlackEndpoint:
-    """ASGI endpoint for Slack's requests: the raw request to bolt, bolt's response (the ack) back."""
+    """ASGI endpoint for Slack's requests: the signature checked, the body read, bolt's response (the ack) back.
 
-    def __init__(self, bolt: AsyncApp) -> None:
+    bolt's own signature check is off (``bot.slack.app``): it is done here, once, before anything is parsed.
+    """
+
+    def __init__(self, bolt: AsyncApp, signing_secret: str) -> None:
         self.bolt = bolt
+        # no secret, no valid signature (an empty key would make signatures anyone can compute)
+        self.secret = signing_secret.encode() if signing_secret.strip() else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         began = time.perf_counter()
@@ -131,46 +147,105 @@ class SlackEndpoint:
         headers: dict[str, list[str]] = {}
         for name, value in scope["headers"]:
             headers.setdefault(name.decode("latin-1").lower(), []).append(value.decode("latin-1"))
-        request = bolt_request(body.decode("utf-8"), scope["query_string"].decode("latin-1"), headers)
-        response = await self.bolt.async_dispatch(request)
-        content = response.body.encode("utf-8")
+        status, content, response_headers = await self.answer(bytes(body), scope["query_string"], headers)
         raw_headers = [(b"content-length", str(len(content)).encode())]
         raw_headers += [
-            (name.encode("latin-1"), v.encode("latin-1")) for name, vs in response.headers.items() for v in vs
+            (name.encode("latin-1"), v.encode("latin-1")) for name, vs in response_headers.items() for v in vs
         ]
-        await send({"type": "http.response.start", "status": response.status, "headers": raw_headers})
+        await send({"type": "http.response.start", "status": status, "headers": raw_headers})
         await send({"type": "http.response.body", "body": content})
         SLACK_ACK.observe(time.perf_counter() - began)
 
+    async def answer(
+        self, body: bytes, query: bytes, headers: dict[str, list[str]]
+    ) -> tuple[int, bytes, Mapping[str, Sequence[str]]]:
+        """Status, body and headers of the response to one request."""
+        if not self.signed(body, headers):
+            if b"ssl_check=1" in body.split(b"&"):  # Slack checking the certificate: 200, nothing runs (as bolt)
+                return 200, b"", {}
+            log.info("slack.request_refused", reason="bad or stale signature")
+            return 401, REFUSED, JSON_HEADERS
+        try:
+            request = bolt_request(body.decode("utf-8"), query.decode("latin-1"), headers)
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+            # the exceptions a body of the wrong shape raises in the parse, the payload models or bolt's
+            # context extraction (payloads.BadPayload and UnicodeDecodeError are ValueErrors)
+            event = _content_type(headers) == "application/json"  # only the Events API sends JSON
+            problem = exc.problem if isinstance(exc, payloads.BadPayload) else type(exc).__name__
+            log.warning("slack.bad_request", problem=problem, events_api=event)
+            return (200 if event else 400), b"", {}
+        try:
+            response = await self.bolt.async_dispatch(request)
+        except Exception as exc:  # bolt hands errors to its error handler; this is in case one escapes it
+            ref = secrets.token_hex(3)
+            log.error("slack.request_failed", kind=payloads.kind_of(request.body), ref=ref, exc_info=exc)
+            return (200 if payloads.is_event(request.body) else 500), b"", {}
+        return response.status, response.body.encode("utf-8"), response.headers
+
+    def signed(self, body: bytes, headers: dict[str, list[str]]) -> bool:
+        """Slack's v0 signature (``slack_sdk.signature.SignatureVerifier``'s), over the raw bytes as sent."""
+        if self.secret is None:
+            return False
+        timestamp = headers.get("x-slack-request-timestamp", [""])[0]
+        signature = headers.get("x-slack-signature", [""])[0]
+        try:
+            age = abs(time.time() - int(timestamp))
+        except ValueError:
+            return False
+        if age > SIGNATURE_MAX_AGE:
+            return False
+        base = b"v0:" + timestamp.encode("latin-1") + b":" + body
+        expected = "v0=" + hmac.new(self.secret, base, hashlib.sha256).hexdigest()
+        return hmac.compare_digest(expected, signature)
+
+
+def _content_type(headers: dict[str, list[str]]) -> str:
+    return headers.get("content-type", [""])[0].split(";")[0].strip().lower()
+
 
 def bolt_request(body: str, query: str, headers: dict[str, list[str]]) -> AsyncBoltRequest:
-    """What ``AsyncBoltRequest(body=body, query=query, headers=headers)`` builds, the body parsed faster.
+    """What ``AsyncBoltRequest(body=body, query=query, headers=headers)`` builds, the body parsed faster, with
+    the typed payload of the kinds Herald handles in its context (``payloads.CONTEXT_KEY``).
 
     bolt parses a form body with ``urllib.parse``, whose pure-Python percent-decoding makes parsing one
     click cost ~150 µs (Slack sends the whole message, blocks and all, percent-encoded: ~4 KB);
-    :func:`parse_body` gives the same result in ~35 µs. The request stays an HTTP request throughout:
-    bolt checks the signature over ``raw_body`` as always.
+    :func:`parse_body` gives the same result in ~35 µs.
+
+    Raises ``ValueError`` (:class:`~bot.slack.payloads.BadPayload` among them) for a body that isn't
+    what Slack sends.
     """
     request = AsyncBoltRequest(body="", query=query, headers=headers)  # type: ignore[arg-type]
     request.raw_body = body
-    request.body = parse_body(body, request.content_type)
-    request.context = build_async_context(AsyncBoltContext(), request.body)
+    parsed = parse_body(body, request.content_type)
+    payload = payloads.read(parsed)
+    request.body = parsed
+    request.context = build_async_context(AsyncBoltContext(), parsed)
+    if payload is not None:
+        request.context[payloads.CONTEXT_KEY] = payload
     return request
 
 
 def parse_body(body: str, content_type: str | None) -> dict[str, Any]:
-    """bolt's ``parse_body``: JSON as it is, a form's ``payload`` field as JSON, any other form as a dict."""
+    """A request's body: JSON as it is, a form's ``payload`` field as JSON, any other form as a dict.
+
+    As bolt's ``parse_body``, except that a form is an interaction only when it has a ``payload`` field
+    (bolt looks for the word anywhere in the raw body, so ``/draft Our new payload …`` parses to ``{}``).
+    Raises ``ValueError`` when the JSON is not an object.
+    """
     if not body:
         return {}
     if content_type == "application/json" or body.startswith("{"):
-        parsed: dict[str, Any] = json.loads(body)
-        return parsed
+        return _object(body)
     form = parse_form(body)
-    if "payload" in body:  # as bolt decides it: the raw body mentions a payload
-        payload = form.get("payload")
-        parsed = json.loads(payload) if payload is not None else {}
-        return parsed
-    return form
+    payload = form.get("payload")
+    return form if payload is None else _object(payload)
+
+
+def _object(text: str) -> dict[str, Any]:
+    parsed = json.loads(text)
+    if not isinstance(parsed, dict):
+        raise ValueError(f"JSON {type(parsed).__name__}, not an object")
+    return parsed
 
 
 def parse_form(body: str) -> dict[str, str]:

@@ -28,7 +28,8 @@ from slack_sdk.errors import SlackApiError
 from bot.slack import blocks, modals, wording
 from bot.slack.files import FileStore
 from bot.slack.identity import Identities
-from bot.slack.notifier import ADAPTER, SlackNotifier, describe
+from bot.slack.notifier import ADAPTER, Clicked, SlackNotifier, describe
+from bot.slack.payloads import Click, SlashCommand, ViewSubmission
 from handlers.admin import members
 from handlers.app import Herald
 from handlers.drafting import forms
@@ -174,10 +175,17 @@ class SlackAdapter:
         response_url: str | None = None,
         thread_ts: str | None = None,
         ephemeral: bool = False,
+        clicked: Clicked | None = None,
     ) -> list[Reply]:
         replies = await self.herald.handle(Incoming(sender, conversation, text))
         await self.show(
-            sender, conversation, replies, response_url=response_url, thread_ts=thread_ts, ephemeral=ephemeral
+            sender,
+            conversation,
+            replies,
+            response_url=response_url,
+            thread_ts=thread_ts,
+            ephemeral=ephemeral,
+            clicked=clicked,
         )
         return replies
 
@@ -190,7 +198,10 @@ class SlackAdapter:
         response_url: str | None = None,
         thread_ts: str | None = None,
         ephemeral: bool = False,
+        clicked: Clicked | None = None,
     ) -> None:
+        """Show the core's replies; ``clicked``: they answer a click (what is for the clicker alone is shown
+        where they clicked), ``thread_ts``: the thread the others go to."""
         await self.notifier.deliver_all(
             conversation,
             replies,
@@ -198,26 +209,25 @@ class SlackAdapter:
             response_url=response_url,
             thread_ts=thread_ts,
             ephemeral=ephemeral,
+            clicked=clicked,
         )
 
     # -- slash commands ---------------------------------------------------------------------------------
 
     @staticmethod
-    def opens_modal(body: Json) -> bool:
+    def opens_modal(payload: SlashCommand | Click) -> bool:
         """Whether handling this request opens a modal (and so must beat its trigger's 3 s expiry)."""
-        if "command" in body:
-            return typed_command(str(body["command"]), str(body.get("text", ""))) == "/draft"
-        actions = body.get("actions") or [{}]
-        return blocks.read_click(actions[0]).ask is not None
+        if isinstance(payload, SlashCommand):
+            return typed_command(payload.command, payload.text) == "/draft"
+        return _click_of(payload).ask is not None
 
-    async def command(self, body: Json) -> None:
-        user = str(body["user_id"])
-        sender = await self.identities.sender(user, str(body.get("user_name") or ""))
-        conversation = Conversation(ADAPTER, str(body["channel_id"]))
-        response_url = body.get("response_url")
-        text = typed_command(str(body.get("command", "")), str(body.get("text", "")))
+    async def command(self, payload: SlashCommand) -> None:
+        sender = await self.identities.sender(payload.user_id, payload.user_name)
+        conversation = Conversation(ADAPTER, payload.channel_id)
+        response_url = payload.response_url
+        text = typed_command(payload.command, payload.text)
         if text == "/draft":
-            await self.open_draft(sender, conversation, str(body.get("trigger_id", "")), response_url)
+            await self.open_draft(sender, conversation, payload.trigger_id, response_url)
             return
         ops = ops_command(text)
         if ops is not None:
@@ -237,18 +247,18 @@ class SlackAdapter:
         if not accounts:
             await self.show(sender, conversation, [error(wording.NO_ACCOUNTS)], response_url=response_url)
             return
-        metadata = {"channel": conversation.channel, "response_url": response_url}
+        metadata = modals.Metadata(channel=conversation.channel, response_url=response_url)
         await self.notifier.web().views_open(
             trigger_id=trigger_id, view=modals.draft_modal(accounts, metadata=metadata)
         )
 
-    async def submit_draft(self, ack: Ack, body: Json) -> None:
+    async def submit_draft(self, ack: Ack, submission: ViewSubmission) -> None:
         """The draft modal's Submit: errors back on their blocks, or close and show the replies."""
-        form = modals.read_draft(body["view"])
-        user = body["user"]
+        form = modals.read_draft(submission.view)
+        user = submission.user
 
         async def work() -> tuple[Sender, list[Reply]]:
-            sender = await self.identities.sender(str(user["id"]), str(user.get("username") or ""))
+            sender = await self.identities.sender(user.id, user.handle)
             try:
                 media = [str(f.path) for f in [await self._fetch(file) for file in form.files]]
             except UserError as exc:
@@ -256,7 +266,7 @@ class SlackAdapter:
             command, local = modals.draft_command(form, media=media)
             if local:
                 return sender, [error(text, field=block) for block, text in local.items()]
-            return sender, await self.herald.handle(Incoming(sender, self._origin(form.metadata, user), command))
+            return sender, await self.herald.handle(Incoming(sender, self._origin(form.metadata, user.id), command))
 
         def blocks_for(replies: list[Reply]) -> dict[str, str]:
             found: dict[str, str] = {}
@@ -265,70 +275,72 @@ class SlackAdapter:
                     found.setdefault(modals.error_block(form, reply.extra.get("field"), reply.text), reply.text)
             return found
 
-        await self._submit(ack, work(), blocks_for, form.metadata, user, fallback=modals.TEXT)
+        await self._submit(ack, work(), blocks_for, form.metadata, fallback=modals.TEXT)
 
     async def _fetch(self, file: Json) -> Any:
         if self.files is None:
             raise UserError(wording.FILES_FAILED.format(name=file.get("name", "file")))
         return await self.files.fetch(file)
 
-    def _origin(self, metadata: Json, user: Json) -> Conversation:
-        channel = metadata.get("channel")
-        return Conversation(ADAPTER, str(channel) if channel else f"dm:{user['id']}")
+    @staticmethod
+    def _origin(metadata: modals.Metadata, user_id: str) -> Conversation:
+        return Conversation(ADAPTER, metadata.channel or f"dm:{user_id}")
 
     # -- buttons ----------------------------------------------------------------------------------------
 
-    async def click(self, body: Json) -> None:
-        user = body["user"]
-        sender = await self.identities.sender(str(user["id"]), str(user.get("username") or user.get("name") or ""))
-        action = (body.get("actions") or [{}])[0]
-        click = blocks.read_click(action)
-        container = body.get("container") or {}
-        from_home = container.get("type") == "view"
-        channel = (body.get("channel") or {}).get("id") or container.get("channel_id")
-        message = body.get("message") or {}
-        thread = message.get("thread_ts") or message.get("ts") or container.get("message_ts")
-        if from_home or not channel:
-            conversation, thread = Conversation(ADAPTER, f"dm:{sender.external_id}"), None
+    async def click(self, payload: Click) -> None:
+        user = payload.user
+        sender = await self.identities.sender(user.id, user.handle)
+        click = _click_of(payload)
+        channel = payload.channel_id
+        message = payload.message
+        thread = (message.thread_ts if message is not None else None) or payload.message_ts  # the card's thread
+        clicked = Clicked(payload.response_url, payload.in_thread)
+        if payload.from_home or not channel:
+            conversation, thread, clicked = Conversation(ADAPTER, f"dm:{sender.external_id}"), None, Clicked()
         else:
-            conversation = Conversation(ADAPTER, str(channel))
+            conversation = Conversation(ADAPTER, channel)
         if click.ask:
-            metadata = {"channel": conversation.channel, "thread": thread, "home": from_home}
-            label = str((action.get("text") or {}).get("text") or "")
-            view = modals.ask_modal(click, label, metadata=metadata)
-            await self.notifier.web().views_open(trigger_id=str(body.get("trigger_id", "")), view=view)
+            metadata = modals.Metadata(
+                channel=conversation.channel,
+                thread=thread,
+                home=payload.from_home,
+                response_url=clicked.response_url,
+                clicked_in=clicked.thread_ts,
+            )
+            view = modals.ask_modal(click, payload.action.label, metadata=metadata)
+            await self.notifier.web().views_open(trigger_id=payload.trigger_id, view=view)
             return
-        await self.run(sender, conversation, click.command, response_url=body.get("response_url"), thread_ts=thread)
-        if from_home:
+        await self.run(sender, conversation, click.command, thread_ts=thread, clicked=clicked)
+        if payload.from_home:
             await self.home(sender.external_id, sender)
 
-    async def submit_answer(self, ack: Ack, body: Json) -> None:
+    async def submit_answer(self, ack: Ack, submission: ViewSubmission) -> None:
         """The ask modal's Submit: the clicked command with the answer, errors back in the modal."""
-        answer, local = modals.read_ask(body["view"])
+        answer, local = modals.read_ask(submission.view)
         if answer is None:
             await ack(response_action="errors", errors=local)
             return
-        user = body["user"]
+        user = submission.user
 
         async def work() -> tuple[Sender, list[Reply]]:
-            sender = await self.identities.sender(str(user["id"]), str(user.get("username") or ""))
+            sender = await self.identities.sender(user.id, user.handle)
             return sender, await self.herald.handle(
-                Incoming(sender, self._origin(answer.metadata, user), answer.command)
+                Incoming(sender, self._origin(answer.metadata, user.id), answer.command)
             )
 
         def blocks_for(replies: list[Reply]) -> dict[str, str]:
             errors = [r.text for r in replies if r.kind == "error"]
             return {modals.ANSWER: errors[0]} if errors else {}
 
-        await self._submit(ack, work(), blocks_for, answer.metadata, user, fallback=modals.ANSWER)
+        await self._submit(ack, work(), blocks_for, answer.metadata, fallback=modals.ANSWER)
 
     async def _submit(
         self,
         ack: Ack,
         work: Coroutine[Any, Any, tuple[Sender, list[Reply]]],
         errors_of: Callable[[list[Reply]], dict[str, str]],
-        metadata: Json,
-        user: Json,
+        metadata: modals.Metadata,
         *,
         fallback: str,
     ) -> None:
@@ -338,7 +350,7 @@ class SlackAdapter:
         done, _ = await asyncio.wait({task}, timeout=self.submit_timeout)
         if not done:
             await ack()
-            self.spawn(self._finish_late(task, metadata, user), what="modal submit (late)")
+            self.spawn(self._finish_late(task, metadata), what="modal submit (late)")
             return
         try:
             sender, replies = task.result()
@@ -354,16 +366,18 @@ class SlackAdapter:
         await ack()
         self.spawn(self._after_submit(sender, replies, metadata), what="modal submit")
 
-    async def _finish_late(self, task: asyncio.Future[tuple[Sender, list[Reply]]], metadata: Json, user: Json) -> None:
+    async def _finish_late(self, task: asyncio.Future[tuple[Sender, list[Reply]]], metadata: modals.Metadata) -> None:
         sender, replies = await task
         await self._after_submit(sender, replies, metadata)
 
-    async def _after_submit(self, sender: Sender, replies: list[Reply], metadata: Json) -> None:
-        conversation = self._origin(metadata, {"id": sender.external_id})
-        await self.show(
-            sender, conversation, replies, response_url=metadata.get("response_url"), thread_ts=metadata.get("thread")
-        )
-        if metadata.get("home"):
+    async def _after_submit(self, sender: Sender, replies: list[Reply], metadata: modals.Metadata) -> None:
+        conversation = self._origin(metadata, sender.external_id)
+        if metadata.ask is None:  # /draft's modal, opened by a command
+            await self.show(sender, conversation, replies, response_url=metadata.response_url)
+        else:  # a click's question: what is for the clicker alone goes where they clicked
+            clicked = Clicked(metadata.response_url, metadata.clicked_in)
+            await self.show(sender, conversation, replies, thread_ts=metadata.thread, clicked=clicked)
+        if metadata.home:
             await self.home(sender.external_id, sender)
 
     # -- App Home ---------------------------------------------------------------------------------------
@@ -377,3 +391,7 @@ class SlackAdapter:
             )
         except SlackApiError as exc:
             log.warning("slack.home_failed", user=user_id, **describe(exc))
+
+
+def _click_of(payload: Click) -> blocks.Click:
+    return blocks.click_of(payload.action.action_id, payload.action.value or "")

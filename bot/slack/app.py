@@ -1,7 +1,7 @@
 """Building the Slack side from the settings: Web API client, notifier, bolt app, Socket Mode handler.
 
-HTTP mode needs ``SLACK_BOT_TOKEN`` and ``SLACK_SIGNING_SECRET`` (bolt verifies every request: a bad
-or stale signature gets 401 and nothing runs). Socket Mode needs ``SLACK_APP_TOKEN`` (``xapp-…``)
+HTTP mode needs ``SLACK_BOT_TOKEN`` and ``SLACK_SIGNING_SECRET`` (``bot.http`` verifies every request: a
+bad or stale signature gets 401 and nothing runs). Socket Mode needs ``SLACK_APP_TOKEN`` (``xapp-…``)
 instead of a public URL; its envelopes are not signed, so the signing secret is optional there.
 ``SLACK_API_URL`` points the Web API client elsewhere (tests, proxies).
 """
@@ -164,6 +164,9 @@ def build(
     )
     bolt = AsyncApp(
         signing_secret=settings.slack_signing_secret or "",
+        # bot.http.SlackEndpoint checks the signature before parsing anything; Socket Mode needs none
+        request_verification_enabled=False,
+        raise_error_for_unhandled_request=True,  # to the error handler (bot.slack.listeners.on_error)
         client=client,
         authorize=authorization.function(),
         process_before_response=True,

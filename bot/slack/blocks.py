@@ -108,11 +108,13 @@ class Click:
 
 
 def read_click(action: Json) -> Click:
-    ask = None
-    raw_id = str(action.get("action_id", ""))
-    if ASK_MARK in raw_id:
-        ask = raw_id.split(ASK_MARK, 1)[1] or None
-    return Click(command=str(action.get("value", "")), ask=ask)
+    return click_of(str(action.get("action_id", "")), str(action.get("value", "")))
+
+
+def click_of(action_id: str, value: str) -> Click:
+    """What the button with ``action_id`` and ``value`` asks for."""
+    ask = action_id.split(ASK_MARK, 1)[1] or None if ASK_MARK in action_id else None
+    return Click(command=value, ask=ask)
 
 
 def button_element(button: Button, used: set[str]) -> Json:

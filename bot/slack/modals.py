@@ -12,8 +12,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, ValidationError
+
 from bot.slack import wording
 from bot.slack.blocks import Click
+from bot.slack.payloads import BadPayload, View
 
 Json = dict[str, Any]
 
@@ -26,6 +29,23 @@ MAX_OPTIONS = 100
 MAX_FILES = 4
 IMAGE_TYPES = ["jpg", "jpeg", "png", "gif", "webp", "mp4", "mov"]
 METADATA_LIMIT = 3000
+
+
+class Metadata(BaseModel):
+    """What a modal carries in its ``private_metadata`` from where it was opened to its Submit."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    channel: str | None = None  # the conversation the replies go to (None: the member's DM)
+    thread: str | None = None  # the clicked card's thread, for the replies everyone sees
+    home: bool = False  # clicked in App Home: refresh it afterwards
+    response_url: str | None = None  # the command's or the click's
+    clicked_in: str | None = None  # the thread the click was in (for what is said to the clicker alone)
+    command: str = ""  # the ask modal's: the clicked button's command …
+    ask: str | None = None  # … and what it asks for
+
+    def dumped(self, **extra: str) -> str:
+        return json.dumps(self.model_dump(exclude_defaults=True) | extra)[:METADATA_LIMIT]
 
 
 def _plain(text: str, limit: int = 150) -> Json:
@@ -50,7 +70,7 @@ def _input(block_id: str, label: str, element: Json, *, optional: bool = False) 
 # -- /draft -------------------------------------------------------------------------------------------------
 
 
-def draft_modal(accounts: list[tuple[str, str]], *, text: str = "", metadata: Json | None = None) -> Json:
+def draft_modal(accounts: list[tuple[str, str]], *, text: str = "", metadata: Metadata | None = None) -> Json:
     """The /draft form. ``accounts`` are ``(handle, label)`` pairs to offer as targets."""
     options = [_option(handle, f"{handle} ({label})") for handle, label in accounts[:MAX_OPTIONS]]
     targets: Json = {
@@ -74,7 +94,7 @@ def draft_modal(accounts: list[tuple[str, str]], *, text: str = "", metadata: Js
         "title": _plain(wording.DRAFT_TITLE, 24),
         "submit": _plain(wording.DRAFT_SUBMIT, 24),
         "close": _plain(wording.CANCEL, 24),
-        "private_metadata": json.dumps(metadata or {})[:METADATA_LIMIT],
+        "private_metadata": (metadata or Metadata()).dumped(),
         "blocks": [
             _input(TEXT, wording.TEXT_LABEL, text_input),
             _input(TARGETS, wording.TARGETS_LABEL, targets),
@@ -109,7 +129,7 @@ class DraftForm:
     at: int | None
     recurrence: str
     files: list[Json] = field(default_factory=list)
-    metadata: Json = field(default_factory=dict)
+    metadata: Metadata = field(default_factory=Metadata)
 
     @property
     def when_block(self) -> str:
@@ -121,30 +141,29 @@ class DraftForm:
         return self.mode or (MODE_AT if self.at is not None else MODE_NOW)
 
 
-def _state(view: Json, block: str) -> Json:
-    values: Json = (view.get("state") or {}).get("values") or {}
-    by_action: Json = values.get(block) or {}
-    return by_action.get(block) or next(iter(by_action.values()), {}) or {}
-
-
-def metadata_of(view: Json) -> Json:
+def metadata_of(view: View) -> Metadata:
+    """The modal's metadata; none if it isn't Herald's JSON, BadPayload if its values have the wrong types."""
     try:
-        data = json.loads(view.get("private_metadata") or "{}")
+        data = json.loads(view.private_metadata or "{}")
     except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
+        return Metadata()
+    if not isinstance(data, dict):
+        return Metadata()
+    try:
+        return Metadata.model_validate(data)
+    except ValidationError:
+        raise BadPayload("view.private_metadata", "wrong types") from None
 
 
-def read_draft(view: Json) -> DraftForm:
-    mode_option = _state(view, WHEN_MODE).get("selected_option") or {}
-    at = _state(view, WHEN).get("selected_date_time")
+def read_draft(view: View) -> DraftForm:
+    mode = view.element(WHEN_MODE).selected_option
     return DraftForm(
-        text=str(_state(view, TEXT).get("value") or "").strip(),
-        targets=[str(o["value"]) for o in _state(view, TARGETS).get("selected_options") or []],
-        mode=mode_option.get("value"),
-        at=int(at) if at is not None else None,
-        recurrence=str(_state(view, RECURRENCE).get("value") or "").strip(),
-        files=list(_state(view, IMAGES).get("files") or []),
+        text=(view.element(TEXT).value or "").strip(),
+        targets=[o.value for o in view.element(TARGETS).selected_options or []],
+        mode=mode.value if mode is not None else None,
+        at=view.element(WHEN).selected_date_time,
+        recurrence=(view.element(RECURRENCE).value or "").strip(),
+        files=list(view.element(IMAGES).files or []),
         metadata=metadata_of(view),
     )
 
@@ -196,17 +215,16 @@ def error_block(form: DraftForm, field_name: str | None, message: str) -> str:
 # -- asking a clicker -------------------------------------------------------------------------------------
 
 
-def ask_modal(click: Click, label: str, *, metadata: Json) -> Json:
+def ask_modal(click: Click, label: str, *, metadata: Metadata) -> Json:
     """A one-field modal: the answer is appended to the clicked button's command."""
     ask = click.ask or "reason"
-    data = {**metadata, "command": click.command, "ask": ask}
     return {
         "type": "modal",
         "callback_id": ASK_CALLBACK,
         "title": _plain(label or wording.ASK_TITLE, 24),
         "submit": _plain(wording.ASK_SUBMIT, 24),
         "close": _plain(wording.CANCEL, 24),
-        "private_metadata": json.dumps(data)[:METADATA_LIMIT],
+        "private_metadata": metadata.dumped(command=click.command, ask=ask),
         "blocks": [
             {"type": "context", "elements": [{"type": "mrkdwn", "text": f"`{click.command}` …"}]},
             _input(
@@ -225,13 +243,13 @@ def ask_modal(click: Click, label: str, *, metadata: Json) -> Json:
 @dataclass(frozen=True)
 class Answer:
     command: str
-    metadata: Json
+    metadata: Metadata
 
 
-def read_ask(view: Json) -> tuple[Answer | None, dict[str, str]]:
+def read_ask(view: View) -> tuple[Answer | None, dict[str, str]]:
     """The command with the answer appended, or the form's own error."""
     metadata = metadata_of(view)
-    answer = " ".join(str(_state(view, ANSWER).get("value") or "").split())
+    answer = " ".join((view.element(ANSWER).value or "").split())
     if not answer:
         return None, {ANSWER: wording.NEEDS_ANSWER}
-    return Answer(f"{metadata.get('command', '')} {answer}".strip(), metadata), {}
+    return Answer(f"{metadata.command} {answer}".strip(), metadata), {}

@@ -2,8 +2,12 @@
 
 Rules, in order:
 
-* an ephemeral reply for a known person goes with ``chat.postEphemeral`` (falling back to the
-  command's ``response_url``, then to a direct message, when the bot can't post in that channel);
+* an ephemeral reply for a known person is shown where that person acted. The answer to a click goes to
+  the click's ``response_url`` (Slack shows it next to the clicked message), else with
+  ``chat.postEphemeral`` in the channel, in a thread only when the click was in one (Slack shows an
+  ephemeral with ``thread_ts`` only in that thread's pane, and not at all in a thread without replies);
+  the answer to a command goes with ``chat.postEphemeral`` in the channel, else to the command's
+  ``response_url``; a direct message when neither can be shown;
 * a reply with a ``ref`` (the approval card) is edited in place with ``chat.update`` when this
   conversation already shows it (remembered in :class:`~models.chatrefs.ChatMessageRef`, which the web
   and worker processes share), else posted and remembered;
@@ -25,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import aiohttp
@@ -53,6 +57,7 @@ DM_PREFIX = "dm:"
 GONE = frozenset({"message_not_found", "cant_update_message", "channel_not_found", "is_archived"})
 CANT_POST_HERE = frozenset({"not_in_channel", "channel_not_found", "is_archived", "restricted_action"})
 RATE_LIMIT_RETRIES = 3
+RESPONSE_URL_TIMEOUT = 5
 SESSION_CONNECTIONS = 100
 
 
@@ -115,6 +120,14 @@ def _error(exc: SlackApiError) -> str:
     return str(exc.response.get("error", "")) if exc.response is not None else ""
 
 
+@dataclass(frozen=True)
+class Clicked:
+    """Where a person clicked, so that what is said to them alone is shown there."""
+
+    response_url: str | None = None
+    thread_ts: str | None = None  # the thread the clicked message is a reply in; None: the channel itself
+
+
 class SlackNotifier:
     def __init__(self, client: AsyncWebClient, *, pacer: pacing.ChannelPacer | None = None) -> None:
         self.client = client
@@ -157,6 +170,7 @@ class SlackNotifier:
         response_url: str | None = None,
         thread_ts: str | None = None,
         ephemeral: bool = False,
+        clicked: Clicked | None = None,
     ) -> None:
         """Show the replies to one command; replies about the batch's post thread under its card.
 
@@ -167,7 +181,13 @@ class SlackNotifier:
         for reply in sorted(replies, key=lambda r: r.ref is None):
             shown = replace(reply, ephemeral=True) if ephemeral else reply
             await self.deliver(
-                conversation, shown, user=user, response_url=response_url, thread_ts=thread_ts, post_hint=hint
+                conversation,
+                shown,
+                user=user,
+                response_url=response_url,
+                thread_ts=thread_ts,
+                post_hint=hint,
+                clicked=clicked,
             )
 
     async def deliver(
@@ -179,12 +199,13 @@ class SlackNotifier:
         response_url: str | None = None,
         thread_ts: str | None = None,
         post_hint: int | None = None,
+        clicked: Clicked | None = None,
     ) -> None:
         key = conversation.channel
         msg = blocks.message(reply)
         thread = thread_ts or conversation.thread
         if reply.ephemeral and user is not None and not key.startswith(DM_PREFIX):
-            await self._ephemeral(_target(key), user, msg, thread, response_url)
+            await self._ephemeral(_target(key), user, msg, response_url, clicked)
             return
         if reply.ref is not None:
             await self._show_ref(key, reply.ref, msg, conversation.thread, user)
@@ -224,25 +245,44 @@ class SlackNotifier:
         return str(response["channel"]), str(response["ts"])
 
     async def _ephemeral(
-        self, channel: str, user: str, msg: Message, thread: str | None, response_url: str | None
+        self, channel: str, user: str, msg: Message, response_url: str | None, clicked: Clicked | None
     ) -> None:
+        """Show ``msg`` to ``user`` alone, where they acted (see the module docstring)."""
+        if clicked is not None and clicked.response_url and await self._respond(clicked.response_url, msg):
+            return
         try:
             await self.web().chat_postEphemeral(
-                channel=channel, user=user, text=msg.text, blocks=msg.blocks, thread_ts=thread
+                channel=channel,
+                user=user,
+                text=msg.text,
+                blocks=msg.blocks,
+                thread_ts=clicked.thread_ts if clicked is not None else None,
             )
             return
         except SlackApiError as exc:
             if _error(exc) not in CANT_POST_HERE | {"user_not_in_channel"}:
                 raise
             log.info("slack.ephemeral_redirected", channel=channel, error=_error(exc))
-        if response_url:
-            response = await AsyncWebhookClient(response_url, timeout=10).send(
-                text=msg.text, blocks=msg.blocks, response_type="ephemeral"
-            )
-            if response.status_code == 200:
-                return
+        if clicked is None and response_url and await self._respond(response_url, msg):
+            return
         await self.pacer.wait(user)
         await self.web().chat_postMessage(channel=user, text=msg.text, blocks=msg.blocks)
+
+    @staticmethod
+    async def _respond(response_url: str, msg: Message) -> bool:
+        """Post ``msg`` to a ``response_url`` as an ephemeral (leaving the clicked message as it is); whether
+        Slack took it. No retries here: the caller has other ways to show it."""
+        client = AsyncWebhookClient(response_url, timeout=RESPONSE_URL_TIMEOUT, retry_handlers=[])
+        try:
+            response = await client.send(
+                text=msg.text, blocks=msg.blocks, response_type="ephemeral", replace_original=False
+            )
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.info("slack.response_url_failed", **describe(exc))
+            return False
+        if response.status_code != 200:
+            log.info("slack.response_url_failed", status=response.status_code, error=response.body[:100])
+        return response.status_code == 200
 
     async def _show_ref(self, key: str, ref: str, msg: Message, thread: str | None, user: str | None) -> None:
         lock = self._ref_locks.get((key, ref))

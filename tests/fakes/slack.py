@@ -24,6 +24,15 @@ Routes (``fake.url`` is ``http://127.0.0.1:PORT``; ``fake.base_url`` is ``fake.u
 - ``POST /response/<key>``: a ``response_url`` (see ``response_url()``); at most 5 posts per key, later
   ones get 404 ``used_url``.
 
+What a person sees of ephemeral messages follows Slack's documentation, and ``seen_by`` /
+``visible_ephemerals`` answer it: ``chat.postEphemeral`` without ``thread_ts`` shows in the channel; with
+``thread_ts`` only in that thread's pane, and not at all when the thread has no replies yet ("Ephemeral
+messages in threads are only shown if there is already an active thread"). A ``response_url`` post is
+ephemeral unless ``response_type`` is ``in_channel``, shown to the person who clicked (or typed the
+command) where they did it: next to the clicked message, in its thread's pane when it is a reply; it
+replaces the clicked message only with ``replace_original: true`` (and deletes it with
+``delete_original: true``).
+
 Every request is recorded as a ``Call`` (pseudo-methods ``upload``, ``download``, ``response_url`` for
 the non-API routes). All state is guarded by one lock: tests may read it from any thread or loop while
 the server thread writes it.
@@ -167,6 +176,20 @@ class PostedMessage:
         return out
 
 
+@dataclass(frozen=True)
+class Ephemeral:
+    """A message for one person only, and where Slack shows it: in ``channel`` itself (``thread_ts`` None)
+    or in the pane of thread ``thread_ts``; ``shown`` False when Slack drops it (a thread without replies)."""
+
+    channel: str
+    user: str
+    text: str
+    blocks: list[Json] | None = None
+    thread_ts: str | None = None
+    shown: bool = True
+    via: str = "chat.postEphemeral"
+
+
 class _MethodError(Exception):
     """Raised inside a method handler to answer ``{"ok": false, "error": error}``."""
 
@@ -279,7 +302,8 @@ class FakeSlack:
         self._views: dict[str, Json] = {}
         self._home_views: dict[str, str] = {}
         self._responses: dict[str, list[Json]] = {}
-        self._response_targets: dict[str, tuple[str, str | None]] = {}
+        self._response_targets: dict[str, tuple[str, str | None, str]] = {}
+        self._ephemerals: list[Ephemeral] = []
         self._scripts: dict[str, deque[_Script]] = {}
 
     # -- configuration -----------------------------------------------------------------------------------
@@ -340,13 +364,15 @@ class FakeSlack:
         with self._lock:
             self._scripts.setdefault(key, deque()).extend(replace(script) for _ in range(times))
 
-    def response_url(self, key: str, *, channel: str | None = None, message_ts: str | None = None) -> str:
+    def response_url(
+        self, key: str, *, channel: str | None = None, message_ts: str | None = None, user: str = ""
+    ) -> str:
         """A ``response_url`` on this fake. With ``channel`` (and ``message_ts`` of a message posted here),
-        ``replace_original``/``delete_original`` apply to that message and ``in_channel`` responses post to
-        the channel."""
+        ``replace_original``/``delete_original`` apply to that message, ``in_channel`` responses post to
+        the channel, and ephemeral ones are shown to ``user`` (who clicked or typed) where they did it."""
         with self._lock:
             if channel is not None:
-                self._response_targets[key] = (channel, message_ts)
+                self._response_targets[key] = (channel, message_ts, user)
         return f"{self.url}/response/{key}"
 
     # -- inspection --------------------------------------------------------------------------------------
@@ -370,6 +396,20 @@ class FakeSlack:
         with self._lock:
             messages = list(self._messages.get(channel, []))
         return [m for m in messages if thread_ts is None or m.thread_ts == thread_ts]
+
+    def ephemerals(self, channel: str | None = None) -> list[Ephemeral]:
+        """Ephemeral messages posted (in ``channel``), shown or not, oldest first."""
+        with self._lock:
+            return [e for e in self._ephemerals if channel is None or e.channel == channel]
+
+    def seen_by(self, user: str, channel: str | None = None) -> list[Ephemeral]:
+        """The ephemeral messages ``user`` was shown (in ``channel``), wherever in it Slack showed them."""
+        return [e for e in self.ephemerals(channel) if e.user == user and e.shown]
+
+    def visible_ephemerals(self, user: str, channel: str, thread_ts: str | None = None) -> list[str]:
+        """Texts of the ephemeral messages ``user`` sees in ``channel`` itself, or (``thread_ts``) in that
+        thread's pane."""
+        return [e.text for e in self.seen_by(user, channel) if e.thread_ts == thread_ts]
 
     def views(self) -> list[Json]:
         """Views opened or published, as they now stand."""
@@ -493,15 +533,19 @@ class FakeSlack:
         return PlainTextResponse(text, status_code=status)
 
     def _apply_response(self, key: str, body: Json) -> None:
-        channel, message_ts = self._response_targets.get(key, (None, None))
-        if channel is None:
+        target = self._response_targets.get(key)
+        if target is None:
             return
-        if message_ts and body.get("delete_original"):
+        channel, message_ts, user = target
+        if message_ts and _flag(body.get("delete_original")):
             self._messages[channel] = [m for m in self._messages.get(channel, []) if m.ts != message_ts]
-        elif message_ts and body.get("replace_original"):
+        elif message_ts and _flag(body.get("replace_original")):
             self._edit(channel, message_ts, body)
         elif body.get("response_type") == "in_channel":
             self._post(channel, body)
+        else:  # ephemeral, Slack's default: for the person who acted, where they acted
+            text, thread = str(body.get("text") or ""), self._thread_of(channel, message_ts)
+            self._ephemerals.append(Ephemeral(channel, user, text, body.get("blocks"), thread, via=RESPONSE_URL))
 
     def _plain_call(self, method: str, request: Request, args: Json, status: int, text: str) -> Call:
         headers = {k.lower(): v for k, v in request.headers.items()}
@@ -530,10 +574,14 @@ class FakeSlack:
         return {"channel": channel, "ts": ts, "text": message.text, "message": message.as_json()}
 
     def _post_ephemeral(self, args: Json) -> Json:
-        _require(args, "channel", "channel_not_found")
-        _require(args, "user", "user_not_in_channel")
+        channel = _require(args, "channel", "channel_not_found")
+        user = _require(args, "user", "user_not_in_channel")
         if not any(args.get(k) for k in ("text", "blocks", "attachments")):
             raise _MethodError("no_text")
+        thread = str(args["thread_ts"]) if args.get("thread_ts") else None
+        shown = thread is None or self._has_replies(channel, thread)  # only in a thread already active
+        text = str(args.get("text") or "")
+        self._ephemerals.append(Ephemeral(channel, user, text, args.get("blocks"), thread, shown))
         return {"message_ts": self._next_ts()}
 
     def _delete(self, args: Json) -> Json:
@@ -633,6 +681,14 @@ class FakeSlack:
         self._messages[channel] = [new if m.ts == ts else m for m in self._messages[channel]]
         return new
 
+    def _has_replies(self, channel: str, ts: str) -> bool:
+        return any(m.thread_ts == ts and m.ts != ts for m in self._messages.get(channel, []))
+
+    def _thread_of(self, channel: str, ts: str | None) -> str | None:
+        """The thread message ``ts`` is a reply in (None for a channel's own message, or one not known)."""
+        found = next((m for m in self._messages.get(channel, []) if m.ts == ts), None)
+        return found.thread_ts if found is not None and found.thread_ts != found.ts else None
+
     def _find(self, channel: str, ts: str) -> PostedMessage:
         for message in self._messages.get(channel, []):
             if message.ts == ts:
@@ -707,4 +763,19 @@ def _error(error: str) -> Json:
     return {"ok": False, "error": error}
 
 
-__all__ = ["DOWNLOAD", "RESPONSE_URL", "UPLOAD", "Call", "FakeSlack", "PostedMessage", "ServerThread", "parse_args"]
+def _flag(value: object) -> bool:
+    """A boolean as JSON or a form sends it."""
+    return value is True or value == "true"
+
+
+__all__ = [
+    "DOWNLOAD",
+    "RESPONSE_URL",
+    "UPLOAD",
+    "Call",
+    "Ephemeral",
+    "FakeSlack",
+    "PostedMessage",
+    "ServerThread",
+    "parse_args",
+]

@@ -64,6 +64,7 @@ def slash_command(
     user_name: str = "alice",
     channel_name: str = "general",
     team_id: str = TEAM_ID,
+    team_domain: str = TEAM_DOMAIN,
     response_url: str | None = None,
     trigger_id: str | None = None,
     api_app_id: str = API_APP_ID,
@@ -76,7 +77,7 @@ def slash_command(
     fields = {
         "token": "deprecated-verification-token",
         "team_id": team_id,
-        "team_domain": TEAM_DOMAIN,
+        "team_domain": team_domain,
         "channel_id": channel_id,
         "channel_name": channel_name,
         "user_id": user_id,
@@ -116,7 +117,8 @@ def block_action(
     """A click on a button (``action_type="button"``, ``value``) or a choice in a ``static_select``.
 
     From a message by default (``container.type == "message"``, ``message`` defaults to a bot message with
-    that ts); with ``view`` (a view object with an ``id``) from that modal, with no channel or message.
+    that ts; a ``message`` that is a thread reply puts its ``thread_ts`` in the container too); with ``view``
+    (a view object with an ``id``) from that modal, with no channel or message.
     """
     action: Json = {"action_id": action_id, "block_id": block_id, "type": action_type, "action_ts": _action_ts()}
     if action_type == "static_select":
@@ -141,6 +143,8 @@ def block_action(
         payload["container"] = {"type": "message", "message_ts": message_ts, "channel_id": channel_id,
                                 "is_ephemeral": False}
         payload["message"] = message or {"type": "message", "ts": message_ts, "text": "", "bot_id": "B0HERALDBOT"}
+        if payload["message"].get("thread_ts"):
+            payload["container"]["thread_ts"] = payload["message"]["thread_ts"]
         payload["response_url"] = response_url or _default_response_url()
         payload["state"] = {"values": {}}
     if channel_id is not None:
@@ -237,6 +241,23 @@ def _option(value: str, text: str | None = None) -> Json:
     return {"text": {"type": "plain_text", "text": text or value, "emoji": True}, "value": value}
 
 
-def _signed_payload(payload: Json, secret: str, timestamp: int | None, forge: bool, replay: bool) -> Signed:
+def _signed_payload(payload: object, secret: str, timestamp: int | None, forge: bool, replay: bool) -> Signed:
     body = urlencode({"payload": json.dumps(payload)}).encode()
     return body, sign(body, secret, timestamp, forge=forge, replay=replay)
+
+
+def signed_payload(payload: object, *, secret: str = SIGNING_SECRET, forge: bool = False) -> Signed:
+    """An interaction with any ``payload`` at all (for bodies of the wrong shape), signed."""
+    return _signed_payload(payload, secret, None, forge, False)
+
+
+def signed_event(body: object, *, secret: str = SIGNING_SECRET, forge: bool = False) -> Signed:
+    """An Events API delivery: ``body`` as JSON (any JSON, for bodies of the wrong shape), signed."""
+    raw = json.dumps(body).encode()
+    return raw, sign(raw, secret, forge=forge) | {"Content-Type": "application/json"}
+
+
+def signed_form(fields: Mapping[str, str] | bytes, *, secret: str = SIGNING_SECRET, forge: bool = False) -> Signed:
+    """A form body as given (fields, or raw bytes), signed."""
+    raw = fields if isinstance(fields, bytes) else urlencode(fields).encode()
+    return raw, sign(raw, secret, forge=forge)

@@ -99,6 +99,41 @@ async def test_thread_reply_is_listed_under_its_parent(fake: FakeSlack, client: 
     assert [m.text for m in fake.messages_in("C1")] == ["Post #7 awaits approval", "approved by bob", "unrelated"]
 
 
+async def test_an_ephemeral_in_a_thread_without_replies_is_seen_by_nobody(
+    fake: FakeSlack, client: AsyncWebClient
+) -> None:
+    card = await client.chat_postMessage(channel="C1", text="Post #7 awaits approval")
+    await client.chat_postEphemeral(channel="C1", user="U1", text="not yours", thread_ts=card["ts"])
+    await client.chat_postMessage(channel="C1", text="approved by bob", thread_ts=card["ts"])
+    await client.chat_postEphemeral(channel="C1", user="U1", text="in the pane", thread_ts=card["ts"])
+    await client.chat_postEphemeral(channel="C1", user="U1", text="in the channel")
+
+    assert [(e.text, e.shown) for e in fake.ephemerals("C1")] == [
+        ("not yours", False),  # "only shown if there is already an active thread"
+        ("in the pane", True),
+        ("in the channel", True),
+    ]
+    assert fake.visible_ephemerals("U1", "C1") == ["in the channel"]
+    assert fake.visible_ephemerals("U1", "C1", thread_ts=card["ts"]) == ["in the pane"]
+    assert fake.seen_by("U2") == [] and fake.messages_in("C1", thread_ts=card["ts"])[0].text == "approved by bob"
+
+
+async def test_a_response_url_answer_is_ephemeral_where_the_click_was(fake: FakeSlack, client: AsyncWebClient) -> None:
+    card = await client.chat_postMessage(channel="C1", text="Post #7")
+    reply = await client.chat_postMessage(channel="C1", text="Post #7, again", thread_ts=card["ts"])
+    on_card = fake.response_url("r-1", channel="C1", message_ts=card["ts"], user="U1")
+    on_reply = fake.response_url("r-2", channel="C1", message_ts=reply["ts"], user="U1")
+    async with httpx.AsyncClient() as http:
+        await http.post(on_card, json={"text": "default: ephemeral"})
+        await http.post(on_card, json={"text": "kept", "response_type": "ephemeral", "replace_original": False})
+        await http.post(on_reply, json={"text": "in the thread", "response_type": "ephemeral"})
+
+    assert fake.visible_ephemerals("U1", "C1") == ["default: ephemeral", "kept"]
+    assert fake.visible_ephemerals("U1", "C1", thread_ts=card["ts"]) == ["in the thread"]
+    assert [e.via for e in fake.seen_by("U1")] == ["response_url"] * 3
+    assert [(m.text, m.edits) for m in fake.messages_in("C1")] == [("Post #7", 0), ("Post #7, again", 0)]
+
+
 async def test_form_encoded_blocks_and_deletes(fake: FakeSlack, client: AsyncWebClient) -> None:
     posted = await client.api_call(
         "chat.postMessage", data={"channel": "C2", "text": "x", "blocks": '[{"type": "divider"}]'}
