@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets as pysecrets
 from collections.abc import AsyncIterator
@@ -32,6 +33,7 @@ from tasks.publishers import Publishers, dry_run, live
 from tasks.publishers.transport import http_client
 from tasks.runtime import Runtime
 from tasks.streams import ResilientStreamClusterBroker
+from tasks.worker import run_worker
 
 SECRET_FILE = Path("data/secret.key")
 
@@ -167,3 +169,36 @@ async def assembled(
             yield comps
     finally:
         await comps.aclose()
+
+
+@asynccontextmanager
+async def publishing(comps: Components, *, worker: bool) -> AsyncIterator[None]:
+    """The dispatcher running in this process for the block's duration, and with ``worker`` a worker too
+    (on the in-process queue the publish tasks run here anyway); both stopped on the way out."""
+    stop = asyncio.Event()
+    background: list[asyncio.Task[None]] = [asyncio.create_task(comps.dispatcher.run(stop))]
+    if comps.in_process_queue:
+        comps.broker.state.runtime = comps.runtime
+        await comps.broker.startup()
+    elif worker:
+        settings = comps.settings
+        background.append(
+            asyncio.create_task(
+                run_worker(
+                    comps.broker,
+                    comps.runtime,
+                    concurrency=settings.worker_concurrency,
+                    stop=stop,
+                    report_heartbeat=settings.report_heartbeat_seconds,
+                )
+            )
+        )
+    else:
+        await comps.broker.startup()
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.gather(*background, return_exceptions=True)
+        if comps.in_process_queue or not worker:
+            await comps.broker.shutdown()
