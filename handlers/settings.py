@@ -9,7 +9,7 @@ publishing.
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Literal
+from typing import Final, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -132,6 +132,11 @@ class Settings(BaseSettings):
     def embedded(self) -> bool:
         return dialect_of(self.database_url) == "sqlite" and self.queue_backend == "memory"
 
+
+#: The settings with nothing configured (no environment, no ``.env``): the defaults of what can also be built
+#: without :class:`Settings` (the dispatcher, the worker runtime, the chat's services, in tests) come from
+#: here, so each tuning default is written once, on its field above.
+DEFAULTS: Final = Settings.model_construct()
 
 SECRET_NAMES = ("KEY", "TOKEN", "SECRET", "PASSWORD", "DATABASE_URL")
 
