@@ -47,7 +47,7 @@ def _settings(log_level: str | None = None) -> Settings:
     except ConfigError as exc:
         err.print(f"herald: {exc}")
         raise typer.Exit(2) from None
-    logs.configure(log_level or settings.log_level, settings.log_format)
+    logs.configure_from(settings, level=log_level)
     return settings
 
 
@@ -121,7 +121,7 @@ def run(
     if settings.telegram_bot_token:
         err.print("herald: the Telegram adapter is not available in this build yet.")
     if settings.slack_bot_token:
-        logs.configure(settings.log_level, settings.log_format)
+        logs.configure_from(settings)
         if settings.slack_app_token:
             banner = f"Slack in Socket Mode (health on http://{host}:{port}/healthz)"
         else:

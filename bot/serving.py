@@ -117,7 +117,7 @@ class ServingApp:
 def app() -> ServingApp:
     """uvicorn's factory (``bot.serving:app``), called once in each of the processes ``--workers`` starts."""
     settings = load_settings()  # `herald serve` checked them before starting the processes
-    logs.configure(settings.log_level, settings.log_format)
+    logs.configure_from(settings)
     return ServingApp(settings)
 
 

@@ -16,6 +16,7 @@ import httpx
 from taskiq import AsyncBroker, InMemoryBroker
 from taskiq_redis import RedisStreamBroker
 
+from bot import logs
 from bot.notifiers import OutboxNotifier, RoutingNotifier
 from bot.slack import notifier as slack_notifier
 from handlers.app import Herald
@@ -48,7 +49,9 @@ def secret_key(settings: Settings) -> str:
         SECRET_FILE.parent.mkdir(parents=True, exist_ok=True)
         SECRET_FILE.write_text(pysecrets.token_urlsafe(32))
         os.chmod(SECRET_FILE, 0o600)
-    return SECRET_FILE.read_text().strip()
+    key = SECRET_FILE.read_text().strip()
+    logs.hide(key)
+    return key
 
 
 def build_notifier(settings: Settings) -> Notifier:

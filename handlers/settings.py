@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from typing import Final, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -123,6 +124,24 @@ class Settings(BaseSettings):
         """How often a worker touches the outcomes it is still telling: well within ``requeue_after_seconds``,
         after which the straggler pass would take them for abandoned."""
         return self.requeue_after_seconds / 3
+
+    @property
+    def secret_values(self) -> tuple[str, ...]:
+        """The secrets configured (tokens, signing secrets, keys, passwords, the database's password): the logs
+        never show them (``bot.logs``)."""
+        values = (
+            self.slack_bot_token,
+            self.slack_signing_secret,
+            self.slack_app_token,
+            self.telegram_bot_token,
+            self.telegram_webhook_secret,
+            self.herald_secret_key,
+            self.herald_secret_key_old,
+            self.redis_password,
+            self.cron_api_key,
+            urlsplit(self.database_url).password,
+        )
+        return tuple(v for v in values if v)
 
     @cached_property
     def zone(self) -> ZoneInfo:
