@@ -95,6 +95,25 @@ async def _never_enqueue(chunk: list[tuple[int, datetime]]) -> None:
     raise AssertionError("nothing is due")
 
 
+def test_the_secrets_the_logs_never_show(monkeypatch: pytest.MonkeyPatch) -> None:
+    set_env(
+        monkeypatch,
+        SLACK_BOT_TOKEN="xoxb-1-2-abc",
+        SLACK_SIGNING_SECRET="signing-secret-value",
+        HERALD_SECRET_KEY=SECRET,
+        REDIS_HOST="redis",
+        REDIS_PASSWORD="redis-password",
+        DATABASE_URL="postgres://herald:db-password@db:5432/herald",
+    )
+    assert set(load_settings().secret_values) == {
+        "xoxb-1-2-abc",
+        "signing-secret-value",
+        SECRET,
+        "redis-password",
+        "db-password",
+    }
+
+
 def test_redis_host_selects_redis(monkeypatch: pytest.MonkeyPatch) -> None:
     set_env(monkeypatch, REDIS_HOST="redis.internal", REDIS_PORT="6380")
     settings = load_settings()
