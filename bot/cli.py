@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import getpass
 import signal
 import subprocess
 import sys
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable
 from pathlib import Path
-from typing import Any
 
 import typer
 import uvloop
@@ -18,8 +16,7 @@ from rich.console import Console
 
 from bot import heap, logs
 from bot.shell import ShellAdapter, stdin_lines
-from bot.slack.notifier import close_all as close_slack_sessions
-from bot.wiring import Components, assembled
+from bot.wiring import assembled, publishing
 from handlers.settings import Settings, load_settings
 from models import db as dbmod
 from models.errors import ConfigError
@@ -50,7 +47,7 @@ def _settings(log_level: str | None = None) -> Settings:
     except ConfigError as exc:
         err.print(f"herald: {exc}")
         raise typer.Exit(2) from None
-    logs.configure(log_level or settings.log_level, settings.log_format)
+    logs.configure_from(settings, level=log_level)
     return settings
 
 
@@ -73,34 +70,20 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
         loop.add_signal_handler(sig, stop.set)
 
 
-async def _with_background(comps: Components, body: Callable[[], Awaitable[int]], *, workers: bool) -> int:
-    """Run ``body`` with the dispatcher (and, if asked, a worker) running in this process."""
-    stop = asyncio.Event()
-    background: list[asyncio.Task[None]] = [asyncio.create_task(comps.dispatcher.run(stop))]
-    if comps.in_process_queue:
-        comps.broker.state.runtime = comps.runtime
-        await comps.broker.startup()
-    elif workers:
-        background.append(
-            asyncio.create_task(
-                run_worker(
-                    comps.broker,
-                    comps.runtime,
-                    concurrency=comps.settings.worker_concurrency,
-                    stop=stop,
-                    report_heartbeat=comps.settings.report_heartbeat_seconds,
-                )
-            )
-        )
-    else:
-        await comps.broker.startup()
+def _serve(
+    settings: Settings, host: str, port: int, *, workers: int = 1, everything: bool = False, banner: str = ""
+) -> None:
+    from bot import serving
+
     try:
-        return await body()
-    finally:
-        stop.set()
-        await asyncio.gather(*background, return_exceptions=True)
-        if comps.in_process_queue or not workers:
-            await comps.broker.shutdown()
+        serving.check(settings)
+        if banner:
+            err.print(f"herald: {banner}")
+        code = serving.run(settings, host, port, workers=workers, everything=everything)
+    except ConfigError as exc:
+        err.print(f"herald: {exc}")
+        raise typer.Exit(2) from None
+    raise typer.Exit(code)
 
 
 @app.command()
@@ -117,12 +100,9 @@ def shell(
             adapter = ShellAdapter(comps.herald, user=user)
             interactive = sys.stdin.isatty()
             lines = stdin_lines(f"{user}> " if interactive else None)
-
-            async def body() -> int:
-                return await adapter.run(lines, interactive=interactive, wait=wait)
-
             # In-process queue: publish here. With Redis, `herald worker` processes publish.
-            return await _with_background(comps, body, workers=False)
+            async with publishing(comps, worker=False):
+                return await adapter.run(lines, interactive=interactive, wait=wait)
 
     _run(main())
 
@@ -141,81 +121,23 @@ def run(
     if settings.telegram_bot_token:
         err.print("herald: the Telegram adapter is not available in this build yet.")
     if settings.slack_bot_token:
-        logs.configure(settings.log_level, settings.log_format)
-        _run(_run_slack(settings, host, port))
-        return
+        logs.configure_from(settings)
+        if settings.slack_app_token:
+            banner = f"Slack in Socket Mode (health on http://{host}:{port}/healthz)"
+        else:
+            banner = f"Slack over HTTP on http://{host}:{port}/slack/events"
+        _serve(settings, host, port, everything=True, banner=banner)
     settings_user = _login_name()
 
     async def main() -> int:
         async with assembled(settings, application_name="herald") as comps:
             adapter = ShellAdapter(comps.herald, user=settings_user)
             interactive = sys.stdin.isatty()
-
-            async def body() -> int:
-                return await adapter.run(
-                    stdin_lines(f"{adapter.user}> " if interactive else None), interactive=interactive, wait=60.0
-                )
-
-            return await _with_background(comps, body, workers=True)
+            lines = stdin_lines(f"{adapter.user}> " if interactive else None)
+            async with publishing(comps, worker=True):
+                return await adapter.run(lines, interactive=interactive, wait=60.0)
 
     _run(main())
-
-
-async def _serve_http(app: Any, host: str, port: int) -> None:
-    """Serve the ASGI app with uvicorn until SIGINT/SIGTERM, then return (so the caller can clean up)."""
-    import uvicorn
-
-    class Server(uvicorn.Server):
-        @contextlib.contextmanager
-        def capture_signals(self) -> Iterator[None]:  # ours below; uvicorn's re-raises the signal on exit
-            yield
-
-    from bot.serving import UVICORN
-
-    config = uvicorn.Config(app, host=host, port=port, **UVICORN)
-    server = Server(config)
-    # Everything built so far (modules, the app, the ORM) lives as long as the process: out of the cyclic
-    # garbage collector's way, whose full passes would otherwise walk all of it (80 ms, in the middle of a
-    # burst of Slack clicks).
-    heap.settle(space_passes=False)
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
-    try:
-        await server.serve()
-    finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
-
-
-async def _run_slack(settings: Settings, host: str, port: int) -> int:
-    """Slack with the dispatcher and a worker in this process, until SIGINT/SIGTERM."""
-    from bot.http import create_app
-    from bot.slack.app import build as build_slack
-    from bot.slack.app import check_settings
-
-    check_settings(settings)
-    async with assembled(settings, application_name="herald") as comps:
-        slack = build_slack(settings, comps.herald, comps.client)
-        app = create_app(settings, slack=slack)
-
-        async def body() -> int:
-            if not settings.slack_app_token:
-                err.print(f"herald: Slack over HTTP on http://{host}:{port}/slack/events")
-                await _serve_http(app, host, port)
-                return 0
-            socket_mode = await slack.connect_socket_mode(settings.slack_app_token)
-            err.print(f"herald: Slack in Socket Mode (health on http://{host}:{port}/healthz)")
-            try:
-                await _serve_http(app, host, port)
-            finally:
-                await slack.close_socket_mode(socket_mode)
-            return 0
-
-        try:
-            return await _with_background(comps, body, workers=True)
-        finally:
-            await close_slack_sessions()
 
 
 @app.command()
@@ -277,29 +199,7 @@ def serve(
 
     Posts are published by `herald worker` and `herald dispatcher` processes (or use `herald run`).
     """
-    from bot.http import create_app
-
-    settings = _settings()
-    if workers > 1:
-        from bot import serving
-
-        serving.run(host, port, workers)
-        return
-
-    async def main() -> int:
-        async with assembled(settings, application_name="herald-http") as comps:
-            slack = None
-            if settings.slack_bot_token:
-                from bot.slack.app import build as build_slack
-
-                slack = build_slack(settings, comps.herald, comps.client)
-            try:
-                await _serve_http(create_app(settings, slack=slack), host, port)
-            finally:
-                await close_slack_sessions()
-        return 0
-
-    _run(main())
+    _serve(_settings(), host, port, workers=workers)
 
 
 AS_OPTION = typer.Option(None, "--as", help="who runs it (default: your login name); ops or admin for most")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets as pysecrets
 from collections.abc import AsyncIterator
@@ -15,6 +16,7 @@ import httpx
 from taskiq import AsyncBroker, InMemoryBroker
 from taskiq_redis import RedisStreamBroker
 
+from bot import logs
 from bot.notifiers import OutboxNotifier, RoutingNotifier
 from bot.slack import notifier as slack_notifier
 from handlers.app import Herald
@@ -32,6 +34,7 @@ from tasks.publishers import Publishers, dry_run, live
 from tasks.publishers.transport import http_client
 from tasks.runtime import Runtime
 from tasks.streams import ResilientStreamClusterBroker
+from tasks.worker import run_worker
 
 SECRET_FILE = Path("data/secret.key")
 
@@ -46,7 +49,9 @@ def secret_key(settings: Settings) -> str:
         SECRET_FILE.parent.mkdir(parents=True, exist_ok=True)
         SECRET_FILE.write_text(pysecrets.token_urlsafe(32))
         os.chmod(SECRET_FILE, 0o600)
-    return SECRET_FILE.read_text().strip()
+    key = SECRET_FILE.read_text().strip()
+    logs.hide(key)
+    return key
 
 
 def build_notifier(settings: Settings) -> Notifier:
@@ -167,3 +172,36 @@ async def assembled(
             yield comps
     finally:
         await comps.aclose()
+
+
+@asynccontextmanager
+async def publishing(comps: Components, *, worker: bool) -> AsyncIterator[None]:
+    """The dispatcher running in this process for the block's duration, and with ``worker`` a worker too
+    (on the in-process queue the publish tasks run here anyway); both stopped on the way out."""
+    stop = asyncio.Event()
+    background: list[asyncio.Task[None]] = [asyncio.create_task(comps.dispatcher.run(stop))]
+    if comps.in_process_queue:
+        comps.broker.state.runtime = comps.runtime
+        await comps.broker.startup()
+    elif worker:
+        settings = comps.settings
+        background.append(
+            asyncio.create_task(
+                run_worker(
+                    comps.broker,
+                    comps.runtime,
+                    concurrency=settings.worker_concurrency,
+                    stop=stop,
+                    report_heartbeat=settings.report_heartbeat_seconds,
+                )
+            )
+        )
+    else:
+        await comps.broker.startup()
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.gather(*background, return_exceptions=True)
+        if comps.in_process_queue or not worker:
+            await comps.broker.shutdown()

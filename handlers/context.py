@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from handlers.messages import Conversation
 from handlers.ports import Clock, Notifier, QueueProbe, Scheduler
+from handlers.settings import DEFAULTS
 from models.members import Member
 
 
@@ -18,10 +19,10 @@ class Services:
     notifier: Notifier
     scheduler: Scheduler
     clock: Clock
-    default_timezone: str = "UTC"
+    default_timezone: str = DEFAULTS.tz
     queue_probe: QueueProbe | None = None  # None: the in-process queue, nothing to probe
-    # a claim older than this is the reconciler's (the default is Settings' default stuck_after_seconds)
-    stuck_after: timedelta = timedelta(seconds=125.5)
+    # a claim older than this is the reconciler's (the wiring passes Settings.stuck_after_seconds)
+    stuck_after: timedelta = timedelta(seconds=DEFAULTS.stuck_after_seconds)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@ publishing.
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Literal
+from typing import Final, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -124,6 +125,24 @@ class Settings(BaseSettings):
         after which the straggler pass would take them for abandoned."""
         return self.requeue_after_seconds / 3
 
+    @property
+    def secret_values(self) -> tuple[str, ...]:
+        """The secrets configured (tokens, signing secrets, keys, passwords, the database's password): the logs
+        never show them (``bot.logs``)."""
+        values = (
+            self.slack_bot_token,
+            self.slack_signing_secret,
+            self.slack_app_token,
+            self.telegram_bot_token,
+            self.telegram_webhook_secret,
+            self.herald_secret_key,
+            self.herald_secret_key_old,
+            self.redis_password,
+            self.cron_api_key,
+            urlsplit(self.database_url).password,
+        )
+        return tuple(v for v in values if v)
+
     @cached_property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.tz)
@@ -132,6 +151,11 @@ class Settings(BaseSettings):
     def embedded(self) -> bool:
         return dialect_of(self.database_url) == "sqlite" and self.queue_backend == "memory"
 
+
+#: The settings with nothing configured (no environment, no ``.env``): the defaults of what can also be built
+#: without :class:`Settings` (the dispatcher, the worker runtime, the chat's services, in tests) come from
+#: here, so each tuning default is written once, on its field above.
+DEFAULTS: Final = Settings.model_construct()
 
 SECRET_NAMES = ("KEY", "TOKEN", "SECRET", "PASSWORD", "DATABASE_URL")
 

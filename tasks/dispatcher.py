@@ -31,6 +31,7 @@ from tortoise.transactions import in_transaction
 
 from handlers.ports import Clock, Notifier, SystemClock
 from handlers.publishing import delivery as deliveries
+from handlers.settings import DEFAULTS
 from models.lifecycle import DeliveryState
 from models.posts import Delivery
 from models.timers import Timer
@@ -53,11 +54,11 @@ class Dispatcher:
         *,
         clock: Clock | None = None,
         batch: int = 500,
-        max_sleep: float = 0.5,
-        lead: float = 0.5,
-        grace: float = 15 * 60,
-        requeue_after: float = 30.0,
-        stuck_after: float = 120.0,
+        max_sleep: float = DEFAULTS.dispatch_interval,
+        lead: float = DEFAULTS.dispatch_lead_seconds,
+        grace: float = DEFAULTS.missed_grace_seconds,
+        requeue_after: float = DEFAULTS.requeue_after_seconds,
+        stuck_after: float = DEFAULTS.stuck_after_seconds,
         on_timer: OnTimer | None = None,
         notifier: Notifier | None = None,
         idempotent: IsIdempotent | None = None,

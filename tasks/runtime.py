@@ -12,6 +12,7 @@ from handlers.messages import Reply
 from handlers.ports import Clock, Notifier, NullScheduler, Scheduler, SystemClock
 from handlers.publishing import delivery
 from handlers.publishing.delivery import Claimed, Outcome
+from handlers.settings import DEFAULTS
 from tasks.batching import Coalescer
 from tasks.publishers import Publishers
 from tasks.reports import Reports, TellNow
@@ -52,7 +53,7 @@ class Runtime:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     worker_id: str = field(default_factory=worker_name)
     reports: Reports | None = None
-    concurrency: int = 50
+    concurrency: int = DEFAULTS.worker_concurrency
     slots: asyncio.Semaphore = field(init=False)
     claimable: asyncio.Semaphore = field(init=False)
     claims: Coalescer[int, Claimed | None] = field(init=False)

@@ -38,6 +38,7 @@ from taskiq.abc.broker import AsyncBroker
 from taskiq.message import BrokerMessage
 from taskiq_redis import RedisStreamClusterBroker
 
+from handlers.settings import DEFAULTS
 from tasks.batching import Coalescer
 
 log = structlog.get_logger(__name__)
@@ -78,7 +79,7 @@ class ResilientStreamClusterBroker(RedisStreamClusterBroker):
         password: str | None = None,
         count: int = 64,
         xread_block_ms: int = 1000,
-        reclaim_idle_ms: int = 120_000,
+        reclaim_idle_ms: int = int(DEFAULTS.reclaim_idle_seconds * 1000),
         reclaim_interval: float = 5.0,
         maxlen: int = 1_000_000,
         kick_attempts: int = 20,

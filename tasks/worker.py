@@ -9,6 +9,7 @@ import structlog
 from taskiq import AsyncBroker
 from taskiq.receiver import Receiver
 
+from handlers.settings import DEFAULTS
 from tasks.reports import ReportRelay
 from tasks.runtime import Runtime
 
@@ -18,7 +19,12 @@ log = structlog.get_logger(__name__)
 
 
 async def run_worker(
-    broker: AsyncBroker, runtime: Runtime, *, concurrency: int, stop: asyncio.Event, report_heartbeat: float = 10.0
+    broker: AsyncBroker,
+    runtime: Runtime,
+    *,
+    concurrency: int,
+    stop: asyncio.Event,
+    report_heartbeat: float = DEFAULTS.report_heartbeat_seconds,
 ) -> None:
     """Consume the broker's queue with up to ``concurrency`` publishes at a time, until ``stop`` is set."""
     broker.is_worker_process = True

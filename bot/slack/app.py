@@ -18,6 +18,7 @@ import structlog
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped, warning_token_skipped
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
@@ -43,28 +44,21 @@ def check_settings(settings: Settings) -> None:
         )
 
 
-class _TokenWithAuthorize(logging.Filter):
-    """bolt warns that the client's token is ignored when ``authorize`` is given; here they agree."""
+class _NoTokenNotices(logging.Filter):
+    """bolt reads ``SLACK_BOT_TOKEN`` from the environment itself (Herald's variable too), and then warns at
+    start-up that the token is unused, the client and ``authorize`` given here having it already. Both
+    warnings, and nothing else, are dropped: they are bolt's own words, from its messages module."""
+
+    NOTICES = frozenset({warning_client_prioritized_and_token_skipped(), warning_token_skipped()})
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "`token` (or SLACK_BOT_TOKEN env variable) will be ignored" not in record.getMessage()
-
-
-class _NoRequestBodies(logging.Filter):
-    """bolt logs a refused request's whole body, which carries the app's verification ``token`` and the
-    user's words: keep the fact, drop the body (Herald never logs a token)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.getMessage().startswith("Invalid request signature detected"):
-            record.msg, record.args = "Invalid request signature detected: refused with 401", ()
-        return True
+        return record.msg not in self.NOTICES
 
 
 def _bolt_logger() -> logging.Logger:
     logger = leveled_logger("herald.slack.bolt")
-    for kind in (_TokenWithAuthorize, _NoRequestBodies):
-        if not any(isinstance(f, kind) for f in logger.filters):
-            logger.addFilter(kind())
+    if not any(isinstance(f, _NoTokenNotices) for f in logger.filters):
+        logger.addFilter(_NoTokenNotices())
     return logger
 
 

@@ -50,6 +50,7 @@ from typing import Any, Self, TypeVar
 import asyncpg
 from cryptography.fernet import Fernet
 
+from handlers.settings import DEFAULTS as SETTINGS
 from models.crypto import derive_fernet_key
 from tests.auxil.fake_servers import ChatProcess, Platform, PlatformProcess, PlatformThread, Record
 from tests.auxil.processes import HeraldProcess, base_env, herald_command
@@ -181,13 +182,13 @@ class Outcome:
 class Tuning:
     """Worker and dispatcher settings passed as HERALD_* variables."""
 
-    requeue_after: float = 30.0
-    reclaim_idle: float = 120.0
-    task_timeout: float = 60.0
-    dispatch_interval: float = 0.5
-    concurrency: int = 50
-    log_level: str = "info"
-    log_format: str = "console"
+    requeue_after: float = SETTINGS.requeue_after_seconds
+    reclaim_idle: float = SETTINGS.reclaim_idle_seconds
+    task_timeout: float = SETTINGS.task_timeout_seconds
+    dispatch_interval: float = SETTINGS.dispatch_interval
+    concurrency: int = SETTINGS.worker_concurrency
+    log_level: str = SETTINGS.log_level
+    log_format: str = SETTINGS.log_format
 
     def env(self) -> dict[str, str]:
         return {
@@ -201,7 +202,7 @@ class Tuning:
         }
 
 
-#: Production defaults (README) — for benchmarks.
+#: Production defaults (Settings') — for benchmarks.
 DEFAULTS = Tuning()
 #: Short recovery windows so a chaos test sees recovery within seconds.
 CHAOS = Tuning(requeue_after=3.0, reclaim_idle=4.0, task_timeout=3.0)

@@ -9,6 +9,7 @@ worker's own Slack notifier.
 
 from __future__ import annotations
 
+import re
 import subprocess
 import uuid
 from collections.abc import Callable, Iterator
@@ -27,6 +28,8 @@ from tests.infra.redis_cluster import RedisClusterProcess
 
 SECRET = "slack-story-secret-key-0123"
 WAIT = 30.0
+#: What a secret looks like in a log line: a Slack token's prefix, an HTTP bearer.
+TOKEN_SHAPED = re.compile(r"xox[a-z]-|xapp-|Bearer ")
 
 
 @pytest.fixture
@@ -91,6 +94,7 @@ def test_draft_modal_two_level_approval_publish_and_thread_reply(
             SLACK_BOT_TOKEN=fake.bot_token,
             SLACK_SIGNING_SECRET=inbound.SIGNING_SECRET,
             SLACK_API_URL=fake.base_url,
+            HERALD_LOG_LEVEL="debug",  # every line bolt, slack-sdk and Herald write is scanned for secrets
             **cluster.env(),
         )
         upgrade = subprocess.run(
@@ -196,7 +200,17 @@ def test_draft_modal_two_level_approval_publish_and_thread_reply(
         final_logs = "\n".join(f"--- {p.name}\n{p.log_path.read_text(errors='replace')}" for p in procs)
         assert [p.proc.returncode for p in procs] == [0, 0, 0], final_logs
         assert "Traceback" not in final_logs
-        assert "deprecated-verification-token" not in final_logs  # bolt's refusal line logs no request body
+        _assert_no_secrets(final_logs, fake.bot_token, inbound.SIGNING_SECRET, SECRET, "deprecated-verification-token")
+        # bolt's and slack-sdk's lines are rendered as Herald's own: time, level, the line, the logger
+        for logger in ("herald.slack.bolt", "herald.slack.sdk"):
+            assert re.search(rf"^\S+Z \[debug\s*\] .+ \[{re.escape(logger)}\]$", final_logs, re.MULTILINE), logger
+
+
+def _assert_no_secrets(logs: str, *secrets: str) -> None:
+    """None of ``secrets`` (the bot token, the signing secret, the secret key, the verification token bolt
+    logs with a refused request's body) and nothing token-shaped is in ``logs``."""
+    assert [secret for secret in secrets if secret in logs] == []
+    assert [line for line in logs.splitlines() if TOKEN_SHAPED.search(line)] == []
 
 
 def _metric(port: int, name: str) -> float:

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import subprocess
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.notifiers import OutboxNotifier
+from handlers.context import Services
+from handlers.ports import NullScheduler, SystemClock
 from handlers.settings import Settings, load_settings
 from models.errors import ConfigError
+from tasks.dispatcher import Dispatcher
+from tasks.publishers import dry_run
+from tasks.runtime import Runtime
+from tasks.streams import ResilientStreamClusterBroker
+from tasks.worker import run_worker
 
 ALIASES = sorted({str(f.alias) for f in Settings.model_fields.values() if f.alias})
 SECRET = "correct-horse-battery-staple-9"
@@ -59,6 +69,49 @@ def test_defaults_give_the_embedded_setup() -> None:
     assert settings.publish_mode == "dryrun"
     assert settings.herald_secret_key is None
     assert settings.redis_port == 6379
+
+
+def test_what_is_built_without_settings_takes_the_settings_defaults() -> None:
+    """Each tuning default is written once, in Settings: the dispatcher, the worker, the stream broker and the
+    chat's services built without Settings (as tests build them) wait exactly as long (the stuck-claim limit
+    was 120 s in the dispatcher and 125.5 s in the chat's /queue status)."""
+    settings = load_settings()
+    dispatcher = Dispatcher(_never_enqueue)
+    services = Services(notifier=OutboxNotifier(), scheduler=NullScheduler(), clock=SystemClock())
+    assert dispatcher._stuck_after == services.stuck_after == timedelta(seconds=settings.stuck_after_seconds)
+    assert dispatcher._requeue_after == timedelta(seconds=settings.requeue_after_seconds)
+    assert dispatcher._lead == timedelta(seconds=settings.dispatch_lead_seconds)
+    assert dispatcher._grace == timedelta(seconds=settings.missed_grace_seconds)
+    assert dispatcher._max_sleep == settings.dispatch_interval
+    assert services.default_timezone == settings.tz
+    assert Runtime(publishers=dry_run(), notifier=OutboxNotifier()).concurrency == settings.worker_concurrency
+    heartbeat = inspect.signature(run_worker).parameters["report_heartbeat"].default
+    assert heartbeat == settings.report_heartbeat_seconds
+    reclaim = inspect.signature(ResilientStreamClusterBroker).parameters["reclaim_idle_ms"].default
+    assert reclaim == settings.reclaim_idle_seconds * 1000
+
+
+async def _never_enqueue(chunk: list[tuple[int, datetime]]) -> None:
+    raise AssertionError("nothing is due")
+
+
+def test_the_secrets_the_logs_never_show(monkeypatch: pytest.MonkeyPatch) -> None:
+    set_env(
+        monkeypatch,
+        SLACK_BOT_TOKEN="xoxb-1-2-abc",
+        SLACK_SIGNING_SECRET="signing-secret-value",
+        HERALD_SECRET_KEY=SECRET,
+        REDIS_HOST="redis",
+        REDIS_PASSWORD="redis-password",
+        DATABASE_URL="postgres://herald:db-password@db:5432/herald",
+    )
+    assert set(load_settings().secret_values) == {
+        "xoxb-1-2-abc",
+        "signing-secret-value",
+        SECRET,
+        "redis-password",
+        "db-password",
+    }
 
 
 def test_redis_host_selects_redis(monkeypatch: pytest.MonkeyPatch) -> None:
