@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from collections.abc import Set as AbstractSet
 
 from models.errors import InvalidInput, NotFound
 
@@ -24,7 +25,7 @@ MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
 def split_options(
     body: str,
     *,
-    known: set[str],
+    known: AbstractSet[str],
     multiword: Mapping[str, Callable[[str], bool]] | None = None,
     flags: frozenset[str] = frozenset(),
     command: str = "",
