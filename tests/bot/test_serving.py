@@ -7,7 +7,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tortoise import Tortoise
 
 from bot.serving import ServingApp
 from tests.bot.harness import GENERAL, serving, settings_for
@@ -31,4 +30,3 @@ async def test_the_lifespan_assembles_the_process_and_takes_it_down(
         # the reply goes out after the ack; shutting down lets it reach Slack
     (reply,) = fake.calls("chat.postEphemeral")
     assert reply.args["text"].startswith("You are alice (admin")
-    assert not Tortoise.is_inited()  # disconnected
