@@ -163,10 +163,8 @@ class ShellAdapter:
                 state__in=REPORTED_STATES, reported_at__isnull=True, updated_at__gte=now - TELLING
             ).exists()
             if not busy and not untold:
-                # the card follows its post's last report: print until the outbox stays quiet a moment
-                await asyncio.sleep(0.05)
-                while await self.drain_outbox() and asyncio.get_running_loop().time() < deadline:
-                    await asyncio.sleep(0.1)
+                await asyncio.sleep(0.05)  # let a report written just now land in the outbox
+                await self.drain_outbox()
                 return True
             await self.drain_outbox()
             if asyncio.get_running_loop().time() > deadline:

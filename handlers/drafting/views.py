@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from handlers.messages import Button, Field, Preview, Reply, TargetStatus
@@ -221,6 +222,7 @@ async def approval_card(post: Post, *, tz: ZoneInfo | None = None) -> Reply:
         kind="approval",
         previews=platform_previews(post, targets),
         statuses=statuses,
+        extra={"rendered_at": datetime.now(UTC)},  # an adapter shows the newest render of a card, whatever arrives last
     )
 
 

@@ -223,3 +223,18 @@ async def test_a_target_that_failed_shows_its_reason_and_retry_on_the_card(fake:
         assert labels(card) == ["Retry"]
     retry = [e for b in card_in(h, APPROVALS).blocks or [] if b["type"] == "actions" for e in b["elements"]]
     assert [(e["action_id"], e["value"]) for e in retry] == [("herald.retry", "/retry 1")]
+
+
+async def test_a_card_rendered_before_the_one_shown_does_not_undo_it(fake: FakeSlack) -> None:
+    """A web process renders the card at a click and is held up behind its paced messages; meanwhile a worker
+    renders the outcome and shows it. The older render, arriving last, is dropped."""
+    async with harness(fake) as h:
+        origin = await drafted(h)
+        older = await approval_card(await Post.get(id=1))
+        await Post.filter(id=1).update(text="Big launch, now with the outcome!")
+        newer = await approval_card(await Post.get(id=1))
+        await h.slack.adapter.notifier.notify(origin, newer)
+        await h.slack.adapter.notifier.notify(origin, older)
+
+    card = card_in(h, GENERAL)
+    assert card.edits == 1 and "now with the outcome" in card.text
