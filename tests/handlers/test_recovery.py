@@ -222,6 +222,19 @@ async def test_an_unknown_outcome_shows_on_the_card_with_verify_and_republish(ch
     )
 
 
+async def test_verifying_an_unknown_outcome_shows_published_on_the_card(chat: Chat) -> None:
+    await approved_post(chat, Scripted([OutcomeUnknown("Fake didn't answer within 10 seconds.")]))
+    await card_shown_in_the_chat()
+    await chat.publish_due()
+    delivery = await Delivery.get(post_id=1)
+    await chat.say(f"/verify {delivery.id} https://x.invalid/1")
+
+    asked, verified = await cards_told()
+    assert [s.state for s in asked.statuses] == ["unknown"]
+    assert verified.text.startswith("Post 1 by alice — published")
+    assert verified.statuses == (TargetStatus("demo (Dry run)", "published", "published: https://x.invalid/1"),)
+
+
 async def test_a_post_to_two_accounts_updates_its_card_once_after_both(chat: Chat) -> None:
     chat.runtime.publishers = Publishers({}, fallback=Scripted([]))  # type: ignore[arg-type]
     for line in ("/account add dryrun demo", "/account add dryrun other", "/role add bob approver"):
