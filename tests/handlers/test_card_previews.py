@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from handlers.drafting.views import PLATFORM_PREVIEW, platform_preview
-from handlers.messages import Preview, Reply
+from handlers.messages import Button, Preview, Reply, TargetStatus
 from handlers.text.platforms import platform
 from models.accounts import SocialAccount
 from tests.auxil.chat import Chat
@@ -82,10 +82,16 @@ def test_previews_travel_through_the_outbox() -> None:
             Preview("X · acme", 312, 280, "…ends✂here", ("X allows 280 characters, this is 312.",)),
             Preview("Dry run · demo", 12, None, "hello"),
         ),
+        statuses=(
+            TargetStatus("acme (X)", "unknown", "may or may not …", (Button("Verify", "/verify 3"),)),
+            TargetStatus("demo (Dry run)", "published", "published: https://…"),
+        ),
+        buttons=(Button("Reject", "/reject 1", "danger", ask="reason"),),
     )
 
     assert Reply.from_json(reply.to_json()) == reply
     assert Reply.from_json({"text": "an old outbox row"}).previews == ()
+    assert Reply.from_json({"text": "an old outbox row"}).statuses == ()
 
 
 async def test_the_card_says_no_more_than_it_needs(chat: Chat) -> None:
