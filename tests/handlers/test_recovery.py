@@ -255,3 +255,19 @@ async def test_a_card_shown_nowhere_is_not_posted_after_publishing(chat: Chat) -
     await approved_post(chat, Scripted([]))
     assert await chat.publish_due() == "Post 1 published to demo (Dry run): https://example.invalid/42"
     assert await cards_told() == []
+
+
+async def test_a_missed_post_shows_on_its_card_with_publish_now_and_reschedule(chat: Chat) -> None:
+    chat.runtime.publishers = Publishers({}, fallback=DryRunPublisher())
+    await chat.say("/account add dryrun demo")
+    await chat.say("/role add bob approver")
+    await chat.say("/draft --to demo --at in 1h Launch")
+    await chat.say("/approve 1", as_="bob")
+    await card_shown_in_the_chat()
+    chat.clock.advance(hours=2)  # Herald was down when it was due
+    await chat.publish_due()
+
+    (card,) = await cards_told()
+    assert card.text.startswith("Post 1 by alice — missed")
+    assert card.statuses == (TargetStatus("demo (Dry run)", "missed", "missed: Herald wasn't running when it was due"),)
+    assert [b.command for b in card.buttons] == ["/publish 1", "/schedule 1"]
