@@ -11,12 +11,14 @@ import asyncio
 import contextlib
 import sys
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TextIO
 
 from handlers.admin.members import normalize_name
 from handlers.app import Herald
-from handlers.messages import Conversation, Incoming, Reply, Sender
+from handlers.messages import Button, Conversation, Incoming, Reply, Sender
+from handlers.publishing.delivery import REPORTED_STATES
+from models.chatrefs import ChatMessageRef
 from models.errors import InvalidInput
 from models.lifecycle import DeliveryState
 from models.outbox import OutboxMessage
@@ -24,11 +26,13 @@ from models.posts import Delivery
 
 ADAPTER = "shell"
 CONVERSATION = Conversation(adapter=ADAPTER, channel="local")
+TELLING = timedelta(seconds=30)
 IN_FLIGHT = [DeliveryState.SCHEDULED.value, DeliveryState.QUEUED.value, DeliveryState.PUBLISHING.value]
 
 
 def render(reply: Reply, *, updated: bool = False) -> str:
-    """A reply as terminal text: one line per platform preview (and its warnings), buttons as their text twins."""
+    """A reply as terminal text: one line per platform preview (and its warnings), one per target's outcome (and
+    its buttons), buttons as their text twins."""
     prefix = "! " if reply.kind == "error" else ""
     lines = [prefix + reply.text]
     if updated:
@@ -38,12 +42,19 @@ def render(reply: Reply, *, updated: bool = False) -> str:
     for preview in reply.previews:
         lines.append(f"  {preview.target} ({preview.count}): {preview.text}")
         lines.extend(f"    ! {warning}" for warning in preview.warnings)
+    for status in reply.statuses:
+        lines.append(f"  {status.target} — {status.text}")
+        if status.buttons:
+            lines.append("    " + _twins(status.buttons))
     if reply.buttons:
-        twins = [f"[{b.label}: {b.command}{' ' + b.ask.upper() if b.ask else ''}]" for b in reply.buttons]
-        lines.append("  " + " ".join(twins))
+        lines.append("  " + _twins(reply.buttons))
     if reply.ephemeral and reply.kind != "error":
         lines[0] = "(only you) " + lines[0]
     return "\n".join(lines)
+
+
+def _twins(buttons: tuple[Button, ...]) -> str:
+    return " ".join(f"[{b.label}: {b.command}{' ' + b.ask.upper() if b.ask else ''}]" for b in buttons)
 
 
 class ShellAdapter:
@@ -55,6 +66,7 @@ class ShellAdapter:
         self.out = out or sys.stdout
         self.conversation = conversation
         self._seen_refs: set[str] = set()
+        self._remembered: set[tuple[str, str]] = set()
         # One at a time: a command with its replies, or a look at the outbox. A report that an in-process worker
         # writes while a command is being handled (`/approve` of a post due now) then shows after that
         # command's replies, never before them, and no report is printed twice.
@@ -85,6 +97,7 @@ class ShellAdapter:
             replies = await self.herald.handle(incoming)
             for reply in replies:
                 self.show(reply)
+                await self._remember(self.conversation.channel, reply)
             await self._drain()  # what the command caused elsewhere (direct messages) shows right after it
         return replies
 
@@ -104,6 +117,16 @@ class ShellAdapter:
         self.show(reply)
         return [reply]
 
+    async def _remember(self, channel: str, reply: Reply) -> None:
+        """Note that this terminal shows the card ``reply`` is, as Slack's notifier notes where it posted one:
+        a worker (in any process) that has the post's outcome then shows the card again here."""
+        if reply.ref is None or (channel, reply.ref) in self._remembered:
+            return
+        self._remembered.add((channel, reply.ref))
+        await ChatMessageRef.get_or_create(
+            adapter=ADAPTER, channel=channel, ref=reply.ref, defaults={"message_id": reply.ref}
+        )
+
     async def drain_outbox(self) -> int:
         """Print reports that workers left for this conversation; returns how many."""
         async with self._turn:
@@ -115,7 +138,9 @@ class ShellAdapter:
         for row in rows:
             # one terminal plays every member: direct messages are shown with their addressee
             to = row.channel.removeprefix("dm:") if row.channel.startswith("dm:") else None
-            self.show(Reply.from_json(row.payload), to=to)
+            reply = Reply.from_json(row.payload)
+            self.show(reply, to=to)
+            await self._remember(row.channel, reply)
         if rows:
             await OutboxMessage.filter(id__in=[r.id for r in rows]).update(delivered_at=datetime.now(UTC))
         return len(rows)
@@ -127,12 +152,17 @@ class ShellAdapter:
                 await asyncio.wait_for(stop.wait(), timeout=interval)
 
     async def wait_until_due_done(self, limit: float) -> bool:
-        """Wait until nothing already due is still in flight and every report was printed."""
+        """Wait until nothing already due is still in flight, every outcome was told and every report (and the
+        card edited after it) was printed."""
         deadline = asyncio.get_running_loop().time() + limit
         while True:
             now = datetime.now(UTC)
             busy = await Delivery.filter(state__in=IN_FLIGHT, due_at__lte=now).exists()
-            if not busy:
+            # an outcome a live worker is still telling (its relay keeps touching it; a dead one's isn't waited for)
+            untold = await Delivery.filter(
+                state__in=REPORTED_STATES, reported_at__isnull=True, updated_at__gte=now - TELLING
+            ).exists()
+            if not busy and not untold:
                 await asyncio.sleep(0.05)  # let a report written just now land in the outbox
                 await self.drain_outbox()
                 return True

@@ -88,8 +88,24 @@ class Preview:
 
     @property
     def count(self) -> str:
-        """``312/280``, or just ``312`` without a limit."""
-        return f"{self.length}/{self.limit}" if self.limit is not None else str(self.length)
+        """``312/280 characters``, or ``312 characters`` without a limit."""
+        return f"{self.length}/{self.limit} characters" if self.limit is not None else f"{self.length} characters"
+
+
+@dataclass(frozen=True)
+class TargetStatus:
+    """How a post fared on one target account, for the approval card once publishing started.
+
+    ``target`` names the account and its platform (``acme (X)``); ``state`` is the delivery's state
+    (``published``, ``failed``, ``unknown`` …), for an adapter's icon; ``text`` says it in words, with the
+    link or the reason (``published: https://…``); ``buttons`` are what can be done about this target alone
+    (Verify / Republish of an unknown outcome).
+    """
+
+    target: str
+    state: str
+    text: str
+    buttons: tuple[Button, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -99,7 +115,8 @@ class Reply:
     ``ref`` gives the message a stable identity (``post:12:approval``): an adapter that already
     showed a message with that ref edits it in place instead of posting a new one. ``ephemeral``
     replies are shown only to the person who caused them, where the chat can. ``previews`` show the
-    post per target platform (the approval card); an adapter renders them after the fields.
+    post per target platform (the approval card); an adapter renders them after the fields, then
+    ``statuses``, the outcome per target account once publishing started, each with its own buttons.
     """
 
     text: str
@@ -110,18 +127,20 @@ class Reply:
     post_id: int | None = None
     kind: Literal["info", "error", "success", "approval", "report"] = "info"
     previews: tuple[Preview, ...] = ()
+    statuses: tuple[TargetStatus, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "text": self.text,
             "fields": [[f.label, f.value] for f in self.fields],
-            "buttons": [[b.label, b.command, b.style, b.ask] for b in self.buttons],
+            "buttons": [_button_json(b) for b in self.buttons],
             "ephemeral": self.ephemeral,
             "ref": self.ref,
             "post_id": self.post_id,
             "kind": self.kind,
             "previews": [[p.target, p.length, p.limit, p.text, list(p.warnings)] for p in self.previews],
+            "statuses": [[s.target, s.state, s.text, [_button_json(b) for b in s.buttons]] for s in self.statuses],
         }
 
     @classmethod
@@ -129,7 +148,7 @@ class Reply:
         return cls(
             text=str(data["text"]),
             fields=tuple(Field(str(a), str(b)) for a, b in data.get("fields", [])),
-            buttons=tuple(Button(str(a), str(b), c, d) for a, b, c, d in data.get("buttons", [])),
+            buttons=tuple(_button(b) for b in data.get("buttons", [])),
             ephemeral=bool(data.get("ephemeral", False)),
             ref=data.get("ref"),
             post_id=data.get("post_id"),
@@ -138,7 +157,20 @@ class Reply:
                 Preview(str(t), int(n), None if lim is None else int(lim), str(x), tuple(str(w) for w in ws))
                 for t, n, lim, x, ws in data.get("previews", [])
             ),
+            statuses=tuple(
+                TargetStatus(str(t), str(st), str(x), tuple(_button(b) for b in bs))
+                for t, st, x, bs in data.get("statuses", [])
+            ),
         )
+
+
+def _button_json(button: Button) -> list[Any]:
+    return [button.label, button.command, button.style, button.ask]
+
+
+def _button(data: list[Any]) -> Button:
+    label, command, style, ask = data
+    return Button(str(label), str(command), style, ask)
 
 
 def error(text: str, *, field: str | None = None) -> Reply:

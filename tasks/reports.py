@@ -5,7 +5,10 @@ conversation in the background and marks the deliveries reported in groups (one 
 that finish together). A slow chat (Slack lets a bot post about one message per second per channel) then
 delays only its own reports, never the next publishes. If the worker dies before a report is told, the
 delivery stays unreported and the dispatcher's straggler pass tells it
-(``handlers.publishing.delivery.report_stragglers``).
+(``handlers.publishing.delivery.report_stragglers``). After its report, a settled post's approval card is
+shown again with the outcome per target; the reports told together have their cards looked up together
+(``handlers.publishing.delivery.refresh_cards``), so a post costs one card update, and a post without a card
+(a burst scheduled by a script) a share of one query.
 
 :class:`TellNow` tells inline, for the in-process queue and tests that read the chat right after a publish.
 """
@@ -79,6 +82,7 @@ class ReportRelay:
         self._tasks: set[asyncio.Task[None]] = set()
         self._marks: Coalescer[int, None] = Coalescer(self._mark, max_batch=500)
         self._in_database: Coalescer[Report, None] = Coalescer(self._tell_in_database, max_batch=200)
+        self._cards: Coalescer[int, None] = Coalescer(self._refresh_cards, max_batch=200)
         self._heartbeat = heartbeat
         self._untold: set[int] = set()
         self._beating: asyncio.Task[None] | None = None
@@ -107,37 +111,45 @@ class ReportRelay:
 
     async def _tell(self, report: Report) -> None:
         try:
-            await self._tell_once(report)
+            card_due = await self._tell_once(report)
         finally:  # told and marked, or failed: either way no longer this worker's to keep fresh
             self._untold.discard(report.claimed.delivery_id)
+        if card_due:  # the card after the report (this never raises)
+            await self._cards(report.claimed.post_id)
 
-    async def _tell_once(self, report: Report) -> None:
+    async def _tell_once(self, report: Report) -> bool:
+        """Tell and mark ``report``; whether its post's card is still to be shown again (told directly)."""
         claimed, notifier = report.claimed, self._notifier
         async with self._sending:
             if notifier is None:
-                return
+                return False
             if claimed.origin is None or delivery.writes_to_database(notifier, claimed.origin):
-                # nothing to send, or the outbox: written with their marks, in one transaction for many
+                # nothing to send, or the outbox: written with their marks and cards, in one transaction for many
                 try:
                     await self._in_database(report)
                 except Exception:  # left unreported: the straggler pass tries again later
                     log.exception("notify.failed", post_id=claimed.post_id, delivery_id=claimed.delivery_id)
-                return
+                return False
             try:
                 await notifier.notify(claimed.origin, report.reply)
             except Exception:  # left unreported: the straggler pass tries again later
                 log.exception("notify.failed", post_id=claimed.post_id, delivery_id=claimed.delivery_id)
-                return
+                return False
         try:
             await self._marks(claimed.delivery_id)
         except Exception:  # told but not marked: the straggler pass may tell it once more
             log.exception("report.mark_failed", post_id=claimed.post_id, delivery_id=claimed.delivery_id)
+        return True
 
     async def _tell_in_database(self, reports: list[Report]) -> list[None]:
         assert self._notifier is not None
         told = [(report.claimed, report.reply) for report in reports]
         await delivery.tell_in_database(self._notifier, told, now=self._clock.now())
         return [None] * len(reports)
+
+    async def _refresh_cards(self, post_ids: list[int]) -> list[None]:
+        await delivery.refresh_cards(self._notifier, list(dict.fromkeys(post_ids)))
+        return [None] * len(post_ids)
 
     async def _mark(self, delivery_ids: list[int]) -> list[None]:
         await delivery.mark_reported(delivery_ids, now=self._clock.now())

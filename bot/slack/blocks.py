@@ -2,7 +2,8 @@
 
 A :class:`~handlers.messages.Reply` becomes a message: its text in mrkdwn sections (escaped, split at
 Slack's 3,000-character section limit), its fields as a two-column section, each platform preview as a
-small-print context block (with its warnings in a section under it), its buttons as an actions block.
+small-print context block (with its warnings in a section under it), each target's outcome as a section
+(with that target's buttons in an actions block under it), its buttons as an actions block.
 A button's ``value`` is its text twin (``/approve 12``), so a click runs exactly what typing it would;
 its ``action_id`` is the button's (``herald.approve``), with ``.ask.<what>`` appended when the clicker
 must be asked something first (``herald.reject.ask.reason``).
@@ -13,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from handlers.messages import Button, Preview, Reply
+from handlers.messages import Button, Preview, Reply, TargetStatus
 
 Json = dict[str, Any]
 
@@ -31,6 +32,7 @@ FALLBACK_LIMIT = 3000  # notification text; Slack accepts more, but nobody reads
 ACTIONS_BLOCK = "herald.actions"
 ASK_MARK = ".ask."
 KIND_PREFIX = {"error": ":warning: ", "success": ":white_check_mark: "}
+STATUS_ICON = {"published": ":white_check_mark:", "failed": ":x:", "unknown": ":grey_question:", "missed": ":warning:"}
 
 
 def escape(text: str) -> str:
@@ -95,6 +97,21 @@ def preview_blocks(previews: tuple[Preview, ...]) -> list[Json]:
     return blocks
 
 
+def status_blocks(statuses: tuple[TargetStatus, ...], *, block_prefix: str = "") -> list[Json]:
+    """Per target: ``:white_check_mark: *acme (X)* — published: https://…``, its buttons under it."""
+    blocks: list[Json] = []
+    for n, status in enumerate(statuses, start=1):
+        icon = STATUS_ICON.get(status.state, ":hourglass_flowing_sand:")
+        said = f"{icon} *{escape(status.target)}* — {escape(status.text)}"
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _truncate(said, SECTION_LIMIT)}})
+        if status.buttons:
+            used: set[str] = set()
+            elements = [button_element(b, used) for b in status.buttons[:BUTTONS_PER_BLOCK]]
+            block_id = f"{block_prefix}{ACTIONS_BLOCK}.target.{n}"
+            blocks.append({"type": "actions", "block_id": block_id, "elements": elements})
+    return blocks
+
+
 def action_id(button: Button) -> str:
     return button.action_id + (ASK_MARK + button.ask if button.ask else "")
 
@@ -145,6 +162,7 @@ def reply_blocks(reply: Reply, *, block_prefix: str = "") -> list[Json]:
     for start in range(0, len(fields), FIELDS_PER_SECTION):
         blocks.append({"type": "section", "fields": fields[start : start + FIELDS_PER_SECTION]})
     blocks.extend(preview_blocks(reply.previews))
+    blocks.extend(status_blocks(reply.statuses, block_prefix=block_prefix))
     used: set[str] = set()
     elements = [button_element(b, used) for b in reply.buttons]
     for n, start in enumerate(range(0, len(elements), BUTTONS_PER_BLOCK)):

@@ -30,6 +30,7 @@ import asyncio
 import logging
 import weakref
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -208,7 +209,9 @@ class SlackNotifier:
             await self._ephemeral(_target(key), user, msg, response_url, clicked)
             return
         if reply.ref is not None:
-            await self._show_ref(key, reply.ref, msg, conversation.thread, user)
+            await self._show_ref(
+                key, reply.ref, msg, conversation.thread, user, rendered=reply.extra.get("rendered_at")
+            )
             return
         post_id = reply.post_id if reply.post_id is not None else post_hint
         report = reply.kind == "report" and reply.post_id is not None and not reply.ephemeral
@@ -284,12 +287,23 @@ class SlackNotifier:
             log.info("slack.response_url_failed", status=response.status_code, error=response.body[:100])
         return response.status_code == 200
 
-    async def _show_ref(self, key: str, ref: str, msg: Message, thread: str | None, user: str | None) -> None:
+    async def _show_ref(
+        self, key: str, ref: str, msg: Message, thread: str | None, user: str | None, *, rendered: datetime | None
+    ) -> None:
+        """Edit the message shown as ``ref`` in ``key``, or post it. ``rendered``: when the core rendered it; an
+        edit rendered before the one the message already shows is dropped (a card a web process rendered at a
+        click, held up behind its paced messages, must not undo the outcome a worker put on it since)."""
         lock = self._ref_locks.get((key, ref))
         if lock is None:
             lock = self._ref_locks[(key, ref)] = asyncio.Lock()
         async with lock:  # in this process, edits of one message land in the order they were rendered
             row = await ChatMessageRef.filter(adapter=ADAPTER, channel=key, ref=ref).first()
+            if row is not None and rendered is not None:
+                # the row's updated_at is the render time of what the message shows (any process)
+                newest = await ChatMessageRef.filter(id=row.id, updated_at__lte=rendered).update(updated_at=rendered)
+                if not newest:
+                    log.info("slack.card_edit_stale", channel=key, ref=ref)
+                    return
             if row is not None:
                 channel, ts = _decode(key, row.message_id)
                 try:

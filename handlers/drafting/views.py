@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from handlers.messages import Button, Field, Preview, Reply
+from handlers.messages import Button, Field, Preview, Reply, TargetStatus
 from handlers.review.policy import Policy, policy_for
 from handlers.text.platforms import PlatformInfo, missing_media, platform, too_long
 from handlers.timing.timeparse import format_local
 from models.approvals import ApprovalDecision, Decision
-from models.lifecycle import PostState
+from models.lifecycle import DeliveryState, PostState
 from models.members import Member
 from models.posts import Delivery, Post
 
@@ -127,36 +128,91 @@ async def awaited(post: Post, policy: Policy) -> list[Member]:
     return [m for m in await level.candidates() if m.id != post.author_id and m.id not in done]  # type: ignore[attr-defined]
 
 
-async def approval_card(post: Post, *, tz: ZoneInfo) -> Reply:
-    """The message approvers act on; edited in place (same ``ref``) after every decision.
+#: Post states whose card shows how each target fared.
+OUTCOME_STATES = frozenset({PostState.PUBLISHING, PostState.PUBLISHED, PostState.FAILED, PostState.MISSED})
+
+
+def target_status(delivery: Delivery, tz: ZoneInfo) -> TargetStatus:
+    """One target's line on the card: its outcome with the link or the reason, and its own buttons."""
+    state = delivery.delivery_state
+    reason = delivery.last_error or ""
+    buttons: tuple[Button, ...] = ()
+    if state == DeliveryState.PUBLISHED:
+        text = f"published: {delivery.url}" if delivery.url else "published"
+    elif state == DeliveryState.FAILED:
+        text = f"failed: {reason}" if reason else "failed"
+    elif state == DeliveryState.UNKNOWN:
+        text = f"may or may not have been published: {reason + ' ' if reason else ''}Check the account, then choose."
+        buttons = (
+            Button("Verify", f"/verify {delivery.id}"),
+            Button("Republish", f"/republish {delivery.id}", "danger"),
+        )
+    elif state == DeliveryState.MISSED:
+        text = "missed: Herald wasn't running when it was due"
+    elif state == DeliveryState.SCHEDULED and reason and delivery.due_at is not None:
+        text = f"trying again {format_local(delivery.due_at, tz)}: {reason}"
+    elif state in (DeliveryState.SCHEDULED, DeliveryState.QUEUED, DeliveryState.PUBLISHING):
+        text = "publishing"
+    else:
+        text = state.value
+    account = delivery.account
+    return TargetStatus(f"{account.handle} ({platform(account.platform).label})", state.value, text, buttons)
+
+
+def outcome_buttons(post: Post, targets: list[Delivery]) -> tuple[Button, ...]:
+    """What the card offers for the whole post once it failed or was missed (one button, however many targets)."""
+    state = post.lifecycle_state
+    if state == PostState.FAILED and any(d.delivery_state == DeliveryState.FAILED for d in targets):
+        return (Button("Retry", f"/retry {post.id}"),)
+    if state == PostState.MISSED:
+        return (
+            Button("Publish now", f"/publish {post.id}", "primary"),
+            Button("Reschedule", f"/schedule {post.id}", ask="when"),
+        )
+    return ()
+
+
+async def approval_card(post: Post, *, tz: ZoneInfo | None = None) -> Reply:
+    """The message approvers act on; edited in place (same ``ref``) after every decision and once the post's
+    deliveries settle.
 
     Besides the text and the fields, it previews the post on each target platform: its length as that
-    platform counts it, the text as it goes out there, and what would stop it.
+    platform counts it, the text as it goes out there, and what would stop it. Once publishing started it
+    says how each target fared (the link, or the reason with what can be done). ``tz``: the reader's time
+    zone (None: the author's).
     """
     policy = await policy_for(post)
     author = await Member.get(id=post.author_id)  # type: ignore[attr-defined]
+    tz = tz or ZoneInfo(author.timezone or "UTC")
     state = post.lifecycle_state
     approved_by: list[str] = []
     for level in range(1, policy.depth + 1):
         for d in await decisions_at(post, level):
             if d.decision == Decision.APPROVE:
-                approved_by.append(f"{d.approver.name} (level {level})")
+                approved_by.append(f"{d.approver.name} (level {level})" if policy.depth > 1 else d.approver.name)
     targets = await Delivery.filter(post_id=post.id).prefetch_related("account").order_by("id")
     fields = [
         Field("Targets", ", ".join(d.account.handle for d in targets)),
         Field("When", when_text(post, tz)),
         Field("Author", author.name),
-        Field("Level", f"{min(post.approval_level, policy.depth)} of {policy.depth}"),
-        Field("Approved by", ", ".join(approved_by) or "nobody yet"),
     ]
     buttons: tuple[Button, ...] = ()
     if state == PostState.PENDING_APPROVAL:
+        if policy.depth > 1:
+            fields.append(Field("Level", f"{min(post.approval_level, policy.depth)} of {policy.depth}"))
+        fields.append(Field("Approved by", ", ".join(approved_by) or "nobody yet"))
         waiting = await awaited(post, policy)
         current = policy.level(post.approval_level)
         fields.append(Field("Awaiting", ", ".join(m.name for m in waiting) or f"{current.describe()} (nobody yet)"))
         buttons = decision_buttons(post.id)
-    fields.append(Field("State", state.label))
-    text = f"Post {post.id} by {author.name} (v{post.version}) — {state.label}\n> {preview(post.text)}"
+    elif approved_by:
+        fields.append(Field("Approved by", ", ".join(approved_by)))
+    statuses: tuple[TargetStatus, ...] = ()
+    if state in OUTCOME_STATES:
+        statuses = tuple(target_status(d, tz) for d in targets)
+        buttons = outcome_buttons(post, targets)
+    version = f" (v{post.version})" if post.version > 1 else ""
+    text = f"Post {post.id} by {author.name}{version} — {state.label}\n> {preview(post.text)}"
     return Reply(
         text=text,
         fields=tuple(fields),
@@ -165,6 +221,8 @@ async def approval_card(post: Post, *, tz: ZoneInfo) -> Reply:
         post_id=post.id,
         kind="approval",
         previews=platform_previews(post, targets),
+        statuses=statuses,
+        extra={"rendered_at": datetime.now(UTC)},  # an adapter shows the newest render of a card, whatever arrives last
     )
 
 

@@ -1,7 +1,9 @@
 """Recording what happened when a delivery was published, and telling the conversation.
 
 The worker (``tasks/``) claims a delivery here, calls the platform, and reports the outcome here;
-this module owns the database side and the wording, so every chat reads the same sentences.
+this module owns the database side and the wording, so every chat reads the same sentences. Once a
+post's deliveries have settled, its approval card is shown again wherever it is shown, with the outcome per
+target (:func:`refresh_cards`).
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from handlers import audit
+from handlers.drafting.views import approval_card, card_ref
 from handlers.messages import Button, Conversation, Reply
 from handlers.ports import Notifier
 from handlers.text.platforms import platform
 from models import crypto, hotpath
+from models.chatrefs import ChatMessageRef
 from models.errors import InvalidTransition
 from models.lifecycle import DELIVERY_FINAL, TERMINAL, Action, DeliveryState, PostState, advance
 from models.posts import Delivery, Post
@@ -303,28 +307,79 @@ async def tell(
     if notifier is None:
         return False
     try:
-        if claimed.origin is not None and not writes_to_database(notifier, claimed.origin):
-            await notifier.notify(claimed.origin, reply)
-            await mark_reported(delivery_ids, now=now)
+        if claimed.origin is None or writes_to_database(notifier, claimed.origin):
+            await tell_in_database(notifier, [(claimed, reply)], now=now, delivery_ids=delivery_ids)
             return True
-        await tell_in_database(notifier, [(claimed, reply)], now=now, delivery_ids=delivery_ids)
+        await notifier.notify(claimed.origin, reply)
+        await mark_reported(delivery_ids, now=now)
     except Exception:  # a chat outage must not undo a publish that happened
         log.exception("notify.failed", post_id=claimed.post_id, delivery_id=claimed.delivery_id)
         return False
+    await refresh_cards(notifier, [claimed.post_id])
     return True
+
+
+#: A post in one of these states has no delivery still under way: its card can say how each target fared.
+SETTLED = [PostState.PUBLISHED.value, PostState.FAILED.value, PostState.MISSED.value]
+
+
+async def refresh_cards(notifier: Notifier | None, post_ids: list[int]) -> None:
+    """Show each settled post of ``post_ids`` on its approval card, edited in place in every conversation
+    showing it (those remembered in :class:`~models.chatrefs.ChatMessageRef`): published with the link, or
+    the reason and the buttons, per target.
+
+    Called after outcomes are told, with the posts of many reports at once (a worker's relay groups them):
+    one query finds which of them show a card anywhere (posts created without a chat, as a script's or a
+    benchmark's, have none and cost nothing more), two more which of those have settled with every outcome
+    told: a post with a delivery still under way, or another outcome still being told, keeps its card until
+    its last report, so a post's card changes once however many targets it has. Never raises: a card that
+    can't be shown is logged, and the report in the thread still says what happened.
+    """
+    if notifier is None or not post_ids:
+        return
+    try:
+        refs = {card_ref(post_id): post_id for post_id in post_ids}
+        shown: dict[int, list[Conversation]] = {}
+        rows = await ChatMessageRef.filter(ref__in=list(refs)).order_by("id").values_list("ref", "adapter", "channel")
+        for ref, adapter, channel in rows:
+            shown.setdefault(refs[str(ref)], []).append(Conversation(str(adapter), str(channel)))
+        posts = await Post.filter(id__in=list(shown), state__in=SETTLED).order_by("id") if shown else []
+        if posts:  # a post whose other outcomes are still being told waits for the last of them
+            rows_untold = await Delivery.filter(
+                post_id__in=[p.id for p in posts], state__in=REPORTED_STATES, reported_at__isnull=True
+            ).values("post_id")
+            untold = {int(row["post_id"]) for row in rows_untold}
+            posts = [p for p in posts if p.id not in untold]
+    except Exception:
+        log.exception("card.refresh_failed", post_ids=post_ids[:20])
+        return
+    for post in posts:
+        try:
+            card = await approval_card(post)
+        except Exception:
+            log.exception("card.refresh_failed", post_id=post.id)
+            continue
+        for conversation in shown[post.id]:
+            try:
+                await notifier.notify(conversation, card)
+            except Exception:  # the other conversations still get it
+                log.exception("card.refresh_failed", post_id=post.id, adapter=conversation.adapter)
+        log.info("card.refreshed", post_id=post.id, state=post.state, conversations=len(shown[post.id]))
 
 
 async def tell_in_database(
     notifier: Notifier, told: list[tuple[Claimed, Reply]], *, now: datetime, delivery_ids: list[int] | None = None
 ) -> None:
-    """Tell several outcomes through a notifier that writes rows (the outbox), with their marks, in one
-    transaction: all told exactly once, or none (left for :func:`report_stragglers`). The deliveries marked
+    """Tell several outcomes through a notifier that writes rows (the outbox), with their marks and the cards
+    they settle (:func:`refresh_cards`), in one transaction: all told exactly once, or none (left for
+    :func:`report_stragglers`), and whoever reads the report reads the card with it. The deliveries marked
     are the told ones unless ``delivery_ids`` says otherwise (one report for several)."""
     async with in_transaction():
         for claimed, reply in told:
             if claimed.origin is not None:
                 await notifier.notify(claimed.origin, reply)
         await mark_reported(delivery_ids or [claimed.delivery_id for claimed, _ in told], now=now)
+        await refresh_cards(notifier, [claimed.post_id for claimed, _ in told])
 
 
 def writes_to_database(notifier: Notifier, conversation: Conversation) -> bool:

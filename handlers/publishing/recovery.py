@@ -14,6 +14,7 @@ from handlers.context import Context
 from handlers.drafting.drafts import load_post, parse_due
 from handlers.drafting.views import approval_card, when_text
 from handlers.messages import Reply, info
+from handlers.publishing.delivery import refresh_cards
 from handlers.review import timers
 from handlers.review.policy import policy_for
 from handlers.router import Router
@@ -77,6 +78,7 @@ async def verify_command(ctx: Context, args: str) -> list[Reply]:
         "delivery.verified", post_id=delivery.post.id, actor=ctx.member, account=delivery.account.handle, url=url
     )
     await _settle_after_human(delivery.post.id)
+    await refresh_cards(ctx.services.notifier, [delivery.post.id])  # the card drops the question it asked
     return [info(f"Marked post {delivery.post.id} as published on {delivery.account.handle}; it won't be sent again.")]
 
 

@@ -121,7 +121,8 @@ async def test_reject_asks_for_a_reason_in_a_modal(fake: FakeSlack) -> None:
     assert empty.json() == {"response_action": "errors", "errors": {"answer": "Please fill this in."}}
     assert (submitted.status_code, submitted.text) == (200, "")
     final = card_in(h, APPROVALS)
-    assert labels(final) == [] and fields_of(final)["State"] == "rejected"
+    assert labels(final) == [] and final.text.startswith("Post 1 by alice — rejected")
+    assert "State" not in fields_of(final)  # the header says it
     assert [m.text for m in fake.messages_in(APPROVALS, thread_ts=card.ts)] == ["Post 1 rejected by bob: off-brand"]
 
 

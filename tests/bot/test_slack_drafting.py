@@ -120,7 +120,7 @@ async def test_submit_closes_the_modal_and_posts_the_card(fake: FakeSlack) -> No
     assert (post.text, post.due_at) == ("Launch day!\nSecond line", due)
     (card,) = h.cards(GENERAL)
     assert labels(card) == ["Approve", "Request changes", "Reject"]
-    assert card.text.startswith("Post 1 by alice (v1) — awaiting approval")
+    assert card.text.startswith("Post 1 by alice — awaiting approval")  # no version until there is a second
     (confirm,) = fake.calls("chat.postEphemeral")
     assert confirm.args["user"] == user_id("alice")
     assert confirm.args["text"].startswith("Post 1 is waiting for approval (level 1 of 1")
@@ -153,7 +153,10 @@ async def test_the_card_previews_each_target_platform(fake: FakeSlack) -> None:
 
     (card,) = h.cards(GENERAL)
     previews = [b["elements"][0]["text"] for b in card.blocks or [] if b["type"] == "context"]
-    assert [p.split("\n")[0] for p in previews] == ["*X · brand-x* · 40/280", "*Dry run · demo* · 337"]
+    assert [p.split("\n")[0] for p in previews] == [
+        "*X · brand-x* · 40/280 characters",
+        "*Dry run · demo* · 337 characters",
+    ]
     assert previews[0].split("\n")[1].startswith("Big news &amp; more: https://example.com/nnn")
     assert previews[0].endswith("…") and len(previews[0]) < 200  # shortened
     assert [b["type"] for b in card.blocks or []] == ["section", "section", "context", "context", "actions"]

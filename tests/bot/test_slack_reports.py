@@ -1,8 +1,10 @@
-"""Reports (published, failed …) as thread replies under the post's card, in every channel showing it.
+"""Reports (published, failed …) as thread replies under the post's card, in every channel showing it,
+and the card itself edited to say how each target fared.
 
 A worker tells a report to the conversation the draft came from, through the Slack notifier; the
 notifier also threads it under the card in the policy's approvals channel. Here the report is told
-exactly as a worker tells it (``notifier.notify(origin, reply)``), after a real draft through Slack.
+exactly as a worker tells it (``notifier.notify(origin, reply)``), after a real draft through Slack; the
+card's tests publish through a worker's own path (claim, publish, record, its report relay).
 """
 
 from __future__ import annotations
@@ -15,10 +17,17 @@ import pytest
 import structlog
 from slack_sdk.errors import SlackApiError
 
+from bot.notifiers import RoutingNotifier
 from handlers.drafting.views import approval_card
 from handlers.messages import Button, Conversation, Reply
+from handlers.ports import SystemClock
 from models.posts import Post
-from tests.bot.harness import APPROVALS, GENERAL, SlackHarness, harness, labels
+from tasks.dispatcher import Dispatcher
+from tasks.publish import run_deliveries
+from tasks.publishers import DryRunPublisher, Publishers
+from tasks.reports import ReportRelay
+from tasks.runtime import Runtime
+from tests.bot.harness import APPROVALS, GENERAL, SlackHarness, fields_of, harness, labels
 from tests.fakes.slack import FakeSlack, PostedMessage
 
 pytestmark = pytest.mark.usefixtures("pg_db")
@@ -34,16 +43,19 @@ FAILED = Reply(
 )
 
 
-async def drafted(h: SlackHarness, *, approvals: str = APPROVALS, where: str = GENERAL) -> Conversation:
+async def drafted(
+    h: SlackHarness, *, approvals: str = APPROVALS, where: str = GENERAL, to: str = "demo", at: str = "tomorrow 09:00"
+) -> Conversation:
     """alice drafts post 1 in ``where``; the policy shows its card in ``approvals`` too. Returns the origin."""
     await h.command("/herald", "whoami")
     await h.settle()
-    for text in ("account add dryrun demo", "role add bob approver"):
+    for text in ("account add dryrun demo", "account add x acme", "role add bob approver"):
         await h.command("/herald", text)
     await h.settle()
-    await h.command("/herald", f"policy set demo level1=role:approver channel=slack:{approvals}")
+    for account in to.split(","):
+        await h.command("/herald", f"policy set {account} level1=role:approver channel=slack:{approvals}")
     await h.settle()
-    await h.command("/draft", "--to demo --at tomorrow 09:00 Big launch!", channel=where)
+    await h.command("/draft", f"--to {to} --at {at} Big launch!", channel=where)
     await h.settle()
     post = await Post.get(id=1)
     return Conversation.from_json(post.origin)
@@ -156,3 +168,73 @@ async def test_reports_told_together_each_land_under_their_own_cards(fake: FakeS
         first_card, second_card = h.cards(channel)
         assert thread(fake, first_card) == [PUBLISHED.text]
         assert thread(fake, second_card) == [second.text]
+
+
+async def published_by_a_worker(h: SlackHarness, publishers: Publishers) -> None:
+    """bob approves post 1 (due now) on its card; the dispatcher hands it out and a worker publishes it and
+    tells Slack as a worker process does, through its report relay (which tells in the background)."""
+    await h.click(card_in(h, APPROVALS), "Approve", as_="bob")
+    await h.settle()
+    queued: list[int] = []
+
+    async def enqueue(chunk: list[tuple[int, object]]) -> None:
+        queued.extend(delivery_id for delivery_id, _ in chunk)
+
+    await Dispatcher(enqueue, lead=0).tick()
+    notifier = RoutingNotifier({"slack": h.slack.adapter.notifier})
+    relay = ReportRelay(notifier, SystemClock())
+    runtime = Runtime(publishers=publishers, notifier=notifier, reports=relay)
+    assert await run_deliveries(runtime, [(delivery_id, None) for delivery_id in queued])
+    await relay.drain(within=10)
+
+
+def sections(card: PostedMessage) -> list[str]:
+    return [b["text"]["text"] for b in card.blocks or [] if b["type"] == "section" and "text" in b]
+
+
+async def test_after_publishing_the_card_says_published_with_the_link_wherever_it_is_shown(fake: FakeSlack) -> None:
+    async with harness(fake) as h:
+        await drafted(h, at="now")
+        await published_by_a_worker(h, Publishers({}, fallback=DryRunPublisher()))
+
+    for channel in (GENERAL, APPROVALS):
+        card = card_in(h, channel)
+        assert card.text.startswith("Post 1 by alice — published")
+        assert ":white_check_mark: *demo (Dry run)* — published: https://dryrun.invalid/demo/dry-1" in sections(card)
+        assert labels(card) == [] and fields_of(card)["Approved by"] == "bob"
+        assert thread(fake, card)[-1] == "Post 1 published to demo (Dry run): https://dryrun.invalid/demo/dry-1"
+    card_updates = [c for c in fake.calls("chat.update") if "published" in str(c.args["text"]).split("\n")[0]]
+    assert sorted(c.args["channel"] for c in card_updates) == sorted([GENERAL, APPROVALS])  # once in each
+
+
+async def test_a_target_that_failed_shows_its_reason_and_retry_on_the_card(fake: FakeSlack) -> None:
+    async with harness(fake) as h:
+        await drafted(h, to="demo,acme", at="now")
+        # no publisher for X in this worker: that target fails, the other goes out
+        await published_by_a_worker(h, Publishers({"dryrun": DryRunPublisher()}))
+
+    for channel in (GENERAL, APPROVALS):
+        card = card_in(h, channel)
+        assert card.text.startswith("Post 1 by alice — failed")
+        assert sections(card)[-2:] == [
+            ":white_check_mark: *demo (Dry run)* — published: https://dryrun.invalid/demo/dry-1",
+            ":x: *acme (X)* — failed: Herald can't publish to x yet.",
+        ]
+        assert labels(card) == ["Retry"]
+    retry = [e for b in card_in(h, APPROVALS).blocks or [] if b["type"] == "actions" for e in b["elements"]]
+    assert [(e["action_id"], e["value"]) for e in retry] == [("herald.retry", "/retry 1")]
+
+
+async def test_a_card_rendered_before_the_one_shown_does_not_undo_it(fake: FakeSlack) -> None:
+    """A web process renders the card at a click and is held up behind its paced messages; meanwhile a worker
+    renders the outcome and shows it. The older render, arriving last, is dropped."""
+    async with harness(fake) as h:
+        origin = await drafted(h)
+        older = await approval_card(await Post.get(id=1))
+        await Post.filter(id=1).update(text="Big launch, now with the outcome!")
+        newer = await approval_card(await Post.get(id=1))
+        await h.slack.adapter.notifier.notify(origin, newer)
+        await h.slack.adapter.notifier.notify(origin, older)
+
+    card = card_in(h, GENERAL)
+    assert card.edits == 1 and "now with the outcome" in card.text

@@ -4,7 +4,7 @@
 /draft → the modal → submit → approval card in the policy's channel (and where the draft was made) →
 two levels approved by button clicks → published by the worker process → "published" with the link as
 a thread reply under the card, where the draft was made and in the approvals channel, posted by the
-worker's own Slack notifier.
+worker's own Slack notifier, which then edits the card in both to say so.
 """
 
 from __future__ import annotations
@@ -175,16 +175,27 @@ def test_draft_modal_two_level_approval_publish_and_thread_reply(
                 lambda: link in [m.text for m in fake.messages_in(GENERAL, thread_ts=origin.ts)],
                 logs,
             )
-            slack.until("the final card", lambda: labels(slack.card(APPROVALS)) == [], logs)
-            final = slack.card(APPROVALS)
-            assert final.edits == 2 and final.ts == card.ts
-            assert fields_of(final)["Approved by"] == "bob (level 1), carol (level 2)"
-            assert labels(slack.card(GENERAL)) == []
+            for channel in (APPROVALS, GENERAL):  # the worker edits the card where it is shown
+                slack.until(
+                    f"the published card in {channel}",
+                    lambda channel=channel: slack.card(channel).text.startswith("Post 1 by alice — published"),
+                    logs,
+                )
             slack.until(
                 "the decisions and the report",
                 lambda: len(fake.messages_in(APPROVALS, thread_ts=card.ts)) == 3,
                 logs,
             )
+            # the web process said carol's decision after the worker's report: its card, rendered at her click,
+            # did not undo the outcome
+            final = slack.card(APPROVALS)
+            assert final.ts == card.ts and final.edits >= 2
+            assert fields_of(final)["Approved by"] == "bob (level 1), carol (level 2)"
+            for shown in (final, slack.card(GENERAL)):
+                assert shown.text.startswith("Post 1 by alice — published") and labels(shown) == []
+                assert _sections(shown)[-1] == (
+                    ":white_check_mark: *demo (Dry run)* — published: https://dryrun.invalid/demo/dry-1"
+                )
             approvals_thread = [m.text for m in fake.messages_in(APPROVALS, thread_ts=card.ts)]
             assert approvals_thread[0] == "Post 1: bob approved; now at level 2 of 2 (@carol)."
             # the web process says carol's decision, the worker the outcome: either may come first
@@ -216,6 +227,10 @@ def _assert_no_secrets(logs: str, *secrets: str) -> None:
 def _metric(port: int, name: str) -> float:
     text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
     return sum(float(line.split()[-1]) for line in text.splitlines() if line.startswith(name + " "))
+
+
+def _sections(message: PostedMessage) -> list[str]:
+    return [b["text"]["text"] for b in message.blocks or [] if b["type"] == "section" and "text" in b]
 
 
 def _ephemeral_to(fake: FakeSlack, *names: str) -> list[str]:

@@ -19,7 +19,7 @@ from bot.slack.identity import Identities, member_name
 from bot.slack.notifier import SlackNotifier, web_client
 from bot.slack.pacing import ChannelPacer
 from handlers.app import build_router
-from handlers.messages import Button, Conversation, Field, Preview, Reply
+from handlers.messages import Button, Conversation, Field, Preview, Reply, TargetStatus
 from models.chatrefs import ChatMessageRef
 from models.errors import InvalidInput
 from tests.fakes.slack import FakeSlack
@@ -92,12 +92,45 @@ def test_platform_previews_are_small_print_with_warnings_under_them() -> None:
 
     assert kinds == ["section", "section", "context", "section", "context", "context", "section", "actions"]
     assert x["elements"] == [
-        {"type": "mrkdwn", "text": ":warning: *X · acme* · 312/280\n…fish &amp; &lt;chips&gt;✂ and more…"}
+        {"type": "mrkdwn", "text": ":warning: *X · acme* · 312/280 characters\n…fish &amp; &lt;chips&gt;✂ and more…"}
     ]
     assert x_warning["text"]["text"] == ":warning: X allows 280 characters, this is 312."
-    assert dry["elements"][0]["text"] == "*Dry run · demo* · 312\nfish &amp; chips"
-    assert gram["elements"][0]["text"].startswith(":warning: *Instagram · gram* · 12/2200\n")
+    assert dry["elements"][0]["text"] == "*Dry run · demo* · 312 characters\nfish &amp; chips"
+    assert gram["elements"][0]["text"].startswith(":warning: *Instagram · gram* · 12/2200 characters\n")
     assert gram_warning["text"]["text"] == ":warning: Too long.\n:warning: Instagram needs at least one image or video."
+
+
+def test_each_targets_outcome_is_a_section_with_its_own_buttons_under_it() -> None:
+    reply = Reply(
+        text="Post 12 by alice — failed",
+        statuses=(
+            TargetStatus("demo (Dry run)", "published", "published: https://dryrun.invalid/demo/dry-1"),
+            TargetStatus(
+                "acme (X)",
+                "unknown",
+                "may or may not have been published: X <timed out>.",
+                (Button("Verify", "/verify 7"), Button("Republish", "/republish 7", "danger")),
+            ),
+        ),
+        buttons=(Button("Retry", "/retry 12"),),
+    )
+
+    rendered = blocks.message(reply).blocks
+    published, unknown, its_buttons, card_buttons = rendered[1:]
+
+    assert published["text"]["text"] == (
+        ":white_check_mark: *demo (Dry run)* — published: https://dryrun.invalid/demo/dry-1"
+    )
+    assert (
+        unknown["text"]["text"]
+        == ":grey_question: *acme (X)* — may or may not have been published: X &lt;timed out&gt;."
+    )
+    assert [(e["action_id"], e["value"]) for e in its_buttons["elements"]] == [
+        ("herald.verify", "/verify 7"),
+        ("herald.republish", "/republish 7"),
+    ]
+    assert [e["value"] for e in card_buttons["elements"]] == ["/retry 12"]
+    assert len({b["block_id"] for b in rendered if b["type"] == "actions"}) == 2  # block ids are unique
 
 
 def test_many_platform_previews_stay_within_slacks_limits() -> None:

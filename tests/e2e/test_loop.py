@@ -33,6 +33,10 @@ def assert_published(out: str) -> None:
     assert "Post 1 approved by bob; it goes to demo now." in out
     assert "Post 1 published to demo (Dry run): https://dryrun.invalid/demo/dry-1" in out
     assert out.index("approved by bob") < out.index("published to demo")
+    # then the card again, saying how it went (written by whichever process published)
+    card = out.index("(updated) Post 1 by alice — published")
+    assert card > out.index("published to demo")
+    assert "demo (Dry run) — published: https://dryrun.invalid/demo/dry-1" in out[card:]
 
 
 def test_scripted_shell_on_embedded_default(tmp_path: Path) -> None:

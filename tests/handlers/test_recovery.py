@@ -1,16 +1,19 @@
-"""Failure reports and their buttons' twins: /retry, /verify, /republish; and /schedule."""
+"""Failure reports and their buttons' twins: /retry, /verify, /republish; and /schedule. The approval card
+says the outcome too, once a post's deliveries settle."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from handlers.messages import Button, Reply, TargetStatus
+from models.chatrefs import ChatMessageRef
 from models.lifecycle import DeliveryState, PostState
 from models.outbox import OutboxMessage
 from models.posts import Delivery, Post
 from tasks.publishers import DryRunPublisher, Publishers
 from tasks.publishers.base import Publication, Published
 from tasks.publishers.errors import OutcomeUnknown, PlatformDown, Rejected
-from tests.auxil.chat import Chat
+from tests.auxil.chat import CONVERSATION, Chat
 
 
 @dataclass
@@ -34,6 +37,19 @@ async def approved_post(chat: Chat, publisher: Scripted) -> None:
     await chat.say("/role add bob approver")
     await chat.say("/draft --to demo Hello")
     await chat.say("/approve 1", as_="bob")
+
+
+async def card_shown_in_the_chat(post_id: int = 1) -> None:
+    """The chat showed the post's card (as an adapter notes where it shows one)."""
+    await ChatMessageRef.create(
+        adapter=CONVERSATION.adapter, channel=CONVERSATION.channel, ref=f"post:{post_id}:approval", message_id="m1"
+    )
+
+
+async def cards_told() -> list[Reply]:
+    """The approval cards workers showed again in the chat, oldest first."""
+    rows = await OutboxMessage.filter(channel=CONVERSATION.channel).order_by("id")
+    return [r for r in (Reply.from_json(row.payload) for row in rows) if r.kind == "approval"]
 
 
 async def test_permanent_failure_is_reported_and_retry_publishes(chat: Chat) -> None:
@@ -161,3 +177,97 @@ async def test_missed_post_can_be_rescheduled(chat: Chat) -> None:
     assert (await Post.get(id=1)).state == PostState.SCHEDULED
     chat.clock.advance(minutes=30)
     assert "published to demo" in await chat.publish_due()
+
+
+async def test_after_publishing_the_card_says_published_with_the_link(chat: Chat) -> None:
+    await approved_post(chat, Scripted([]))
+    await card_shown_in_the_chat()
+    report = await chat.publish_due()
+
+    (card,) = await cards_told()
+    assert report.split("\n")[0] == "Post 1 published to demo (Dry run): https://example.invalid/42"  # then the card
+    assert card.ref == "post:1:approval" and card.text.startswith("Post 1 by alice — published")
+    assert card.statuses == (TargetStatus("demo (Dry run)", "published", "published: https://example.invalid/42"),)
+    assert card.buttons == ()
+
+
+async def test_a_failure_shows_on_the_card_with_its_reason_and_retry(chat: Chat) -> None:
+    await approved_post(chat, Scripted([Rejected("Fake said: Validation failed: duplicate status.")]))
+    await card_shown_in_the_chat()
+    await chat.publish_due()
+
+    (card,) = await cards_told()
+    assert card.text.startswith("Post 1 by alice — failed")
+    assert card.statuses == (
+        TargetStatus("demo (Dry run)", "failed", "failed: Fake said: Validation failed: duplicate status."),
+    )
+    assert card.buttons == (Button("Retry", "/retry 1"),)
+
+
+async def test_an_unknown_outcome_shows_on_the_card_with_verify_and_republish(chat: Chat) -> None:
+    await approved_post(chat, Scripted([OutcomeUnknown("Fake didn't answer within 10 seconds.")]))
+    await card_shown_in_the_chat()
+    await chat.publish_due()
+    delivery = await Delivery.get(post_id=1)
+
+    (card,) = await cards_told()
+    (status,) = card.statuses
+    assert (status.state, status.text) == (
+        "unknown",
+        "may or may not have been published: Fake didn't answer within 10 seconds. Check the account, then choose.",
+    )
+    assert status.buttons == (
+        Button("Verify", f"/verify {delivery.id}"),
+        Button("Republish", f"/republish {delivery.id}", "danger"),
+    )
+
+
+async def test_verifying_an_unknown_outcome_shows_published_on_the_card(chat: Chat) -> None:
+    await approved_post(chat, Scripted([OutcomeUnknown("Fake didn't answer within 10 seconds.")]))
+    await card_shown_in_the_chat()
+    await chat.publish_due()
+    delivery = await Delivery.get(post_id=1)
+    await chat.say(f"/verify {delivery.id} https://x.invalid/1")
+
+    asked, verified = await cards_told()
+    assert [s.state for s in asked.statuses] == ["unknown"]
+    assert verified.text.startswith("Post 1 by alice — published")
+    assert verified.statuses == (TargetStatus("demo (Dry run)", "published", "published: https://x.invalid/1"),)
+
+
+async def test_a_post_to_two_accounts_updates_its_card_once_after_both(chat: Chat) -> None:
+    chat.runtime.publishers = Publishers({}, fallback=Scripted([]))  # type: ignore[arg-type]
+    for line in ("/account add dryrun demo", "/account add dryrun other", "/role add bob approver"):
+        await chat.say(line)
+    await chat.say("/draft --to demo,other Hello")
+    await chat.say("/approve 1", as_="bob")
+    await card_shown_in_the_chat()
+    await chat.publish_due()
+
+    (card,) = await cards_told()
+    assert [(s.target, s.state) for s in card.statuses] == [
+        ("demo (Dry run)", "published"),
+        ("other (Dry run)", "published"),
+    ]
+
+
+async def test_a_card_shown_nowhere_is_not_posted_after_publishing(chat: Chat) -> None:
+    await approved_post(chat, Scripted([]))
+    assert await chat.publish_due() == "Post 1 published to demo (Dry run): https://example.invalid/42"
+    assert await cards_told() == []
+
+
+async def test_a_missed_post_shows_on_its_card_with_publish_now_and_reschedule(chat: Chat) -> None:
+    chat.runtime.publishers = Publishers({}, fallback=DryRunPublisher())
+    await chat.say("/account add dryrun demo")
+    await chat.say("/role add bob approver")
+    await chat.say("/draft --to demo --at in 1h Launch")
+    await chat.say("/approve 1", as_="bob")
+    await card_shown_in_the_chat()
+    chat.clock.advance(hours=2)  # Herald was down when it was due
+    await chat.publish_due()
+
+    (card,) = await cards_told()
+    assert card.text.startswith("Post 1 by alice — missed")
+    assert card.statuses == (TargetStatus("demo (Dry run)", "missed", "missed: Herald wasn't running when it was due"),)
+    assert [b.command for b in card.buttons] == ["/publish 1", "/schedule 1"]

@@ -15,6 +15,7 @@ from handlers.messages import Conversation, Reply
 from handlers.ports import SystemClock
 from models.accounts import SocialAccount
 from models.audit import AuditEntry
+from models.chatrefs import ChatMessageRef
 from models.lifecycle import DeliveryState, PostState
 from models.members import Member
 from models.outbox import OutboxMessage
@@ -315,6 +316,28 @@ async def test_outbox_reports_that_finish_together_share_one_transaction(pg_db: 
     await relay.drain(within=5)
     assert relay._in_database.batches < 10  # not a transaction per report
     assert await OutboxMessage.all().count() == 30
+
+
+async def test_cards_after_reports_told_together_are_looked_up_together_and_shown_once(pg_db: str) -> None:
+    """A burst's posts mostly show no card: after their reports, a few grouped lookups find that (not a query
+    per post); each post whose card is shown gets one card update, after its report."""
+    ids = await make_posts(30)
+    posts = await Delivery.filter(id__in=ids).order_by("id").values_list("post_id", flat=True)
+    for post_id in posts[:10]:
+        await ChatMessageRef.create(adapter="slack", channel="cards", ref=f"post:{post_id}:approval", message_id="1")
+    rt = runtime()
+    chat = SlowChat()
+    chat.release.set()
+    relay = ReportRelay(chat, SystemClock())
+    rt.reports = relay
+    assert await asyncio.gather(*(run_delivery(rt, d) for d in ids)) == ["published"] * 30
+    await relay.drain(within=5)
+
+    cards = [text for channel, text in chat.told if channel == "cards"]
+    assert len(chat.told) == 40 and len(cards) == 10
+    assert sorted(int(text.split()[1]) for text in cards) == sorted(posts[:10])  # one each
+    assert all(" — published\n" in text for text in cards)
+    assert relay._cards.batches < 10  # not a lookup per report
 
 
 async def test_a_crash_in_one_delivery_is_contained_and_left_for_the_reconciler(pg_db: str) -> None:
