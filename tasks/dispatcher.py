@@ -51,7 +51,7 @@ CHUNK = 25
 #: of ``lead`` later: they are enqueued a little earlier and wait at the worker, which publishes each at its
 #: exact due time. At 40 posts a second, each due at its own instant, the dispatcher woke about 45 times a
 #: second and spent a sixth of a core on it (a tick is a handful of statements, ~5 ms of CPU); it now wakes
-#: about 8 times (see bench/steady.py).
+#: about 8 times and uses 4% (bench/steady.py).
 COALESCE = 0.2
 
 

@@ -48,7 +48,7 @@ _REDIS_CONNECTION = os.path.join("redis", "asyncio", "connection.py")
 #: XADD every message of a batch to one stream (KEYS[1]), capped at about ARGV[1] entries; ARGV[2…] are the
 #: messages' data. One EVAL per stream and batch, instead of redis-py's cluster pipeline: that costs ~45 µs of
 #: client CPU per command where this costs ~3, and each pipeline is a reference cycle (pipeline ↔ its execution
-#: strategy) that only the cyclic collector frees: a dispatcher at a steady 40 posts/s grew by ~6 MB per 10
+#: strategy) that only the cyclic collector frees: a dispatcher at a steady 40 posts/s grew by 4–6 MB per 10
 #: minutes between the collector's passes. EVAL rather than EVALSHA: no NOSCRIPT to handle on a node that has
 #: just been promoted.
 ADD_MANY = """
