@@ -12,7 +12,7 @@ and races a not-yet-initialised cluster client. This subclass keeps its wire for
   ending ``listen()``: redis-py refreshes the slot map and finds the promoted replica;
 * acknowledging also deletes the entry (``XACK`` + ``XDEL``), so the stream holds only unfinished work;
   ``MAXLEN ~`` stays as a safety cap;
-* acks and adds that happen together go as one command (acks) or one pipeline (adds).
+* acks and adds that happen together go as one command (acks) or one script (adds, :data:`ADD_MANY`).
 
 Exactly-once publishing does not rest on this: a delivery is claimed in PostgreSQL before any
 platform call, so a message redone here after a slow (not dead) consumer finished does nothing.
@@ -46,6 +46,18 @@ log = structlog.get_logger(__name__)
 RETRYABLE = (RedisConnectionError, RedisTimeoutError, RedisClusterException, OSError)
 MAX_BACKOFF = 2.0
 _REDIS_CONNECTION = os.path.join("redis", "asyncio", "connection.py")
+#: XADD every message of a batch to one stream (KEYS[1]), capped at about ARGV[1] entries; ARGV[2…] are the
+#: messages' data. One EVAL per stream and batch, instead of redis-py's cluster pipeline: that costs ~45 µs of
+#: client CPU per command where this costs ~3, and each pipeline is a reference cycle (pipeline ↔ its execution
+#: strategy) that only the cyclic collector frees: a dispatcher at a steady 40 posts/s grew by 4–6 MB per 10
+#: minutes between the collector's passes. EVAL rather than EVALSHA: no NOSCRIPT to handle on a node that has
+#: just been promoted.
+ADD_MANY = """
+for i = 2, #ARGV do
+    redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'data', ARGV[i])
+end
+return #ARGV - 1
+"""
 
 
 def retryable(exc: BaseException) -> bool:
@@ -108,6 +120,7 @@ class ResilientStreamClusterBroker(RedisStreamClusterBroker):
             require_full_coverage=False,
         )
         self.count = count
+        self.stream_maxlen = maxlen  # the parent's ``maxlen`` may be None; ours never is
         self.reclaim_idle_ms = reclaim_idle_ms
         self.reclaim_interval = reclaim_interval
         self.kick_attempts = kick_attempts
@@ -147,16 +160,17 @@ class ResilientStreamClusterBroker(RedisStreamClusterBroker):
         await self._adds((message.labels.get("queue_name") or self.queue_name, message.message))
 
     async def _add_many(self, messages: list[tuple[str, bytes]]) -> list[None]:
-        """XADD each message, in one pipeline (a failed pipeline is sent again whole: a message added
+        """XADD each message, with one script per stream (a failed script is sent again whole: a message added
         twice is harmless, its delivery is claimed in PostgreSQL once)."""
+        by_queue: dict[str, list[bytes]] = {}
+        for queue_name, data in messages:
+            by_queue.setdefault(queue_name, []).append(data)
+        for queue_name, batch in by_queue.items():
 
-        async def add() -> None:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for queue_name, data in messages:
-                    pipe.xadd(queue_name, {b"data": data}, maxlen=self.maxlen, approximate=True)
-                await pipe.execute()
+            async def add(queue_name: str = queue_name, batch: list[bytes] = batch) -> None:
+                await self.redis.eval(ADD_MANY, 1, queue_name, self.stream_maxlen, *batch)
 
-        await self._retrying("kick", add, attempts=self.kick_attempts)
+            await self._retrying("kick", add, attempts=self.kick_attempts)
         return [None] * len(messages)
 
     def _ack_generator(self, id: str, queue_name: str) -> Callable[[], Awaitable[None]]:

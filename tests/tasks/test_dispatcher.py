@@ -10,11 +10,15 @@ from models.accounts import SocialAccount
 from models.lifecycle import DeliveryState, PostState
 from models.members import Member
 from models.posts import Delivery, Post
-from tasks.dispatcher import CHUNK, Dispatcher
+from models.timers import Timer
+from tasks.dispatcher import CHUNK, COALESCE, Dispatcher
 from tests.auxil.chat import FrozenClock
 
 
-async def make_deliveries(count: int, due: datetime, state: DeliveryState = DeliveryState.SCHEDULED) -> list[int]:
+async def make_deliveries(
+    count: int, due: datetime, state: DeliveryState = DeliveryState.SCHEDULED, *, every: timedelta = timedelta(0)
+) -> list[int]:
+    """``count`` deliveries, the first due at ``due`` and each next one ``every`` later."""
     author = await Member.create(name=f"a{uuid.uuid4().hex[:6]}", display_name="a")
     account = await SocialAccount.create(platform="dryrun", handle=f"acc{uuid.uuid4().hex[:6]}")
     posts = await Post.bulk_create(
@@ -23,8 +27,10 @@ async def make_deliveries(count: int, due: datetime, state: DeliveryState = Deli
     posts = await Post.filter(author=author).order_by("id")
     await Delivery.bulk_create(
         [
-            Delivery(post=p, account=account, state=state.value, due_at=due, idempotency_key=uuid.uuid4().hex)
-            for p in posts
+            Delivery(
+                post=p, account=account, state=state.value, due_at=due + i * every, idempotency_key=uuid.uuid4().hex
+            )
+            for i, p in enumerate(posts)
         ]
     )
     return [d for d in await Delivery.filter(account=account).order_by("id").values_list("id", flat=True)]  # type: ignore[misc]
@@ -130,3 +136,91 @@ async def test_a_burst_goes_out_as_messages_of_several_deliveries_in_due_order(p
     assert sorted(d for d, _ in sent) == sorted(first + second)  # each once
     assert [due for _, due in sent] == sorted(due for _, due in sent)  # the earlier ones travel first
     assert all(due == clock.now() - timedelta(seconds=2) for d, due in sent if d in first)
+
+
+async def test_a_wake_up_also_takes_what_comes_due_just_after_with_each_due_time(pg_db: str) -> None:
+    clock = FrozenClock()
+    lead = timedelta(seconds=0.5)
+    step = lead * COALESCE / 4
+    ids = await make_deliveries(6, clock.now() + lead, every=step)  # due at lead, lead + ⅕ lead / 4, …
+    messages: list[list[tuple[int, datetime]]] = []
+
+    async def enqueue(chunk: list[tuple[int, datetime]]) -> None:
+        messages.append(chunk)
+
+    dispatcher = Dispatcher(enqueue, clock=clock, lead=lead.total_seconds())
+    assert await dispatcher.tick() == 5  # the one due in `lead` and those within a fifth of it after
+    assert messages == [[(d, clock.now() + lead + i * step) for i, d in enumerate(ids[:5])]]  # each its own time
+    assert await dispatcher.next_due() == clock.now() + 5 * step  # the sixth, `lead` before it is due
+
+
+async def test_at_a_steady_rate_the_dispatcher_wakes_for_several_due_times_at_once(pg_db: str) -> None:
+    # 40 posts a second, each due at its own instant: it woke up (a handful of statements) for every one
+    lead = 0.5
+    start = datetime.now(UTC) + timedelta(seconds=lead + 0.2)
+    ids = await make_deliveries(40, start, every=timedelta(milliseconds=25))
+    dues = dict(zip(ids, (start + i * timedelta(milliseconds=25) for i in range(40)), strict=True))
+    sent: list[tuple[int, datetime, datetime]] = []
+
+    async def enqueue(chunk: list[tuple[int, datetime]]) -> None:
+        at = datetime.now(UTC)
+        sent.extend((delivery_id, due, at) for delivery_id, due in chunk)
+
+    stop = asyncio.Event()
+    dispatcher = Dispatcher(enqueue, max_sleep=5.0, lead=lead)
+    runner = asyncio.create_task(dispatcher.run(stop))
+    for _ in range(300):
+        if len(sent) == len(ids):
+            break
+        await asyncio.sleep(0.01)
+    stop.set()
+    await runner
+    assert sorted(d for d, _, _ in sent) == ids  # each once
+    assert all(due == dues[d] for d, due, _ in sent)  # with its own due time: the worker publishes it then
+    assert all(at < due for _, due, at in sent)  # handed over before it is due
+    wakeups = len({at for _, _, at in sent})
+    assert wakeups <= 1 / (lead * COALESCE) + 2, f"{wakeups} wake-ups for a second of due times"
+
+
+async def test_a_delivery_long_overdue_stored_between_looks_is_missed_not_queued(pg_db: str) -> None:
+    # a tick runs the missed-delivery statement only when the last look saw one (or hasn't looked)
+    clock = FrozenClock()
+    sent: list[int] = []
+
+    async def enqueue(chunk: list[tuple[int, datetime]]) -> None:
+        sent.extend(delivery_id for delivery_id, _ in chunk)
+
+    dispatcher = Dispatcher(enqueue, clock=clock, lead=0.5, grace=60)
+    await dispatcher.tick()
+    assert await dispatcher.next_due() is None
+    [overdue] = await make_deliveries(1, clock.now() - timedelta(minutes=5))
+    await dispatcher.tick()  # it may not be marked yet, but it must not go to the queue
+    assert sent == []
+    assert await dispatcher.next_due() is not None  # the next look sees it …
+    await dispatcher.tick()  # … and the tick after it marks it
+    assert sent == [] and (await Delivery.get(id=overdue)).state == DeliveryState.MISSED
+
+
+async def test_a_timer_stored_by_another_process_fires_after_the_next_look(pg_db: str) -> None:
+    fired: list[int] = []
+
+    async def on_timer(timer: Timer) -> None:
+        fired.append(timer.id)
+
+    async def enqueue(chunk: list[tuple[int, datetime]]) -> None:
+        return None
+
+    stop = asyncio.Event()
+    dispatcher = Dispatcher(enqueue, max_sleep=0.2, lead=0.5, on_timer=on_timer)
+    runner = asyncio.create_task(dispatcher.run(stop))
+    await asyncio.sleep(0.3)  # it has looked: no timer
+    timer = await Timer.create(kind="test", post_id=1, version=1, run_at=datetime.now(UTC) + timedelta(seconds=0.3))
+    for _ in range(200):
+        if fired:
+            break
+        await asyncio.sleep(0.01)
+    fired_at = datetime.now(UTC)
+    stop.set()
+    await runner
+    assert fired == [timer.id]
+    assert fired_at - timer.run_at < timedelta(seconds=0.25), fired_at - timer.run_at
