@@ -1,6 +1,6 @@
 """A Redis Cluster stream broker that keeps its promises through crashes and failovers.
 
-taskiq-redis's ``RedisStreamClusterBroker`` (see ``shared/reference/taskiq-redis.md``) never reclaims
+taskiq-redis's ``RedisStreamClusterBroker`` (taskiq-redis 1.2) never reclaims
 a dead consumer's pending messages, reads without COUNT, dies when a master fails over, never trims
 and races a not-yet-initialised cluster client. This subclass keeps its wire format and fixes those:
 
