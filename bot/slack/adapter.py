@@ -29,6 +29,7 @@ from bot.slack import blocks, modals, wording
 from bot.slack.files import FileStore
 from bot.slack.identity import Identities
 from bot.slack.notifier import ADAPTER, SlackNotifier, describe
+from bot.slack.pacing import Slot
 from handlers.admin import members
 from handlers.app import Herald
 from handlers.drafting import forms
@@ -44,6 +45,7 @@ SUBMIT_TIMEOUT = 2.0
 CONCURRENCY = 8
 QUIET = 0.01  # seconds without a new request that count as the end of a burst
 MAX_DEFER = 0.5
+DETACH_AFTER = 3.0  # seconds a runner waits for a command's replies to reach Slack before moving on
 
 
 def typed_command(command: str, text: str) -> str:
@@ -175,9 +177,23 @@ class SlackAdapter:
         thread_ts: str | None = None,
         ephemeral: bool = False,
     ) -> list[Reply]:
-        replies = await self.herald.handle(Incoming(sender, conversation, text))
+        # booked before the core commits the command's effects, so its first message there comes before
+        # anything those effects cause elsewhere (a worker's publish report in the same thread)
+        slot = None if ephemeral else await self.notifier.book(conversation)
+        try:
+            replies = await self.herald.handle(Incoming(sender, conversation, text))
+        except BaseException:
+            if slot is not None:
+                await self.notifier.release(slot)
+            raise
         await self.show(
-            sender, conversation, replies, response_url=response_url, thread_ts=thread_ts, ephemeral=ephemeral
+            sender,
+            conversation,
+            replies,
+            response_url=response_url,
+            thread_ts=thread_ts,
+            ephemeral=ephemeral,
+            slot=slot,
         )
         return replies
 
@@ -190,15 +206,32 @@ class SlackAdapter:
         response_url: str | None = None,
         thread_ts: str | None = None,
         ephemeral: bool = False,
+        slot: Slot | None = None,
     ) -> None:
-        await self.notifier.deliver_all(
-            conversation,
-            replies,
-            user=sender.external_id,
-            response_url=response_url,
-            thread_ts=thread_ts,
-            ephemeral=ephemeral,
+        """Deliver the replies; if that takes longer than ``DETACH_AFTER`` (Slack unreachable: the notifier
+        waits and retries), it goes on in the background and this runner takes the next piece of work, whose
+        core part (saving a draft) needs no Slack."""
+        delivery = asyncio.ensure_future(
+            self.notifier.deliver_all(
+                conversation,
+                replies,
+                user=sender.external_id,
+                response_url=response_url,
+                thread_ts=thread_ts,
+                ephemeral=ephemeral,
+                slot=slot,
+            )
         )
+        try:
+            done, _ = await asyncio.wait({delivery}, timeout=DETACH_AFTER)
+        except asyncio.CancelledError:
+            delivery.cancel()
+            raise
+        if done:
+            delivery.result()
+            return
+        self._tasks.add(delivery)
+        delivery.add_done_callback(lambda t: self._done(t, "replies"))
 
     # -- slash commands ---------------------------------------------------------------------------------
 
