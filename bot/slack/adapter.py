@@ -28,8 +28,7 @@ from slack_sdk.errors import SlackApiError
 from bot.slack import blocks, modals, wording
 from bot.slack.files import FileStore
 from bot.slack.identity import Identities
-from bot.slack.notifier import ADAPTER, SlackNotifier, describe
-from bot.slack.pacing import Slot
+from bot.slack.notifier import ADAPTER, Booking, SlackNotifier, describe
 from handlers.admin import members
 from handlers.app import Herald
 from handlers.drafting import forms
@@ -177,14 +176,14 @@ class SlackAdapter:
         thread_ts: str | None = None,
         ephemeral: bool = False,
     ) -> list[Reply]:
-        # booked before the core commits the command's effects, so its first message there comes before
-        # anything those effects cause elsewhere (a worker's publish report in the same thread)
-        slot = None if ephemeral else await self.notifier.book(conversation)
+        # booked before the core commits the command's effects, so its messages come before anything those
+        # effects cause (a worker's publish report in the same threads)
+        booking = None if ephemeral else await self.notifier.book(conversation, thread_ts)
         try:
-            replies = await self.herald.handle(Incoming(sender, conversation, text))
+            with self.notifier.booked(booking):
+                replies = await self.herald.handle(Incoming(sender, conversation, text))
         except BaseException:
-            if slot is not None:
-                await self.notifier.release(slot)
+            await self.notifier.release(booking)
             raise
         await self.show(
             sender,
@@ -193,7 +192,7 @@ class SlackAdapter:
             response_url=response_url,
             thread_ts=thread_ts,
             ephemeral=ephemeral,
-            slot=slot,
+            booking=booking,
         )
         return replies
 
@@ -206,7 +205,7 @@ class SlackAdapter:
         response_url: str | None = None,
         thread_ts: str | None = None,
         ephemeral: bool = False,
-        slot: Slot | None = None,
+        booking: Booking | None = None,
     ) -> None:
         """Deliver the replies; if that takes longer than ``DETACH_AFTER`` (Slack unreachable: the notifier
         waits and retries), it goes on in the background and this runner takes the next piece of work, whose
@@ -219,7 +218,7 @@ class SlackAdapter:
                 response_url=response_url,
                 thread_ts=thread_ts,
                 ephemeral=ephemeral,
-                slot=slot,
+                booking=booking,
             )
         )
         try:

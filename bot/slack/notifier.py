@@ -28,7 +28,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import replace
 from typing import Any, TypeVar
@@ -62,8 +63,9 @@ GONE = frozenset({"message_not_found", "cant_update_message", "channel_not_found
 CANT_POST_HERE = frozenset({"not_in_channel", "channel_not_found", "is_archived", "restricted_action"})
 RATE_LIMIT_RETRIES = 3
 SESSION_CONNECTIONS = 100
-#: the slot booked for the command whose replies are being delivered (see ``SlackNotifier.deliver_all``)
-_booked: ContextVar[pacing.Slot | None] = ContextVar("herald_slack_booked", default=None)
+#: the slots booked for the command being run or answered, by channel (see ``SlackNotifier.book``)
+Booking = dict[str, pacing.Slot]
+_booked: ContextVar[Booking | None] = ContextVar("herald_slack_booked", default=None)
 
 
 def leveled_logger(name: str) -> logging.Logger:
@@ -177,17 +179,41 @@ class SlackNotifier:
             await session.close()
         await self.pacer.aclose()
 
-    async def book(self, conversation: Conversation) -> pacing.Slot:
-        """Book the conversation's next posting slot now, for the first message a command will post there.
+    async def book(self, conversation: Conversation, thread: str | None = None) -> Booking:
+        """Book a posting slot now in each channel a command may post to: the conversation's, and, for a
+        command from a post's card or its thread (``thread``: the card's ts), every channel showing that card
+        (where the core tells the post's origin and the approvers).
 
-        Booked before the core runs the command (and commits what it decides), the slot comes before any
-        slot booked for what that decision causes (a worker's publish report): give it to
-        :meth:`deliver_all`, which uses it or releases it.
+        Booked before the core runs the command (and commits what it decides), these slots come before any
+        booked for what the decision causes (a worker's publish report, in the same threads), and the pacer
+        keeps them ahead while they are unused. Run the command within :meth:`booked` and give them to
+        :meth:`deliver_all`, which releases those left unused.
         """
-        return await self.pacer.book(_target(conversation.channel))
+        channels = {_target(conversation.channel)}
+        if thread is not None:
+            row = await ChatMessageRef.filter(adapter=ADAPTER, channel=conversation.channel, message_id=thread).first()
+            if row is not None and row.ref is not None:
+                for shown_row in (await shown(ADAPTER, [row.ref]))[0]:
+                    channels |= {_target(shown_row.channel), _decode(shown_row.channel, shown_row.message_id)[0]}
+        return {channel: await self.pacer.book(channel) for channel in sorted(channels)}
 
-    async def release(self, slot: pacing.Slot) -> None:
-        await self.pacer.release(slot)
+    async def release(self, booking: Booking | None) -> None:
+        for slot in (booking or {}).values():
+            if not slot.used:
+                await self.pacer.release(slot)
+
+    @contextmanager
+    def booked(self, booking: Booking | None) -> Iterator[None]:
+        """Within this block (this task and those it starts), the first message to a booked channel uses its slot.
+
+        The core posts notices while running a command (to the post's origin): they must use the slots booked
+        for the command, not book others behind them, which would wait for them.
+        """
+        token = _booked.set(booking)
+        try:
+            yield
+        finally:
+            _booked.reset(token)
 
     async def notify(self, conversation: Conversation, reply: Reply) -> None:
         await self.deliver(conversation, reply)
@@ -201,26 +227,24 @@ class SlackNotifier:
         response_url: str | None = None,
         thread_ts: str | None = None,
         ephemeral: bool = False,
-        slot: pacing.Slot | None = None,
+        booking: Booking | None = None,
     ) -> None:
         """Show the replies to one command; replies about the batch's post thread under its card.
 
         Cards (replies with a ref) go first: an edit in place is not paced, so the clicked card shows
-        the decision at once, and a new card exists before the replies that thread under it. ``slot``
-        (from :meth:`book`) is used by the first message posted in the conversation's channel, or released.
+        the decision at once, and a new card exists before the replies that thread under it. The slots of
+        ``booking`` (from :meth:`book`) are used by the first message posted in their channels, or released.
         """
         hint = next((r.post_id for r in replies if r.post_id is not None), None)
-        booked = _booked.set(slot)
         try:
-            for reply in sorted(replies, key=lambda r: r.ref is None):
-                shown = replace(reply, ephemeral=True) if ephemeral else reply
-                await self.deliver(
-                    conversation, shown, user=user, response_url=response_url, thread_ts=thread_ts, post_hint=hint
-                )
+            with self.booked(booking):
+                for reply in sorted(replies, key=lambda r: r.ref is None):
+                    one = replace(reply, ephemeral=True) if ephemeral else reply
+                    await self.deliver(
+                        conversation, one, user=user, response_url=response_url, thread_ts=thread_ts, post_hint=hint
+                    )
         finally:
-            _booked.reset(booked)
-            if slot is not None and not slot.used:
-                await self.pacer.release(slot)
+            await self.release(booking)
 
     async def deliver(
         self,
@@ -288,11 +312,8 @@ class SlackNotifier:
         """
 
         async def attempt() -> AsyncSlackResponse:
-            booked = _booked.get()
-            if booked is not None and booked.channel == channel and not booked.used:
-                slot = booked
-            else:
-                slot = await self.pacer.book(channel)
+            booked = (_booked.get() or {}).get(channel)
+            slot = booked if booked is not None and not booked.used else await self.pacer.book(channel)
             await self.pacer.take(slot)
             return await self.web().chat_postMessage(
                 channel=channel, text=msg.text, blocks=msg.blocks, thread_ts=thread
