@@ -1,30 +1,30 @@
 """About one message per second per channel, as Slack asks of ``chat.postMessage``, for all processes.
 
-A post *books* its channel's next free slot, sleeps until it, then *takes* it: slots are handed out
-first come, first served, one ``interval`` apart, and no lock is held while sleeping, so channels don't
-wait for each other. Taking a slot waits, if need be, until
+A post *books* a slot in its channel, sleeps until the slot's estimated time, then *takes* it. Taking
+waits, if need be, until
 
-* every slot booked before it in the channel was taken or released (or is ``HOLD`` seconds overdue:
-  its sender died or hangs), so booking order is posting order even when a sender is late for its slot;
-* ``interval`` has passed since the channel's last message actually went out, so a late message pushes
-  the next one back instead of crowding it.
+* every slot booked before it in the channel was taken or released (or is ``HOLD`` seconds overdue: its
+  sender died or hangs), so booking order is posting order even when a sender is late for its slot;
+* ``interval`` has passed since the channel's last message actually went out.
+
+A slot's time is estimated at booking: ``interval`` after the latest slot still held in the channel (or
+after the last message). Nothing else is held while sleeping, so channels don't wait for each other, and
+a slot given back (released unused) leaves no gap behind it.
 
 That is how Herald keeps the messages about one post in causal order across processes: the answer to a
-click books its slot before the core commits the decision that lets a worker publish and report
-(``SlackAdapter.run``), so the report waits for it.
+click books its slots before the core commits the decision that lets a worker publish and report
+(``SlackAdapter.run``), so the report waits for them.
 
 * :class:`ChannelPacer` books in this process (the embedded default: one process does everything);
-* :class:`RedisPacer` books in Redis (small Lua scripts on one channel's keys, on Redis's own clock), so
-  the web processes and the workers together keep Slack's pace. If Redis doesn't answer within its
+* :class:`RedisPacer` books in Redis (small Lua scripts on one channel's two keys, on Redis's own clock),
+  so the web processes and the workers together keep Slack's pace. If Redis doesn't answer within its
   timeout, it books in the process instead for a while (logged once per outage), then asks Redis again.
-
-An unused booking is released: it stops holding the slots after it, and if nobody booked after it, the
-channel's next slot moves back.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,12 +50,11 @@ KEY_PREFIX = "herald:slack:pace:"
 
 @dataclass
 class Slot:
-    """A booked slot: its channel, when it starts (``time.monotonic()``), and its id in the booking pacer
-    (the channel's next free slot as this booking left it, in that pacer's clock)."""
+    """A booked slot: its channel, its estimated time (``time.monotonic()``) and its id in the booking pacer."""
 
     channel: str
     due: float
-    end: float
+    id: str
     shared: bool = False  # booked in Redis
     used: bool = False
 
@@ -70,7 +69,7 @@ class Pacer(Protocol):
     interval: float
 
     async def book(self, channel: str) -> Slot:
-        """Book the channel's next free slot."""
+        """Book a slot in the channel."""
 
     async def release(self, slot: Slot) -> None:
         """Give back a slot that wasn't used."""
@@ -79,7 +78,7 @@ class Pacer(Protocol):
         """Sleep until the slot is this message's to use (module docstring)."""
 
     async def wait(self, channel: str) -> None:
-        """Book the channel's next slot and take it."""
+        """Book a slot in the channel and take it."""
 
     async def aclose(self) -> None:
         """Close connections this pacer opened (in the running event loop)."""
@@ -91,59 +90,63 @@ class ChannelPacer:
     def __init__(self, interval: float = DEFAULT_INTERVAL, clock: Callable[[], float] = time.monotonic) -> None:
         self.interval = interval
         self._clock = clock
-        self._next: dict[str, float] = {}
-        self._last: dict[str, float] = {}
-        self._held: dict[str, dict[float, float]] = {}  # channel → {slot id: when the slot starts}
+        self._last: dict[str, float] = {}  # channel → when its last message went out
+        self._held: dict[str, dict[str, tuple[float, int]]] = {}  # channel → {slot id: (its time, booking no.)}
+        self._ids = itertools.count()
 
     def reserve(self, channel: str) -> float:
-        """Book the channel's next slot; returns how many seconds to wait for it."""
+        """Book a slot in the channel; returns how many seconds until its estimated time."""
         return self._reserve(channel)[0]
 
-    def _reserve(self, channel: str) -> tuple[float, float]:
-        now = self._clock()
-        slot = max(now, self._next.get(channel, now))
-        self._next[channel] = end = slot + self.interval
-        self._held.setdefault(channel, {})[end] = slot
-        if len(self._next) > PRUNE_AT:
-            self._next = {c: t for c, t in self._next.items() if t > now}
-            self._last = {c: t for c, t in self._last.items() if t + self.interval > now}
-            self._held = {c: h for c, h in self._held.items() if any(t + HOLD > now for t in h.values())}
-        return slot - now, end
-
-    def claim(self, channel: str, end: float | None = None) -> float:
-        """Note slot ``end``'s message going out now if it may; else how long until it should look again."""
-        now = self._clock()
-        held = self._held.get(channel, {})
-        for other, start in list(held.items()):
-            if start + HOLD <= now:
+    def _held_in(self, channel: str, now: float) -> dict[str, tuple[float, int]]:
+        held = self._held.setdefault(channel, {})
+        for other, (at, _) in list(held.items()):
+            if at + HOLD <= now:
                 del held[other]  # overdue: it holds nobody any longer
-        if end in held and any(other < end for other in held):
+        return held
+
+    def _reserve(self, channel: str) -> tuple[float, str]:
+        now = self._clock()
+        if len(self._held) > PRUNE_AT:
+            self._held = {c: h for c, h in self._held.items() if any(at + HOLD > now for at, _ in h.values())}
+            self._last = {c: t for c, t in self._last.items() if t + self.interval > now}
+        held = self._held_in(channel, now)
+        at = max(now, self._last.get(channel, now - self.interval) + self.interval)
+        if held:
+            at = max(at, max(t for t, _ in held.values()) + self.interval)
+        number = next(self._ids)
+        held[str(number)] = (at, number)
+        return at - now, str(number)
+
+    def claim(self, channel: str, slot_id: str | None = None) -> float:
+        """Note slot ``slot_id``'s message going out now if it may; else how long until it should look again."""
+        now = self._clock()
+        held = self._held_in(channel, now)
+        mine = held.get(slot_id or "")
+        if mine is not None and any(other < mine for other in held.values()):
             return POLL
         ready = self._last.get(channel, now - self.interval) + self.interval
         if ready > now:
             return ready - now
         self._last[channel] = now
-        held.pop(end, None)  # type: ignore[arg-type]
+        held.pop(slot_id or "", None)
         return 0.0
 
     def _book(self, channel: str) -> Slot:
-        delay, end = self._reserve(channel)
-        return Slot(channel, time.monotonic() + delay, end)
+        delay, slot_id = self._reserve(channel)
+        return Slot(channel, time.monotonic() + delay, slot_id)
 
     async def book(self, channel: str) -> Slot:
         return self._book(channel)  # synchronous: no await between reading and booking the slot
 
     async def release(self, slot: Slot) -> None:
-        if slot.used:
-            return
-        self._held.get(slot.channel, {}).pop(slot.end, None)
-        if self._next.get(slot.channel) == slot.end:
-            self._next[slot.channel] = slot.end - self.interval
+        if not slot.used:
+            self._held.get(slot.channel, {}).pop(slot.id, None)
 
     async def take(self, slot: Slot) -> None:
         await slot.sleep()
         while True:
-            delay = self.claim(slot.channel, slot.end)
+            delay = self.claim(slot.channel, slot.id)
             if delay <= 0:
                 return
             await asyncio.sleep(delay)
@@ -155,43 +158,43 @@ class ChannelPacer:
         return None
 
 
-# Times are milliseconds of Redis's clock (one clock for every process). KEYS: the channel's next free
-# slot, when its last message went out, and its held slots (a sorted set: slot id → when it starts).
-# BOOK (ARGV: interval, hold) returns {milliseconds to wait, the slot's id}.
+# Times are milliseconds of Redis's clock (one clock for every process). KEYS: when the channel's last
+# message went out, and its held slots (a sorted set: slot id → its time; ids are times, made unique).
+# BOOK (ARGV: interval, hold) returns {milliseconds until the slot, the slot's id}.
 BOOK = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local slot = math.max(now, tonumber(redis.call('GET', KEYS[1]) or '0'))
-local nxt = slot + tonumber(ARGV[1])
-redis.call('SET', KEYS[1], nxt, 'PX', nxt - now + 1000)
-redis.call('ZADD', KEYS[3], slot, nxt)
-redis.call('PEXPIRE', KEYS[3], nxt - now + tonumber(ARGV[2]) + 1000)
-return {slot - now, nxt}
+local interval = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(ARGV[2]))
+local at = math.max(now, tonumber(redis.call('GET', KEYS[1]) or '0') + interval)
+local top = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
+if top[2] then
+  at = math.max(at, tonumber(top[2]) + math.max(interval, 1))
+end
+redis.call('ZADD', KEYS[2], at, at)
+redis.call('PEXPIRE', KEYS[2], at - now + tonumber(ARGV[2]) + 1000)
+return {at - now, at}
 """
 # TAKE (ARGV: interval, the slot's id, hold, poll) returns 0 (noted as gone out: go) or milliseconds to wait.
 TAKE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - tonumber(ARGV[3]))
-local mine = redis.call('ZSCORE', KEYS[3], ARGV[2])
-if mine and redis.call('ZCOUNT', KEYS[3], '-inf', '(' .. mine) > 0 then
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(ARGV[3]))
+local mine = redis.call('ZSCORE', KEYS[2], ARGV[2])
+if mine and redis.call('ZCOUNT', KEYS[2], '-inf', '(' .. mine) > 0 then
   return tonumber(ARGV[4])
 end
-local ready = tonumber(redis.call('GET', KEYS[2]) or '0') + tonumber(ARGV[1])
+local ready = tonumber(redis.call('GET', KEYS[1]) or '0') + tonumber(ARGV[1])
 if ready > now then
   return ready - now
 end
-redis.call('SET', KEYS[2], now, 'PX', tonumber(ARGV[1]) + 1000)
-redis.call('ZREM', KEYS[3], ARGV[2])
+redis.call('SET', KEYS[1], now, 'PX', tonumber(ARGV[1]) + 1000)
+redis.call('ZREM', KEYS[2], ARGV[2])
 return 0
 """
-# RELEASE (ARGV: the slot's id, interval).
+# RELEASE (ARGV: the slot's id).
 RELEASE = """
-redis.call('ZREM', KEYS[3], ARGV[1])
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('SET', KEYS[1], tonumber(ARGV[1]) - tonumber(ARGV[2]), 'KEEPTTL')
-end
-return 0
+return redis.call('ZREM', KEYS[2], ARGV[1])
 """
 
 
@@ -225,16 +228,16 @@ class RedisPacer:
         return self._client[1]
 
     async def _eval(self, script: str, channel: str, *args: Any) -> Any:
-        """Run ``script`` on the channel's three keys (one hash slot: the channel is their hash tag)."""
+        """Run ``script`` on the channel's keys (one hash slot: the channel is their hash tag)."""
         client = self._redis()
         base = f"{self.prefix}{{{channel}}}"
-        keys = (base + ":next", base + ":last", base + ":held")
         async with asyncio.timeout(self.timeout if self._connected else max(self.timeout, CONNECT_TIMEOUT)):
-            result = await client.eval(script, 3, *keys, *args)  # type: ignore[misc]
+            result = await client.eval(script, 2, base + ":last", base + ":held", *args)  # type: ignore[misc]
         self._connected = True
         return result
 
-    def _ms(self, seconds: float) -> int:
+    @staticmethod
+    def _ms(seconds: float) -> int:
         return round(seconds * 1000)
 
     @property
@@ -251,28 +254,28 @@ class RedisPacer:
     async def book(self, channel: str) -> Slot:
         if self._shared:
             try:
-                wait_ms, end = await self._eval(BOOK, channel, self._ms(self.interval), self._ms(HOLD))
+                wait_ms, slot_id = await self._eval(BOOK, channel, self._ms(self.interval), self._ms(HOLD))
             except Exception as exc:
                 self._redis_failed(exc)
             else:
                 if self._falling_back:
                     self._falling_back = False
                     log.info("slack.pacing_shared_again")
-                return Slot(channel, time.monotonic() + int(wait_ms) / 1000, float(end), shared=True)
+                return Slot(channel, time.monotonic() + int(wait_ms) / 1000, str(int(slot_id)), shared=True)
         return self.local._book(channel)
 
     async def take(self, slot: Slot) -> None:
         await slot.sleep()
         while True:
             if slot.shared and self._shared:
-                args = (self._ms(self.interval), str(int(slot.end)), self._ms(HOLD), self._ms(POLL))
+                args = (self._ms(self.interval), slot.id, self._ms(HOLD), self._ms(POLL))
                 try:
                     delay = int(await self._eval(TAKE, slot.channel, *args)) / 1000
                 except Exception as exc:
                     self._redis_failed(exc)
                     return  # its slot was booked in Redis: go
             else:
-                delay = self.local.claim(slot.channel, None if slot.shared else slot.end)
+                delay = self.local.claim(slot.channel, None if slot.shared else slot.id)
             if delay <= 0:
                 return
             await asyncio.sleep(delay)
@@ -284,8 +287,8 @@ class RedisPacer:
             await self.local.release(slot)
             return
         try:
-            await self._eval(RELEASE, slot.channel, str(int(slot.end)), self._ms(self.interval))
-        except Exception as exc:  # the slot stays a gap of one interval in the channel: harmless
+            await self._eval(RELEASE, slot.channel, slot.id)
+        except Exception as exc:  # it holds the slots after it until it is overdue (HOLD)
             log.info("slack.pacing_release_failed", error=type(exc).__name__)
 
     async def wait(self, channel: str) -> None:

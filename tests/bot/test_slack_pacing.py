@@ -84,21 +84,41 @@ async def test_processes_sharing_the_cluster_keep_one_pace_per_channel(
     assert len(times) == 4 and min(gaps) >= 0.18
 
 
-async def test_an_unused_slot_is_given_back_while_nobody_booked_after_it(prefix: str) -> None:
+async def test_a_slot_booked_earlier_goes_first_even_when_its_sender_is_late(prefix: str) -> None:
+    first, second = shared_pacers(REDIS, prefix, 0.1)
+    try:
+        early = await first.book("C1")  # booked, then its sender works a while before posting
+        later = await second.book("C1")
+        taking = asyncio.create_task(second.take(later))
+        await asyncio.sleep(0.5)
+        waited = not taking.done()
+        await first.take(early)
+        took_early = time.monotonic()
+        await asyncio.wait_for(taking, 2)
+        gap = time.monotonic() - took_early
+    finally:
+        await first.aclose()
+        await second.aclose()
+
+    assert waited and gap >= 0.09  # after it, and a full interval after it
+
+
+async def test_a_released_slot_leaves_no_gap(prefix: str) -> None:
     first, second = shared_pacers(REDIS, prefix, 10.0)
     try:
-        booked = await first.book("C1")
-        await first.release(booked)  # the next booking gets the same slot: no ten-second gap
-        again = await second.book("C1")
-        later = await second.book("C1")
-        await first.release(again)  # someone booked after it: it stays booked
-        last = await first.book("C1")
+        unused = await first.book("C1")
+        kept = await second.book("C1")  # estimated ten seconds after the first
+        await first.release(unused)
+        after = await second.book("C1")  # estimated after the slot still held, not after the released one
+        await second.release(kept)
+        await second.release(after)
+        alone = await first.book("C1")  # nothing held any more: now
     finally:
         await first.aclose()
         await second.aclose()
 
     now = time.monotonic()
-    assert again.due - now < 1.0 and 9.0 < later.due - now < 10.5 and last.due - now > 19.0
+    assert 9 < kept.due - now <= 10 and 9 < after.due - kept.due < 11 and alone.due - now < 1
 
 
 async def test_without_redis_the_pace_is_kept_in_the_process_and_said_once() -> None:
