@@ -133,7 +133,7 @@ class BotAuthorization:
             try:
                 await self._auth_test()
             except Exception as exc:
-                self._failed(exc, attempt=attempt, retry_in=min(delay * 2, self._backoff.cap))
+                self._failed(exc, attempt=attempt)
             else:
                 log.info("slack.auth_test_succeeded", attempt=attempt)
                 return
