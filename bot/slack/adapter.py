@@ -28,7 +28,7 @@ from slack_sdk.errors import SlackApiError
 from bot.slack import blocks, modals, wording
 from bot.slack.files import FileStore
 from bot.slack.identity import Identities
-from bot.slack.notifier import ADAPTER, Clicked, SlackNotifier, describe
+from bot.slack.notifier import ADAPTER, Booking, Clicked, SlackNotifier, describe
 from bot.slack.payloads import Click, SlashCommand, ViewSubmission
 from handlers.admin import members
 from handlers.app import Herald
@@ -45,6 +45,7 @@ SUBMIT_TIMEOUT = 2.0
 CONCURRENCY = 8
 QUIET = 0.01  # seconds without a new request that count as the end of a burst
 MAX_DEFER = 0.5
+DETACH_AFTER = 3.0  # seconds a runner waits for a command's replies to reach Slack before moving on
 
 
 def typed_command(command: str, text: str) -> str:
@@ -177,7 +178,15 @@ class SlackAdapter:
         ephemeral: bool = False,
         clicked: Clicked | None = None,
     ) -> list[Reply]:
-        replies = await self.herald.handle(Incoming(sender, conversation, text))
+        # booked before the core commits the command's effects, so its messages come before anything those
+        # effects cause (a worker's publish report in the same threads)
+        booking = None if ephemeral else await self.notifier.book(conversation, thread_ts)
+        try:
+            with self.notifier.booked(booking):
+                replies = await self.herald.handle(Incoming(sender, conversation, text))
+        except BaseException:
+            await self.notifier.release(booking)
+            raise
         await self.show(
             sender,
             conversation,
@@ -186,6 +195,7 @@ class SlackAdapter:
             thread_ts=thread_ts,
             ephemeral=ephemeral,
             clicked=clicked,
+            booking=booking,
         )
         return replies
 
@@ -199,18 +209,34 @@ class SlackAdapter:
         thread_ts: str | None = None,
         ephemeral: bool = False,
         clicked: Clicked | None = None,
+        booking: Booking | None = None,
     ) -> None:
         """Show the core's replies; ``clicked``: they answer a click (what is for the clicker alone is shown
-        where they clicked), ``thread_ts``: the thread the others go to."""
-        await self.notifier.deliver_all(
-            conversation,
-            replies,
-            user=sender.external_id,
-            response_url=response_url,
-            thread_ts=thread_ts,
-            ephemeral=ephemeral,
-            clicked=clicked,
+        where they clicked), ``thread_ts``: the thread the others go to. If that takes longer than
+        ``DETACH_AFTER`` (Slack unreachable: the notifier waits and retries), it goes on in the background and
+        this runner takes the next piece of work, whose core part (saving a draft) needs no Slack."""
+        delivery = asyncio.ensure_future(
+            self.notifier.deliver_all(
+                conversation,
+                replies,
+                user=sender.external_id,
+                response_url=response_url,
+                thread_ts=thread_ts,
+                ephemeral=ephemeral,
+                clicked=clicked,
+                booking=booking,
+            )
         )
+        try:
+            done, _ = await asyncio.wait({delivery}, timeout=DETACH_AFTER)
+        except asyncio.CancelledError:
+            delivery.cancel()
+            raise
+        if done:
+            delivery.result()
+            return
+        self._tasks.add(delivery)
+        delivery.add_done_callback(lambda t: self._done(t, "replies"))
 
     # -- slash commands ---------------------------------------------------------------------------------
 

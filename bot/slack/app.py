@@ -4,11 +4,15 @@ HTTP mode needs ``SLACK_BOT_TOKEN`` and ``SLACK_SIGNING_SECRET`` (``bot.http`` v
 bad or stale signature gets 401 and nothing runs). Socket Mode needs ``SLACK_APP_TOKEN`` (``xapp-…``)
 instead of a public URL; its envelopes are not signed, so the signing secret is optional there.
 ``SLACK_API_URL`` points the Web API client elsewhere (tests, proxies).
+
+No request waits for the Web API before its ack: the bot's identity comes from one ``auth.test`` at
+start-up, retried in the background while Slack can't be reached (:class:`BotAuthorization`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -20,18 +24,20 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped, warning_token_skipped
 from slack_sdk.web.async_client import AsyncWebClient
-from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot.slack.adapter import SlackAdapter
 from bot.slack.files import FileStore
 from bot.slack.identity import Identities
 from bot.slack.listeners import register
 from bot.slack.notifier import SlackNotifier, describe, from_settings, leveled_logger
+from bot.slack.retrying import Backoff, Reachability, unreachable
 from handlers.app import Herald
 from handlers.settings import Settings
 from models.errors import ConfigError
 
 log = structlog.get_logger(__name__)
+WARM_UP_TIMEOUT = 3.0  # seconds start-up waits for auth.test before leaving it to the background
+AUTH_BACKOFF = Backoff(first=1.0, cap=60.0, total=float("inf"))
 
 
 def check_settings(settings: Settings) -> None:
@@ -65,41 +71,85 @@ def _bolt_logger() -> logging.Logger:
 class BotAuthorization:
     """bolt's ``authorize``: the bot's identity from one ``auth.test``, shared by every request.
 
-    bolt's single-team default calls ``auth.test`` inside the first request (before its ack) and may
-    call it several times under concurrent first requests; this calls it once, ideally at start-up.
+    bolt's single-team default calls ``auth.test`` inside requests (before their ack), so with Slack's Web
+    API down or slow every request failed. Here no request calls it: :meth:`warm_up` tries once at start-up
+    (for at most ``WARM_UP_TIMEOUT``) and, while that hasn't succeeded, a background task tries again with
+    backoff; the result is kept once it succeeds. Until then requests are authorized with the bot token
+    and the request's own team (all Herald's listeners need; the request's signature was checked already).
     """
 
-    def __init__(self, web: Callable[[], AsyncWebClient]) -> None:
+    def __init__(
+        self,
+        web: Callable[[], AsyncWebClient],
+        *,
+        reachability: Reachability | None = None,
+        backoff: Backoff = AUTH_BACKOFF,
+    ) -> None:
         self._web = web
-        self._result: AsyncSlackResponse | None = None
+        self.reachability = reachability or Reachability()
+        self._backoff = backoff
         self._authorized: AuthorizeResult | None = None
-        self._lock = asyncio.Lock()
+        self._retrying: asyncio.Task[None] | None = None
 
-    async def _auth_test(self) -> AsyncSlackResponse:
-        if self._result is None:
-            async with self._lock:
-                if self._result is None:
-                    self._result = await self._web().auth_test()
-        return self._result
+    @property
+    def ready(self) -> bool:
+        """Whether ``auth.test`` has succeeded."""
+        return self._authorized is not None
 
-    async def warm_up(self) -> None:
+    async def _auth_test(self) -> None:
+        web = self._web()
+        response = await web.auth_test()
+        self._authorized = AuthorizeResult.from_auth_test_response(auth_test_response=response, bot_token=web.token)
+        self.reachability.answered()
+
+    def _failed(self, exc: BaseException, **fields: Any) -> None:
+        if unreachable(exc):
+            self.reachability.failed(exc)
+        log.warning("slack.auth_test_failed", **fields, **describe(exc))
+
+    async def warm_up(self, timeout: float = WARM_UP_TIMEOUT) -> None:  # noqa: ASYNC109
+        if self.ready:
+            return
         try:
-            await self._auth_test()
-        except Exception as exc:  # Slack unreachable at start-up: the first request tries again
-            log.warning("slack.auth_test_failed", **describe(exc))
+            async with asyncio.timeout(timeout):
+                await self._auth_test()
+        except Exception as exc:  # Slack unreachable or slow at start-up: try again in the background
+            self._failed(exc)
+            self._retry_in_background()
 
-    async def result(self) -> AuthorizeResult:
-        if self._authorized is None:  # the same bot, token and team for every request: built once
-            self._authorized = AuthorizeResult.from_auth_test_response(
-                auth_test_response=await self._auth_test(), bot_token=self._web().token
-            )
-        return self._authorized
+    def _retry_in_background(self) -> None:
+        if self._retrying is None or self._retrying.done():
+            self._retrying = asyncio.get_running_loop().create_task(self._retry())
+
+    async def _retry(self) -> None:
+        for attempt, delay in enumerate(self._backoff.delays(), start=1):
+            await asyncio.sleep(delay)
+            try:
+                await self._auth_test()
+            except Exception as exc:
+                self._failed(exc, attempt=attempt)
+            else:
+                log.info("slack.auth_test_succeeded", attempt=attempt)
+                return
+
+    async def stop(self) -> None:
+        if self._retrying is not None and not self._retrying.done():
+            self._retrying.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._retrying
+
+    def result(self, enterprise_id: str | None = None, team_id: str | None = None) -> AuthorizeResult:
+        """The cached identity, or (before ``auth.test`` succeeded) the bot token for the request's team."""
+        if self._authorized is not None:
+            return self._authorized
+        self._retry_in_background()  # not warmed up (or still failing): never in the request itself
+        return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=self._web().token)
 
     def function(self) -> Callable[..., Awaitable[AuthorizeResult]]:
         """A plain function for ``AsyncApp(authorize=…)`` (bolt passes arguments by their names)."""
 
         async def authorize(enterprise_id: str | None, team_id: str | None, user_id: str | None) -> AuthorizeResult:
-            return await self.result()
+            return self.result(enterprise_id, team_id)
 
         return authorize
 
@@ -112,10 +162,16 @@ class SlackApp:
         self.bolt = bolt
         self.authorization = authorization
 
+    @property
+    def reachable(self) -> bool:
+        """Whether the Web API answered the last time this process needed it (``auth.test`` included)."""
+        return self.authorization.ready and self.adapter.notifier.reachability.reachable
+
     async def start(self) -> None:
         await self.authorization.warm_up()
 
     async def stop(self) -> None:
+        await self.authorization.stop()
         await self.adapter.drain()
         await self.adapter.notifier.aclose()
 
@@ -147,7 +203,7 @@ def build(
     check_settings(settings)
     notifier = notifier or from_settings(settings)
     client = notifier.client
-    authorization = BotAuthorization(notifier.web)
+    authorization = BotAuthorization(notifier.web, reachability=notifier.reachability)
     extra: dict[str, Any] = {} if submit_timeout is None else {"submit_timeout": submit_timeout}
     adapter = SlackAdapter(
         herald,

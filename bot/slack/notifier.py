@@ -19,9 +19,12 @@ Rules, in order:
   nothing else was posted (whoever retries the report won't double it); after that, a channel that
   fails is logged and the others still get it.
 
-``chat.postMessage`` waits for the channel's pacing slot (~1/s); 429s are retried after Retry-After by
-slack-sdk's ``AsyncRateLimitErrorRetryHandler``. A conversation ``dm:<user id>`` is the bot's direct
-conversation with that user (``chat.postMessage(channel=<user id>)`` opens it).
+``chat.postMessage`` waits for the channel's pacing slot (~1/s, shared by every process when Redis is
+configured: ``bot.slack.pacing``); a command's first message there may use a slot booked before the command
+ran (:meth:`SlackNotifier.book`), which keeps it ahead of anything the command causes. 429s are retried after
+Retry-After by slack-sdk's ``AsyncRateLimitErrorRetryHandler``; while Slack is unreachable, posts, edits and
+ephemeral answers wait and try again with backoff (``bot.slack.retrying``). A conversation ``dm:<user id>`` is
+the bot's direct conversation with that user (``chat.postMessage(channel=<user id>)`` opens it).
 """
 
 from __future__ import annotations
@@ -29,9 +32,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 import structlog
@@ -41,11 +47,13 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncRateLimitErrorRetryHandler,
 )
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 from tortoise.exceptions import IntegrityError
 
 from bot.slack import blocks, pacing
 from bot.slack.blocks import Message
+from bot.slack.retrying import Backoff, Reachability, retrying, unreachable
 from handlers.drafting.views import card_ref
 from handlers.messages import Conversation, Reply
 from handlers.settings import Settings
@@ -53,6 +61,7 @@ from models.chatrefs import ChatMessageRef, Shown, shown
 from tasks.batching import Coalescer
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 ADAPTER = "slack"
 DM_PREFIX = "dm:"
 GONE = frozenset({"message_not_found", "cant_update_message", "channel_not_found", "is_archived"})
@@ -60,6 +69,9 @@ CANT_POST_HERE = frozenset({"not_in_channel", "channel_not_found", "is_archived"
 RATE_LIMIT_RETRIES = 3
 RESPONSE_URL_TIMEOUT = 5
 SESSION_CONNECTIONS = 100
+#: the slots booked for the command being run or answered, by channel (see ``SlackNotifier.book``)
+Booking = dict[str, pacing.Slot]
+_booked: ContextVar[Booking | None] = ContextVar("herald_slack_booked", default=None)
 
 
 def leveled_logger(name: str) -> logging.Logger:
@@ -88,9 +100,12 @@ def web_client(token: str | None, base_url: str, *, rate_limit_retries: int = RA
     )
 
 
-def from_settings(settings: Settings, *, pacer: pacing.ChannelPacer | None = None) -> SlackNotifier:
-    """The notifier the web side and the workers use to post into Slack (``SLACK_BOT_TOKEN``, ``SLACK_API_URL``)."""
-    return SlackNotifier(web_client(settings.slack_bot_token, settings.slack_api_url), pacer=pacer)
+def from_settings(settings: Settings, *, pacer: pacing.Pacer | None = None) -> SlackNotifier:
+    """The notifier the web side and the workers use to post into Slack (``SLACK_BOT_TOKEN``, ``SLACK_API_URL``),
+    paced with the process's pacer for these settings (in Redis when Redis is configured)."""
+    return SlackNotifier(
+        web_client(settings.slack_bot_token, settings.slack_api_url), pacer=pacer or pacing.for_settings(settings)
+    )
 
 
 def _target(channel: str) -> str:
@@ -129,13 +144,31 @@ class Clicked:
     thread_ts: str | None = None  # the thread the clicked message is a reply in; None: the channel itself
 
 
+class _Stalled:
+    """A channel's messages waiting for Slack: retried one at a time, in turn."""
+
+    def __init__(self) -> None:
+        self.turn = asyncio.Lock()  # FIFO: whoever asked first goes first
+        self.waiting = 0
+
+
 class SlackNotifier:
-    def __init__(self, client: AsyncWebClient, *, pacer: pacing.ChannelPacer | None = None) -> None:
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        *,
+        pacer: pacing.Pacer | None = None,
+        backoff: Backoff | None = None,
+        reachability: Reachability | None = None,
+    ) -> None:
         self.client = client
-        self.pacer = pacer or pacing.shared()
+        self.pacer: pacing.Pacer = pacer or pacing.shared()
+        self.backoff = backoff or Backoff()
+        self.reachability = reachability or Reachability()
         self._ref_locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = weakref.WeakValueDictionary()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lookups: tuple[asyncio.AbstractEventLoop, Coalescer[str, list[Shown]]] | None = None
+        self._stalled: dict[str, _Stalled] = {}  # channels with messages waiting for Slack to answer
         _live.add(self)
 
     def web(self) -> AsyncWebClient:
@@ -158,6 +191,43 @@ class SlackNotifier:
         session = self.client.session
         if session is not None and not session.closed and self._loop is asyncio.get_running_loop():
             await session.close()
+        await self.pacer.aclose()
+
+    async def book(self, conversation: Conversation, thread: str | None = None) -> Booking:
+        """Book a posting slot now in each channel a command may post to: the conversation's, and, for a
+        command from a post's card or its thread (``thread``: the card's ts), every channel showing that card
+        (where the core tells the post's origin and the approvers).
+
+        Booked before the core runs the command (and commits what it decides), these slots come before any
+        booked for what the decision causes (a worker's publish report, in the same threads), and the pacer
+        keeps them ahead while they are unused. Run the command within :meth:`booked` and give them to
+        :meth:`deliver_all`, which releases those left unused.
+        """
+        channels = {_target(conversation.channel)}
+        if thread is not None:
+            row = await ChatMessageRef.filter(adapter=ADAPTER, channel=conversation.channel, message_id=thread).first()
+            if row is not None and row.ref is not None:
+                for shown_row in (await shown(ADAPTER, [row.ref]))[0]:
+                    channels |= {_target(shown_row.channel), _decode(shown_row.channel, shown_row.message_id)[0]}
+        return {channel: await self.pacer.book(channel) for channel in sorted(channels)}
+
+    async def release(self, booking: Booking | None) -> None:
+        for slot in (booking or {}).values():
+            if not slot.used:
+                await self.pacer.release(slot)
+
+    @contextmanager
+    def booked(self, booking: Booking | None) -> Iterator[None]:
+        """Within this block (this task and those it starts), the first message to a booked channel uses its slot.
+
+        The core posts notices while running a command (to the post's origin): they must use the slots booked
+        for the command, not book others behind them, which would wait for them.
+        """
+        token = _booked.set(booking)
+        try:
+            yield
+        finally:
+            _booked.reset(token)
 
     async def notify(self, conversation: Conversation, reply: Reply) -> None:
         await self.deliver(conversation, reply)
@@ -172,24 +242,30 @@ class SlackNotifier:
         thread_ts: str | None = None,
         ephemeral: bool = False,
         clicked: Clicked | None = None,
+        booking: Booking | None = None,
     ) -> None:
         """Show the replies to one command; replies about the batch's post thread under its card.
 
         Cards (replies with a ref) go first: an edit in place is not paced, so the clicked card shows
-        the decision at once, and a new card exists before the replies that thread under it.
+        the decision at once, and a new card exists before the replies that thread under it. The slots of
+        ``booking`` (from :meth:`book`) are used by the first message posted in their channels, or released.
         """
         hint = next((r.post_id for r in replies if r.post_id is not None), None)
-        for reply in sorted(replies, key=lambda r: r.ref is None):
-            shown = replace(reply, ephemeral=True) if ephemeral else reply
-            await self.deliver(
-                conversation,
-                shown,
-                user=user,
-                response_url=response_url,
-                thread_ts=thread_ts,
-                post_hint=hint,
-                clicked=clicked,
-            )
+        try:
+            with self.booked(booking):
+                for reply in sorted(replies, key=lambda r: r.ref is None):
+                    one = replace(reply, ephemeral=True) if ephemeral else reply
+                    await self.deliver(
+                        conversation,
+                        one,
+                        user=user,
+                        response_url=response_url,
+                        thread_ts=thread_ts,
+                        post_hint=hint,
+                        clicked=clicked,
+                    )
+        finally:
+            await self.release(booking)
 
     async def deliver(
         self,
@@ -206,7 +282,12 @@ class SlackNotifier:
         msg = blocks.message(reply)
         thread = thread_ts or conversation.thread
         if reply.ephemeral and user is not None and not key.startswith(DM_PREFIX):
-            await self._ephemeral(_target(key), user, msg, response_url, clicked)
+            await self._retrying(
+                lambda: self._ephemeral(_target(key), user, msg, response_url, clicked),
+                "chat.postEphemeral",
+                channel=key,
+                post_id=reply.post_id,
+            )
             return
         if reply.ref is not None:
             await self._show_ref(
@@ -220,32 +301,67 @@ class SlackNotifier:
             cards = await self._cards(post_id, None if report else key)  # one query either way
         if thread is None:
             thread = _card_thread(key, cards)
-        channel, _ = await self._post(_target(key), msg, thread, user=user)
+        channel, _ = await self._post(_target(key), msg, thread, user=user, post_id=post_id)
         if report:
             await self._report_under_cards(key, {channel, _target(key)}, cards, msg, post_id=reply.post_id)
 
     # -- the three ways a message appears ---------------------------------------------------------------
 
     async def _post(
-        self, channel: str, msg: Message, thread: str | None, *, user: str | None = None
+        self, channel: str, msg: Message, thread: str | None, *, user: str | None = None, post_id: int | None = None
     ) -> tuple[str, str]:
         """``chat.postMessage`` in the channel's pacing slot; returns (channel, ts).
 
         If the bot may not post there (a channel it isn't in, another person's DM) and we know who
         asked, the message goes to them directly instead.
         """
-        await self.pacer.wait(channel)
         try:
-            response = await self.web().chat_postMessage(
-                channel=channel, text=msg.text, blocks=msg.blocks, thread_ts=thread
-            )
+            response = await self._post_paced(channel, msg, thread, post_id=post_id)
         except SlackApiError as exc:
             if user is None or _error(exc) not in CANT_POST_HERE or channel == user:
                 raise
             log.info("slack.post_redirected", channel=channel, error=_error(exc))
-            await self.pacer.wait(user)
-            response = await self.web().chat_postMessage(channel=user, text=msg.text, blocks=msg.blocks)
+            response = await self._post_paced(user, msg, None, post_id=post_id)
         return str(response["channel"]), str(response["ts"])
+
+    async def _post_paced(
+        self, channel: str, msg: Message, thread: str | None, *, post_id: int | None
+    ) -> AsyncSlackResponse:
+        """One message in its slot: the one booked for this command if it is this channel's and unused,
+        else the channel's next; each try while Slack is unreachable books a new one.
+
+        Messages to a channel that failed for want of Slack are retried one after another, in the order
+        they failed, and a new message for that channel waits behind them: the thread still reads in order
+        once Slack is back (within this process).
+        """
+
+        async def attempt() -> AsyncSlackResponse:
+            booked = (_booked.get() or {}).get(channel)
+            slot = booked if booked is not None and not booked.used else await self.pacer.book(channel)
+            await self.pacer.take(slot)
+            return await self.web().chat_postMessage(
+                channel=channel, text=msg.text, blocks=msg.blocks, thread_ts=thread
+            )
+
+        if channel not in self._stalled:
+            try:
+                return await attempt()
+            except Exception as exc:
+                if not unreachable(exc):
+                    raise
+                self.reachability.failed(exc)
+        stalled = self._stalled.setdefault(channel, _Stalled())
+        stalled.waiting += 1
+        try:
+            async with stalled.turn:
+                return await self._retrying(attempt, "chat.postMessage", channel=channel, post_id=post_id)
+        finally:
+            stalled.waiting -= 1
+            if not stalled.waiting:
+                del self._stalled[channel]
+
+    async def _retrying(self, call: Callable[[], Awaitable[T]], what: str, **fields: Any) -> T:
+        return await retrying(call, what=what, backoff=self.backoff, reachability=self.reachability, **fields)
 
     async def _ephemeral(
         self, channel: str, user: str, msg: Message, response_url: str | None, clicked: Clicked | None
@@ -307,7 +423,12 @@ class SlackNotifier:
             if row is not None:
                 channel, ts = _decode(key, row.message_id)
                 try:
-                    await self.web().chat_update(channel=channel, ts=ts, text=msg.text, blocks=msg.blocks)
+                    await self._retrying(
+                        lambda: self.web().chat_update(channel=channel, ts=ts, text=msg.text, blocks=msg.blocks),
+                        "chat.update",
+                        channel=channel,
+                        ref=ref,
+                    )
                     return
                 except SlackApiError as exc:
                     if _error(exc) not in GONE:
@@ -363,7 +484,7 @@ class SlackNotifier:
 
     async def _report_under(self, channel: str, ts: str, msg: Message, post_id: int | None) -> None:
         try:
-            await self._post(channel, msg, ts)
+            await self._post(channel, msg, ts, post_id=post_id)
         except SlackApiError as exc:  # one channel that can't be reached must not keep the report from the others
             log.warning("slack.report_not_threaded", channel=channel, post_id=post_id, **describe(exc))
         except Exception:

@@ -24,7 +24,8 @@ from bot.http import create_app
 from bot.notifiers import OutboxNotifier, RoutingNotifier
 from bot.slack import app as slack_app
 from bot.slack.notifier import SlackNotifier, web_client
-from bot.slack.pacing import ChannelPacer
+from bot.slack.pacing import ChannelPacer, Pacer
+from bot.slack.retrying import Backoff
 from handlers.app import Herald
 from handlers.context import Services
 from handlers.ports import NullScheduler, SystemClock
@@ -191,12 +192,21 @@ def labels(message: PostedMessage) -> list[str]:
 
 @asynccontextmanager
 async def harness(
-    fake: FakeSlack, *, pace: float = 0.0, submit_timeout: float | None = None, rate_limit_retries: int = 3
+    fake: FakeSlack,
+    *,
+    pace: float = 0.0,
+    submit_timeout: float | None = None,
+    rate_limit_retries: int = 3,
+    pacer: Pacer | None = None,
+    backoff: Backoff | None = None,
 ) -> AsyncIterator[SlackHarness]:
-    """The whole HTTP side (FastAPI + bolt) wired to an in-process Herald whose notifier posts to ``fake``."""
+    """The whole HTTP side (FastAPI + bolt) wired to an in-process Herald whose notifier posts to ``fake``
+    (paced by ``pacer``, else in the process every ``pace`` seconds; retrying with ``backoff``)."""
     settings = settings_for(fake)
     notifier = SlackNotifier(
-        web_client(fake.bot_token, fake.base_url, rate_limit_retries=rate_limit_retries), pacer=ChannelPacer(pace)
+        web_client(fake.bot_token, fake.base_url, rate_limit_retries=rate_limit_retries),
+        pacer=pacer or ChannelPacer(pace),
+        backoff=backoff,
     )
     services = Services(
         notifier=RoutingNotifier({"slack": notifier, "shell": OutboxNotifier()}),

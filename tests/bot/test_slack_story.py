@@ -198,8 +198,10 @@ def test_draft_modal_two_level_approval_publish_and_thread_reply(
                 )
             approvals_thread = [m.text for m in fake.messages_in(APPROVALS, thread_ts=card.ts)]
             assert approvals_thread[0] == "Post 1: bob approved; now at level 2 of 2 (@carol)."
-            # the web process says carol's decision, the worker the outcome: either may come first
-            assert sorted(approvals_thread[1:]) == sorted(["Post 1 approved by carol; it goes to demo now.", link])
+            # the web process says carol's decision, the worker the outcome it caused: in that order, in every
+            # thread (the pacer in Redis keeps the slot the decision booked before the commit)
+            assert approvals_thread[1:] == ["Post 1 approved by carol; it goes to demo now.", link]
+            assert [m.text for m in fake.messages_in(GENERAL, thread_ts=origin.ts)][-1] == link
             reports = [c for c in fake.calls("chat.postMessage") if c.args.get("text") == link]
             assert [(r.args["channel"], r.args["thread_ts"]) for r in reports] == [
                 (GENERAL, origin.ts),

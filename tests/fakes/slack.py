@@ -82,13 +82,13 @@ class ServerThread:
     thread. Uvicorn's logging config is left alone (``log_config=None``).
     """
 
-    def __init__(self, app: ASGIApp, *, name: str = "asgi-server") -> None:
+    def __init__(self, app: ASGIApp, *, name: str = "asgi-server", port: int = 0) -> None:
         self._app = app
         self._name = name
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._socket: socket.socket | None = None
-        self.port = 0
+        self.port = port  # 0: a free one, chosen on start
 
     @property
     def url(self) -> str:
@@ -98,7 +98,7 @@ class ServerThread:
     def start(self, timeout: float = 5.0) -> None:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
+        sock.bind(("127.0.0.1", self.port))
         self._socket, self.port = sock, sock.getsockname()[1]
         config = uvicorn.Config(
             self._app, lifespan="off", log_config=None, log_level="warning", access_log=False,
@@ -227,13 +227,14 @@ class FakeSlack:
         bot_name: str = "herald",
         app_id: str = "A0HERALD01",
         scopes: str = "chat:write,commands,users:read,channels:read,files:read,files:write",
+        port: int = 0,
     ) -> None:
         self.bot_token, self.team_id, self.team, self.app_id, self.scopes = bot_token, team_id, team, app_id, scopes
         self.bot_user_id, self.bot_id, self.bot_name = bot_user_id, bot_id, bot_name
         self.fail_auth = False
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
-        self._server = ServerThread(self._build_app(), name="fake-slack")
+        self._server = ServerThread(self._build_app(), name="fake-slack", port=port)
         self._users: dict[str, Json] = {}
         self._channels: dict[str, Json] = {}
         self._configured_files: set[str] = set()
