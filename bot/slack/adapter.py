@@ -17,6 +17,7 @@ outcome follows as a message.
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
@@ -44,6 +45,10 @@ SUBMIT_TIMEOUT = 2.0
 CONCURRENCY = 8
 QUIET = 0.01  # seconds without a new request that count as the end of a burst
 MAX_DEFER = 0.5
+
+
+# what Slack sends for a mention typed in a slash command's text (the manifest's ``should_escape: true``)
+USER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^>]*))?>")
 
 
 def typed_command(command: str, text: str) -> str:
@@ -215,7 +220,10 @@ class SlackAdapter:
         sender = await self.identities.sender(user, str(body.get("user_name") or ""))
         conversation = Conversation(ADAPTER, str(body["channel_id"]))
         response_url = body.get("response_url")
-        text = typed_command(str(body.get("command", "")), str(body.get("text", "")))
+        raw = str(body.get("text", ""))
+        if USER_MENTION.search(raw):
+            raw = await self.named(sender, raw)
+        text = typed_command(str(body.get("command", "")), raw)
         if text == "/draft":
             await self.open_draft(sender, conversation, str(body.get("trigger_id", "")), response_url)
             return
@@ -227,6 +235,19 @@ class SlackAdapter:
                 await self.show(sender, conversation, [denied], response_url=response_url)
                 return
         await self.run(sender, conversation, text, response_url=response_url, ephemeral=ops is not None)
+
+    async def named(self, sender: Sender, text: str) -> str:
+        """``<@U123|bob>`` → ``@bob``: each Slack user mentioned becomes a member (with that Slack identity)
+        if Herald doesn't know them yet, so ``/herald role add @bob approver`` works before bob ever used Herald.
+        """
+        await members.resolve(sender)  # the one typing first: a mentioned newcomer is never the first admin
+        found: dict[str, str] = {}
+        for match in USER_MENTION.finditer(text):
+            user, label = match.group(1), match.group(2) or ""
+            if user not in found:
+                member, _ = await members.resolve(await self.identities.sender(user, label))
+                found[user] = member.name
+        return USER_MENTION.sub(lambda m: "@" + found[m.group(1)], text)
 
     # -- /draft's modal ---------------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from zoneinfo import ZoneInfo
 
+from handlers.admin.members import mentions
 from handlers.messages import Button, Field, Preview, Reply
 from handlers.review.policy import Policy, policy_for
 from handlers.text.platforms import PlatformInfo, missing_media, platform, too_long
@@ -137,15 +138,17 @@ async def approval_card(post: Post, *, tz: ZoneInfo) -> Reply:
     author = await Member.get(id=post.author_id)  # type: ignore[attr-defined]
     state = post.lifecycle_state
     approved_by: list[str] = []
+    named: list[Member] = [author]
     for level in range(1, policy.depth + 1):
         for d in await decisions_at(post, level):
             if d.decision == Decision.APPROVE:
-                approved_by.append(f"{d.approver.name} (level {level})")
+                approved_by.append(f"@{d.approver.name} (level {level})")
+                named.append(d.approver)
     targets = await Delivery.filter(post_id=post.id).prefetch_related("account").order_by("id")
     fields = [
         Field("Targets", ", ".join(d.account.handle for d in targets)),
         Field("When", when_text(post, tz)),
-        Field("Author", author.name),
+        Field("Author", f"@{author.name}"),
         Field("Level", f"{min(post.approval_level, policy.depth)} of {policy.depth}"),
         Field("Approved by", ", ".join(approved_by) or "nobody yet"),
     ]
@@ -153,10 +156,13 @@ async def approval_card(post: Post, *, tz: ZoneInfo) -> Reply:
     if state == PostState.PENDING_APPROVAL:
         waiting = await awaited(post, policy)
         current = policy.level(post.approval_level)
-        fields.append(Field("Awaiting", ", ".join(m.name for m in waiting) or f"{current.describe()} (nobody yet)"))
+        fields.append(
+            Field("Awaiting", ", ".join(f"@{m.name}" for m in waiting) or f"{current.describe()} (nobody yet)")
+        )
+        named.extend(waiting)
         buttons = decision_buttons(post.id)
     fields.append(Field("State", state.label))
-    text = f"Post {post.id} by {author.name} (v{post.version}) — {state.label}\n> {preview(post.text)}"
+    text = f"Post {post.id} by @{author.name} (v{post.version}) — {state.label}\n> {preview(post.text)}"
     return Reply(
         text=text,
         fields=tuple(fields),
@@ -165,6 +171,7 @@ async def approval_card(post: Post, *, tz: ZoneInfo) -> Reply:
         post_id=post.id,
         kind="approval",
         previews=platform_previews(post, targets),
+        mentions=await mentions(named),
     )
 
 

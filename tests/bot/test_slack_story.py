@@ -165,7 +165,7 @@ def test_draft_modal_two_level_approval_publish_and_thread_reply(
             # carol approves level 2: the post goes out now, from the worker process
             slack.click(slack.card(APPROVALS), "Approve", as_="carol")
             origin = slack.card(GENERAL)
-            link = "Post 1 published to demo (Dry run): https://dryrun.invalid/demo/dry-1"
+            link = "Post 1 by <@U0ALICE001> published to demo (Dry run): https://dryrun.invalid/demo/dry-1"
             slack.until(
                 "the published report",
                 lambda: link in [m.text for m in fake.messages_in(GENERAL, thread_ts=origin.ts)],
@@ -174,7 +174,7 @@ def test_draft_modal_two_level_approval_publish_and_thread_reply(
             slack.until("the final card", lambda: labels(slack.card(APPROVALS)) == [], logs)
             final = slack.card(APPROVALS)
             assert final.edits == 2 and final.ts == card.ts
-            assert fields_of(final)["Approved by"] == "bob (level 1), carol (level 2)"
+            assert fields_of(final)["Approved by"] == "<@U0BOB00001> (level 1), <@U0CAROL001> (level 2)"
             assert labels(slack.card(GENERAL)) == []
             slack.until(
                 "the decisions and the report",
@@ -182,9 +182,9 @@ def test_draft_modal_two_level_approval_publish_and_thread_reply(
                 logs,
             )
             approvals_thread = [m.text for m in fake.messages_in(APPROVALS, thread_ts=card.ts)]
-            assert approvals_thread[0] == "Post 1: bob approved; now at level 2 of 2 (@carol)."
+            assert approvals_thread[0] == "Post 1: <@U0BOB00001> approved; now at level 2 of 2 (@carol)."
             # the web process says carol's decision, the worker the outcome: either may come first
-            assert sorted(approvals_thread[1:]) == sorted(["Post 1 approved by carol; it goes to demo now.", link])
+            assert sorted(approvals_thread[1:]) == sorted(["Post 1 approved by <@U0CAROL001>; it goes to demo now.", link])
             reports = [c for c in fake.calls("chat.postMessage") if c.args.get("text") == link]
             assert [(r.args["channel"], r.args["thread_ts"]) for r in reports] == [
                 (GENERAL, origin.ts),
