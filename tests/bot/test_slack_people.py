@@ -1,0 +1,105 @@
+"""People in Slack are named as Slack mentions and told: a role given by mention, the approver's DM with the
+buttons once per level, the author named in the thread where she drafted."""
+
+from __future__ import annotations
+
+import pytest
+
+from handlers.review import timers
+from models.members import ChatIdentity, Member, MemberRole
+from models.policies import ApprovalPolicy
+from models.timers import Timer
+from tests.bot.harness import APPROVALS, GENERAL, SlackHarness, fields_of, harness, labels, user_id
+from tests.fakes.slack import FakeSlack, PostedMessage
+
+pytestmark = pytest.mark.usefixtures("pg_db")
+ALICE, BOB, CAROL, DAVE = (f"<@{user_id(n)}>" for n in ("alice", "bob", "carol", "dave"))
+
+
+def said(fake: FakeSlack) -> list[str]:
+    """Every text Herald sent, in a channel or to one person."""
+    return [str(c.args.get("text", "")) for c in fake.calls() if c.method in {"chat.postMessage", "chat.postEphemeral"}]
+
+
+def dms(fake: FakeSlack, name: str) -> list[PostedMessage]:
+    return fake.messages_in(user_id(name))
+
+
+async def team(h: SlackHarness) -> None:
+    """alice (admin) gives bob and carol their part by mentioning them: neither has used Herald yet."""
+    await h.command("/herald", "whoami")
+    await h.settle()
+    await h.command("/herald", "account add dryrun demo")
+    await h.command("/herald", f"role add <@{user_id('bob')}|bob> editor")
+    await h.settle()
+    policy = f"policy set demo level1=role:editor level2=<@{user_id('carol')}|carol> channel=slack:{APPROVALS}"
+    await h.command("/herald", policy)
+    await h.settle()
+
+
+async def test_a_role_is_given_by_mention_before_the_person_used_herald(fake: FakeSlack) -> None:
+    async with harness(fake) as h:
+        await h.command("/herald", "whoami")
+        await h.settle()
+        await h.command("/herald", f"role add <@{user_id('bob')}|bob> approver")
+        await h.command("/herald", f"role add <@{user_id('dave')}> ops")  # Slack may leave the name out
+        await h.settle()
+
+    assert f"{BOB} is now approver." in said(fake) and f"{DAVE} is now ops." in said(fake)
+    bob = await Member.get(name="bob")
+    assert bob.timezone == "America/New_York"  # from users.info
+    identities = await ChatIdentity.filter(adapter="slack").order_by("id").values_list("member__name", "external_id")
+    assert identities == [("alice", user_id("alice")), ("bob", user_id("bob")), ("dave", user_id("dave"))]
+    roles = await MemberRole.filter(member_id=bob.id).values_list("role", flat=True)
+    assert roles == ["approver"]  # and nothing more: alice stays the only admin
+    assert {c.args["user"] for c in fake.calls("users.info")} >= {user_id("bob"), user_id("dave")}
+
+
+async def test_a_policy_names_its_approvers_by_mention(fake: FakeSlack) -> None:
+    async with harness(fake) as h:
+        await team(h)
+
+    policy = await ApprovalPolicy.get(account__handle="demo")
+    assert policy.levels[1]["members"] == ["carol"]
+    assert await ChatIdentity.exists(adapter="slack", external_id=user_id("carol"), member__name="carol")
+
+
+async def test_card_and_lines_mention_people_and_each_approver_gets_the_buttons_once_per_level(
+    fake: FakeSlack,
+) -> None:
+    async with harness(fake) as h:
+        await team(h)
+        await h.command("/draft", "--to demo --at tomorrow 09:00 Big launch!")
+        await h.settle()
+        card = h.cards(APPROVALS)[0]
+        (ask,) = dms(fake, "bob")
+        assert dms(fake, "carol") == []  # level 2 isn't open yet
+
+        await h.click(ask, "Approve", as_="bob")  # from the direct message
+        await h.settle()
+        await h.click(ask, "Approve", as_="bob")  # again: nothing new to tell
+        await h.settle()
+        services = h.slack.adapter.herald.services
+        for timer in await Timer.filter(kind=timers.REMIND).order_by("run_at"):  # the reminders, early
+            await timers.fire(timer, services)
+        await h.settle()
+
+    fields = fields_of(card)
+    assert (fields["Author"], fields["Awaiting"]) == (ALICE, BOB)
+    assert card.text.startswith(f"Post 1 by {ALICE} (v1)")
+    assert ask.text.startswith(f"Post 1 by {ALICE} needs your approval (level 1 of 2)")
+    assert labels(ask) == ["Approve", "Request changes", "Reject"]
+    # carol: asked once, with the buttons, when level 2 opened; the reminders after it come without them
+    carol = dms(fake, "carol")
+    assert [bool(labels(m)) for m in carol] == [True, False, False]
+    assert carol[0].text.startswith(f"Post 1 by {ALICE} needs your approval (level 2 of 2)")
+    assert all(m.text.startswith("Reminder: post 1 is waiting for your approval") for m in carol[1:])
+    bob = dms(fake, "bob")
+    assert [m.text for m in bob if "needs your approval" in m.text] == [ask.text]  # bob: asked once
+    assert not any("Reminder" in m.text for m in bob)  # his level is done
+    after = fields_of(h.cards(APPROVALS)[0])
+    assert (after["Approved by"], after["Awaiting"]) == (f"{BOB} (level 1)", CAROL)
+    # alice is told of the decision where she drafted, under her card
+    origin = h.cards(GENERAL)[0]
+    told = [m.text for m in fake.messages_in(GENERAL, thread_ts=origin.ts)]
+    assert told == [f"Post 1 by {ALICE}: {BOB} approved; now at level 2 of 2 ({CAROL})."]
