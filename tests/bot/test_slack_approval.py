@@ -123,7 +123,9 @@ async def test_reject_asks_for_a_reason_in_a_modal(fake: FakeSlack) -> None:
     assert (submitted.status_code, submitted.text) == (200, "")
     final = card_in(h, APPROVALS)
     assert labels(final) == [] and fields_of(final)["State"] == "rejected"
-    assert [m.text for m in fake.messages_in(APPROVALS, thread_ts=card.ts)] == ["Post 1 rejected by <@U0BOB00001>: off-brand"]
+    assert [m.text for m in fake.messages_in(APPROVALS, thread_ts=card.ts)] == [
+        "Post 1 rejected by <@U0BOB00001>: off-brand"
+    ]
 
 
 async def test_an_answer_the_core_refuses_stays_in_the_modal(fake: FakeSlack) -> None:

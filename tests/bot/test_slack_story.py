@@ -184,7 +184,9 @@ def test_draft_modal_two_level_approval_publish_and_thread_reply(
             approvals_thread = [m.text for m in fake.messages_in(APPROVALS, thread_ts=card.ts)]
             assert approvals_thread[0] == "Post 1: <@U0BOB00001> approved; now at level 2 of 2 (@carol)."
             # the web process says carol's decision, the worker the outcome: either may come first
-            assert sorted(approvals_thread[1:]) == sorted(["Post 1 approved by <@U0CAROL001>; it goes to demo now.", link])
+            assert sorted(approvals_thread[1:]) == sorted(
+                ["Post 1 approved by <@U0CAROL001>; it goes to demo now.", link]
+            )
             reports = [c for c in fake.calls("chat.postMessage") if c.args.get("text") == link]
             assert [(r.args["channel"], r.args["thread_ts"]) for r in reports] == [
                 (GENERAL, origin.ts),
