@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from bot.shell import render
+from bot.slack import blocks
+from bot.slack.adapter import USER_MENTION
+from handlers.messages import Field, Mention, Reply
 from handlers.review import timers
 from models.members import ChatIdentity, Member, MemberRole
 from models.policies import ApprovalPolicy
@@ -12,8 +16,33 @@ from models.timers import Timer
 from tests.bot.harness import APPROVALS, GENERAL, SlackHarness, fields_of, harness, labels, user_id
 from tests.fakes.slack import FakeSlack, PostedMessage
 
-pytestmark = pytest.mark.usefixtures("pg_db")
 ALICE, BOB, CAROL, DAVE = (f"<@{user_id(n)}>" for n in ("alice", "bob", "carol", "dave"))
+
+
+BOB_IN_SLACK = Mention("bob", (("shell", "bob"), ("slack", "U0BOB00001")))
+SHELL_ONLY = Mention("carol", (("shell", "carol"),))
+NAMED = Reply(
+    text="Post 1 by @bob & <co>: @carol approved",
+    fields=(Field("Awaiting", "@bob, @carol"),),
+    mentions=(BOB_IN_SLACK, SHELL_ONLY),
+)
+
+
+def test_slack_mentions_whom_it_knows_in_text_fields_and_notification() -> None:
+    msg = blocks.message(NAMED)
+    section, fields = msg.blocks
+    assert section["text"]["text"] == "Post 1 by <@U0BOB00001> &amp; &lt;co&gt;: @carol approved"
+    assert fields["fields"][0]["text"] == "*Awaiting*\n<@U0BOB00001>, @carol"
+    assert msg.text == "Post 1 by <@U0BOB00001> & <co>: @carol approved"
+
+
+def test_the_shell_says_at_name() -> None:
+    assert render(NAMED).splitlines() == ["Post 1 by @bob & <co>: @carol approved", "  Awaiting: @bob, @carol"]
+
+
+def test_what_slack_sends_for_a_mention_in_a_slash_command() -> None:
+    text = "role add <@U0BOB00001|bob> approver, <@W0ENT00001> and &lt;@U0NOT00001&gt;"
+    assert [m.groups() for m in USER_MENTION.finditer(text)] == [("U0BOB00001", "bob"), ("W0ENT00001", None)]
 
 
 def said(fake: FakeSlack) -> list[str]:
@@ -37,6 +66,7 @@ async def team(h: SlackHarness) -> None:
     await h.settle()
 
 
+@pytest.mark.usefixtures("pg_db")
 async def test_a_role_is_given_by_mention_before_the_person_used_herald(fake: FakeSlack) -> None:
     async with harness(fake) as h:
         await h.command("/herald", "whoami")
@@ -55,6 +85,7 @@ async def test_a_role_is_given_by_mention_before_the_person_used_herald(fake: Fa
     assert {c.args["user"] for c in fake.calls("users.info")} >= {user_id("bob"), user_id("dave")}
 
 
+@pytest.mark.usefixtures("pg_db")
 async def test_a_policy_names_its_approvers_by_mention(fake: FakeSlack) -> None:
     async with harness(fake) as h:
         await team(h)
@@ -64,6 +95,7 @@ async def test_a_policy_names_its_approvers_by_mention(fake: FakeSlack) -> None:
     assert await ChatIdentity.exists(adapter="slack", external_id=user_id("carol"), member__name="carol")
 
 
+@pytest.mark.usefixtures("pg_db")
 async def test_card_and_lines_mention_people_and_each_approver_gets_the_buttons_once_per_level(
     fake: FakeSlack,
 ) -> None:

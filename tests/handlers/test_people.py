@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from handlers.messages import Conversation, Incoming, Mention, Reply, Sender, render_mentions
 from handlers.review import asking
 from handlers.review.policy import policy_for
@@ -142,3 +144,19 @@ async def test_the_publish_report_names_the_author(chat: Chat) -> None:
     (report,) = [r for r in map(Reply.from_json, (row.payload for row in rows)) if r.kind == "report"]
     assert report.text.startswith("Post 1 by @alice published to demo (Dry run): ")
     assert [(m.name, m.chats) for m in report.mentions] == [("alice", (("shell", "alice"),))]
+
+
+async def test_asking_at_once_from_many_places_asks_once(pg_db: str) -> None:
+    chat = Chat.build()
+    await chat.say("/account add dryrun demo")
+    await chat.say("/whoami", as_="bob")
+    await chat.say("/role add bob approver")
+    await chat.say("/draft --to demo Launch")
+    await chat.dms("bob")
+    await Post.filter(id=1).update(version=2)  # a new version: bob is to be asked again, once
+    post = await Post.get(id=1)
+    policy = await policy_for(post)
+    asked = await asyncio.gather(*(asking.ask_awaited(chat.herald.services, post, policy) for _ in range(8)))
+    assert sorted(len(a) for a in asked) == [0] * 7 + [1]
+    (ask,) = await chat.dms("bob")
+    assert ask.text.startswith("Post 1 by @alice (v2) needs your approval (level 1 of 1)")
