@@ -47,13 +47,17 @@ QUIET = 0.01  # seconds without a new request that count as the end of a burst
 MAX_DEFER = 0.5
 
 
-# what Slack sends for a mention typed in a slash command's text (the manifest's ``should_escape: true``)
+# what Slack sends for a mention or a link typed in a slash command's text (the manifest's ``should_escape: true``)
 USER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^>]*))?>")
+LINK = re.compile(r"<(?:(https?://[^|>]+)|mailto:([^|>]+))(?:\|[^>]*)?>")
 
 
 def typed_command(command: str, text: str) -> str:
-    """The text command a slash command stands for: ``/herald approve 12`` → ``/approve 12``."""
-    text = blocks.unescape(text).strip()
+    """The text command a slash command stands for: ``/herald approve 12`` → ``/approve 12``.
+
+    Links Slack escaped (``<https://x.com|x.com>``) are the URL again, as typed.
+    """
+    text = blocks.unescape(LINK.sub(lambda m: m.group(1) or m.group(2), text)).strip()
     if command.lower() == "/herald":
         if not text:
             return "/help"

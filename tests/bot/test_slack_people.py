@@ -7,7 +7,7 @@ import pytest
 
 from bot.shell import render
 from bot.slack import blocks
-from bot.slack.adapter import USER_MENTION
+from bot.slack.adapter import USER_MENTION, typed_command
 from handlers.messages import Field, Mention, Reply
 from handlers.review import timers
 from models.members import ChatIdentity, Member, MemberRole
@@ -45,6 +45,11 @@ def test_what_slack_sends_for_a_mention_in_a_slash_command() -> None:
     assert [m.groups() for m in USER_MENTION.finditer(text)] == [("U0BOB00001", "bob"), ("W0ENT00001", None)]
 
 
+def test_links_slack_escaped_are_typed_as_they_were() -> None:
+    text = "draft Read <https://example.com/a?b=1&amp;c=2|example.com/a> or write <mailto:hi@x.io|hi@x.io> &lt;3"
+    assert typed_command("/herald", text) == "/draft Read https://example.com/a?b=1&c=2 or write hi@x.io <3"
+
+
 def said(fake: FakeSlack) -> list[str]:
     """Every text Herald sent, in a channel or to one person."""
     return [str(c.args.get("text", "")) for c in fake.calls() if c.method in {"chat.postMessage", "chat.postEphemeral"}]
@@ -78,8 +83,8 @@ async def test_a_role_is_given_by_mention_before_the_person_used_herald(fake: Fa
     assert f"{BOB} is now approver." in said(fake) and f"{DAVE} is now ops." in said(fake)
     bob = await Member.get(name="bob")
     assert bob.timezone == "America/New_York"  # from users.info
-    identities = await ChatIdentity.filter(adapter="slack").order_by("id").values_list("member__name", "external_id")
-    assert identities == [("alice", user_id("alice")), ("bob", user_id("bob")), ("dave", user_id("dave"))]
+    identities = await ChatIdentity.filter(adapter="slack").values_list("member__name", "external_id")
+    assert sorted(identities) == [("alice", user_id("alice")), ("bob", user_id("bob")), ("dave", user_id("dave"))]
     roles = await MemberRole.filter(member_id=bob.id).values_list("role", flat=True)
     assert roles == ["approver"]  # and nothing more: alice stays the only admin
     assert {c.args["user"] for c in fake.calls("users.info")} >= {user_id("bob"), user_id("dave")}
