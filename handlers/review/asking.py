@@ -18,7 +18,7 @@ from handlers.messages import Reply
 from handlers.notices import member_zone, tell_member
 from handlers.review.policy import Policy
 from models.audit import AuditEntry
-from models.members import Member
+from models.members import ChatIdentity, Member
 from models.posts import Post
 
 ASKED = "approval.asked"
@@ -39,7 +39,11 @@ async def ask_awaited(services: Services, post: Post, policy: Policy) -> list[Me
             return []
         level = locked.approval_level
         done = await asked(locked, level)
-        new = [m for m in await awaited(locked, policy) if m.id not in done]
+        waiting = [m for m in await awaited(locked, policy) if m.id not in done]
+        # only who a chat knows can be asked; the others are asked by a reminder once they have talked to Herald
+        known = await ChatIdentity.filter(member_id__in=[m.id for m in waiting]).values_list("member_id")
+        reachable = {member_id for (member_id,) in known}
+        new = [m for m in waiting if m.id in reachable]
         if new:
             await audit.record(
                 ASKED, post_id=locked.id, version=locked.version, level=level, members=[m.id for m in new]

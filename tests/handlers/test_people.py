@@ -132,6 +132,19 @@ async def test_a_member_who_could_decide_only_later_is_asked_by_the_reminder(cha
     assert bob.text.startswith("Reminder:") and bob.buttons == ()
 
 
+async def test_a_member_unknown_to_any_chat_is_asked_once_they_are_known(chat: Chat) -> None:
+    await chat.say("/account add dryrun demo")
+    await chat.say("/role add bob approver")  # by name: bob hasn't talked to Herald yet
+    await chat.say("/policy set default level1=role:approver remind=1h before=0")
+    await chat.say("/draft --to demo Launch")
+    assert await AuditEntry.filter(action=asking.ASKED).count() == 0
+    await chat.say("/whoami", as_="bob")
+    chat.clock.advance(hours=1)
+    await chat.publish_due()
+    (ask,) = await chat.dms("bob")
+    assert ask.text.startswith("Post 1 by @alice needs your approval") and ask.buttons
+
+
 async def test_the_publish_report_names_the_author(chat: Chat) -> None:
     await chat.say("/account add dryrun demo")
     await chat.say("/whoami", as_="bob")
