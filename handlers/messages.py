@@ -3,10 +3,16 @@
 Adapters build an :class:`Incoming` from whatever their chat sends, call the core, and render the
 :class:`Reply` objects they get back. Every :class:`Button` carries the text command that does the
 same thing (its *twin*), so an adapter without buttons (the shell) shows the command instead.
+
+A reply names members as ``@name`` and lists them in ``mentions`` with who they are on each chat, so
+each adapter can turn ``@name`` into its own mention (Slack's ``<@U123>``) or leave it as it is (the
+shell); :func:`render_mentions` does the replacing for every adapter.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -45,6 +51,39 @@ class Incoming:
     sender: Sender
     conversation: Conversation
     text: str
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A member a reply names as ``@name``; ``chats`` are who they are on each chat: (adapter, id) pairs."""
+
+    name: str
+    chats: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def token(self) -> str:
+        return "@" + self.name
+
+    def on(self, adapter: str) -> str | None:
+        """Their id on ``adapter``, if that chat knows them."""
+        return next((ident for chat, ident in self.chats if chat == adapter), None)
+
+
+def render_mentions(text: str, mentions: tuple[Mention, ...], render: Callable[[Mention], str | None]) -> str:
+    """``text`` with each ``@name`` of ``mentions`` replaced by ``render(mention)`` (left as it is for None).
+
+    Only whole names count: ``@bob`` in ``@bob.smith`` or ``bob@example.com`` is not a mention of bob.
+    """
+    by_name = {m.name: m for m in mentions}
+    if not by_name:
+        return text
+    names = "|".join(re.escape(n) for n in sorted(by_name, key=len, reverse=True))
+    pattern = re.compile(rf"(?<![\w@.-])@({names})(?![\w-]|\.\w)")
+
+    def replace(match: re.Match[str]) -> str:
+        return render(by_name[match.group(1)]) or match.group(0)
+
+    return pattern.sub(replace, text)
 
 
 @dataclass(frozen=True)
@@ -117,6 +156,7 @@ class Reply:
     replies are shown only to the person who caused them, where the chat can. ``previews`` show the
     post per target platform (the approval card); an adapter renders them after the fields, then
     ``statuses``, the outcome per target account once publishing started, each with its own buttons.
+    ``mentions`` are the members the text and fields name as ``@name`` (see :func:`render_mentions`).
     """
 
     text: str
@@ -128,6 +168,7 @@ class Reply:
     kind: Literal["info", "error", "success", "approval", "report"] = "info"
     previews: tuple[Preview, ...] = ()
     statuses: tuple[TargetStatus, ...] = ()
+    mentions: tuple[Mention, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -141,6 +182,7 @@ class Reply:
             "kind": self.kind,
             "previews": [[p.target, p.length, p.limit, p.text, list(p.warnings)] for p in self.previews],
             "statuses": [[s.target, s.state, s.text, [_button_json(b) for b in s.buttons]] for s in self.statuses],
+            "mentions": [[m.name, [list(c) for c in m.chats]] for m in self.mentions],
         }
 
     @classmethod
@@ -160,6 +202,10 @@ class Reply:
             statuses=tuple(
                 TargetStatus(str(t), str(st), str(x), tuple(_button(b) for b in bs))
                 for t, st, x, bs in data.get("statuses", [])
+            ),
+            mentions=tuple(
+                Mention(str(name), tuple((str(a), str(i)) for a, i in chats))
+                for name, chats in data.get("mentions", [])
             ),
         )
 

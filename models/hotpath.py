@@ -7,8 +7,9 @@ deliveries at once (a worker groups its concurrent publishes), locking rows in i
 workers' batches can't deadlock each other:
 
 * :func:`claim` moves deliveries ``queued → publishing`` and their posts to ``publishing`` in one
-  statement, returning what the publisher needs; a post update only happens if its delivery
-  update did, and reports whether the post could start (it may have been cancelled meanwhile).
+  statement, returning what the publisher needs (and who the author is, to name them in the report);
+  a post update only happens if its delivery update did, and reports whether the post could start
+  (it may have been cancelled meanwhile).
 * :func:`record_published` marks deliveries published, appends the audit entries and, for posts
   with a single delivery, settles the post as published. Posts with several deliveries settle through
   the ORM path, which locks the post row (two siblings finishing at once must see each other).
@@ -33,12 +34,16 @@ WITH c AS (
     UPDATE posts SET state = 'publishing', updated_at = $3
     WHERE id IN (SELECT id FROM posts WHERE id IN (SELECT post_id FROM c) AND state IN ('scheduled', 'publishing')
                  ORDER BY id FOR UPDATE)
-    RETURNING id, text, media, origin
+    RETURNING id, text, media, origin, author_id
 )
 SELECT c.id, c.post_id, c.attempts, c.idempotency_key, a.platform, a.handle, a.credentials,
        p.text, p.media, p.origin, (p.id IS NOT NULL) AS started,
-       (SELECT count(*) FROM deliveries s WHERE s.post_id = c.post_id) AS siblings
+       (SELECT count(*) FROM deliveries s WHERE s.post_id = c.post_id) AS siblings,
+       m.name AS author,
+       (SELECT json_agg(json_build_array(i.adapter, i.external_id) ORDER BY i.id) FROM chat_identities i
+        WHERE i.member_id = p.author_id) AS author_chats
 FROM c JOIN social_accounts a ON a.id = c.account_id LEFT JOIN p ON p.id = c.post_id
+     LEFT JOIN members m ON m.id = p.author_id
 """
 
 RECORD_PUBLISHED_SINGLES = """
@@ -83,7 +88,7 @@ async def claim(delivery_ids: list[int], worker: str, now: datetime) -> list[dic
     out = []
     for row in rows:
         row = dict(row)
-        for key in ("media", "origin"):
+        for key in ("media", "origin", "author_chats"):
             if isinstance(row.get(key), str):
                 row[key] = json.loads(row[key])
         out.append(row)

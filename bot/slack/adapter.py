@@ -17,6 +17,7 @@ outcome follows as a message.
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
@@ -48,9 +49,17 @@ MAX_DEFER = 0.5
 DETACH_AFTER = 3.0  # seconds a runner waits for a command's replies to reach Slack before moving on
 
 
+# what Slack sends for a mention or a link typed in a slash command's text (the manifest's ``should_escape: true``)
+USER_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^>]*))?>")
+LINK = re.compile(r"<(?:(https?://[^|>]+)|mailto:([^|>]+))(?:\|[^>]*)?>")
+
+
 def typed_command(command: str, text: str) -> str:
-    """The text command a slash command stands for: ``/herald approve 12`` → ``/approve 12``."""
-    text = blocks.unescape(text).strip()
+    """The text command a slash command stands for: ``/herald approve 12`` → ``/approve 12``.
+
+    Links Slack escaped (``<https://x.com|x.com>``) are the URL again, as typed.
+    """
+    text = blocks.unescape(LINK.sub(lambda m: m.group(1) or m.group(2), text)).strip()
     if command.lower() == "/herald":
         if not text:
             return "/help"
@@ -251,7 +260,10 @@ class SlackAdapter:
         sender = await self.identities.sender(payload.user_id, payload.user_name)
         conversation = Conversation(ADAPTER, payload.channel_id)
         response_url = payload.response_url
-        text = typed_command(payload.command, payload.text)
+        raw = payload.text
+        if USER_MENTION.search(raw):
+            raw = await self.named(sender, raw)
+        text = typed_command(payload.command, raw)
         if text == "/draft":
             await self.open_draft(sender, conversation, payload.trigger_id, response_url)
             return
@@ -263,6 +275,19 @@ class SlackAdapter:
                 await self.show(sender, conversation, [denied], response_url=response_url)
                 return
         await self.run(sender, conversation, text, response_url=response_url, ephemeral=ops is not None)
+
+    async def named(self, sender: Sender, text: str) -> str:
+        """``<@U123|bob>`` → ``@bob``: each Slack user mentioned becomes a member (with that Slack identity)
+        if Herald doesn't know them yet, so ``/herald role add @bob approver`` works before bob ever used Herald.
+        """
+        await members.resolve(sender)  # the one typing first: a mentioned newcomer is never the first admin
+        found: dict[str, str] = {}
+        for match in USER_MENTION.finditer(text):
+            user, label = match.group(1), match.group(2) or ""
+            if user not in found:
+                member, _ = await members.resolve(await self.identities.sender(user, label))
+                found[user] = member.name
+        return USER_MENTION.sub(lambda m: "@" + found[m.group(1)], text)
 
     # -- /draft's modal ---------------------------------------------------------------------------------
 

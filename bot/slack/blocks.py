@@ -6,7 +6,8 @@ small-print context block (with its warnings in a section under it), each target
 (with that target's buttons in an actions block under it), its buttons as an actions block.
 A button's ``value`` is its text twin (``/approve 12``), so a click runs exactly what typing it would;
 its ``action_id`` is the button's (``herald.approve``), with ``.ask.<what>`` appended when the clicker
-must be asked something first (``herald.reject.ask.reason``).
+must be asked something first (``herald.reject.ask.reason``). A member the reply names (``@bob``) becomes
+a Slack mention (``<@U123>``) when Slack knows them.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from handlers.messages import Button, Preview, Reply, TargetStatus
+from handlers.messages import Button, Mention, Preview, Reply, TargetStatus, render_mentions
 
 Json = dict[str, Any]
 
@@ -31,6 +32,7 @@ HOME_BLOCKS = 100
 FALLBACK_LIMIT = 3000  # notification text; Slack accepts more, but nobody reads a 40k notification
 ACTIONS_BLOCK = "herald.actions"
 ASK_MARK = ".ask."
+ADAPTER = "slack"
 KIND_PREFIX = {"error": ":warning: ", "success": ":white_check_mark: "}
 STATUS_ICON = {"published": ":white_check_mark:", "failed": ":x:", "unknown": ":grey_question:", "missed": ":warning:"}
 
@@ -38,6 +40,16 @@ STATUS_ICON = {"published": ":white_check_mark:", "failed": ":x:", "unknown": ":
 def escape(text: str) -> str:
     """Slack's three control characters; blockquotes (``> …``) still render, as Slack stores them so."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _slack_mention(mention: Mention) -> str | None:
+    user = mention.on(ADAPTER)
+    return f"<@{user}>" if user else None
+
+
+def mentioned(text: str, mentions: tuple[Mention, ...]) -> str:
+    """Escaped ``text`` with the members it names as Slack mentions (where Slack knows them)."""
+    return render_mentions(escape(text), mentions, _slack_mention)
 
 
 def unescape(text: str) -> str:
@@ -71,8 +83,8 @@ def _truncate(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def text_sections(text: str, *, prefix: str = "") -> list[Json]:
-    escaped = prefix + escape(text)
+def text_sections(text: str, *, prefix: str = "", mentions: tuple[Mention, ...] = ()) -> list[Json]:
+    escaped = prefix + mentioned(text, mentions)
     pieces = _chunks(escaped, SECTION_LIMIT)
     return [{"type": "section", "text": {"type": "mrkdwn", "text": piece or " "}} for piece in pieces]
 
@@ -154,9 +166,12 @@ def button_element(button: Button, used: set[str]) -> Json:
 
 def reply_blocks(reply: Reply, *, block_prefix: str = "") -> list[Json]:
     """The blocks of one reply (without the 50-block cap; see :func:`message`)."""
-    blocks = text_sections(reply.text, prefix=KIND_PREFIX.get(reply.kind, ""))
+    blocks = text_sections(reply.text, prefix=KIND_PREFIX.get(reply.kind, ""), mentions=reply.mentions)
     fields = [
-        {"type": "mrkdwn", "text": _truncate(f"*{escape(f.label)}*\n{escape(f.value) or '–'}", FIELD_LIMIT)}
+        {
+            "type": "mrkdwn",
+            "text": _truncate(f"*{escape(f.label)}*\n{mentioned(f.value, reply.mentions) or '–'}", FIELD_LIMIT),
+        }
         for f in reply.fields
     ]
     for start in range(0, len(fields), FIELDS_PER_SECTION):
@@ -192,7 +207,8 @@ def message(reply: Reply) -> Message:
         actions = [b for b in blocks if b["type"] == "actions"]
         rest = [b for b in blocks if b["type"] != "actions"]
         blocks = rest[: MESSAGE_BLOCKS - len(actions)] + actions
-    return Message(text=_truncate(reply.text, FALLBACK_LIMIT), blocks=blocks)
+    text = render_mentions(reply.text, reply.mentions, _slack_mention)
+    return Message(text=_truncate(text, FALLBACK_LIMIT), blocks=blocks)
 
 
 def home_view(replies: list[Reply], *, empty: str) -> Json:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Iterable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tortoise.exceptions import IntegrityError
 
 from handlers import audit
 from handlers.context import Context
-from handlers.messages import Reply, Sender, info
+from handlers.messages import Mention, Reply, Sender, info
 from handlers.router import Router
 from models.errors import InvalidInput, NotFound
 from models.members import ADMIN_ROLE, ChatIdentity, Member, MemberRole
@@ -78,6 +79,28 @@ async def find_or_create(name: str) -> Member:
     return member
 
 
+async def mentions(people: Iterable[Member]) -> tuple[Mention, ...]:
+    """How a reply names ``people`` (``@name``), with who they are on each chat; one query for all."""
+    unique = {m.id: m for m in people}
+    if not unique:
+        return ()
+    rows = (
+        await ChatIdentity.filter(member_id__in=list(unique))
+        .order_by("id")
+        .values_list("member_id", "adapter", "external_id")
+    )
+    chats: dict[int, list[tuple[str, str]]] = {}
+    for member_id, adapter, external_id in rows:
+        chats.setdefault(int(member_id), []).append((str(adapter), str(external_id)))
+    return tuple(Mention(m.name, tuple(chats.get(m.id, ()))) for m in unique.values())
+
+
+async def mentions_named(names: Iterable[str]) -> tuple[Mention, ...]:
+    """:func:`mentions` of the members called ``names`` (names nobody has are left out)."""
+    wanted = sorted(set(names))
+    return await mentions(await Member.filter(name__in=wanted).order_by("name")) if wanted else ()
+
+
 async def with_role(role: str) -> list[Member]:
     ids = await MemberRole.filter(role=role).values_list("member_id", flat=True)
     return await Member.filter(id__in=list(ids)).order_by("name")
@@ -108,8 +131,8 @@ async def role_command(ctx: Context, args: str) -> list[Reply]:
         member = await find_or_create(name)
         _, created = await MemberRole.get_or_create(member=member, role=role)
         await audit.record("role.added", actor=ctx.member, member=member.name, role=role)
-        text = f"{member.name} is now {role}." if created else f"{member.name} was already {role}."
-        return [info(text)]
+        text = f"@{member.name} is now {role}." if created else f"@{member.name} was already {role}."
+        return [Reply(text=text, mentions=await mentions([member]))]
     member = await find(name)
     removed = await MemberRole.filter(member=member, role=role).delete()
     if role == ADMIN_ROLE and removed and not await MemberRole.exists(role=ADMIN_ROLE):

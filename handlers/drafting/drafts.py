@@ -13,10 +13,11 @@ from tortoise.transactions import in_transaction
 from handlers import audit
 from handlers.admin import accounts
 from handlers.context import Context
-from handlers.drafting.views import approval_card, awaited, when_text
+from handlers.drafting.views import approval_card, when_text
 from handlers.messages import Reply, info
 from handlers.notices import tell_card, tell_members
 from handlers.review import timers
+from handlers.review.asking import ask_awaited
 from handlers.review.policy import Policy, may_publish_directly, strictest
 from handlers.router import Router
 from handlers.text.commandline import parse_post_id, split_options
@@ -189,15 +190,7 @@ async def draft_command(ctx: Context, args: str) -> list[Reply]:
     )
     card = await approval_card(post, tz=ctx.tz)
     await tell_card(ctx.services, post, card, skip=ctx.conversation)
-    await tell_members(
-        ctx.services,
-        await awaited(post, policy),
-        Reply(
-            text=f"Post {post.id} by {ctx.member.name} needs your approval (level 1 of {policy.depth}).",
-            buttons=card.buttons,
-            post_id=post.id,
-        ),
-    )
+    await ask_awaited(ctx.services, post, policy)
     return [confirm, card]
 
 
@@ -322,16 +315,7 @@ async def edit_command(ctx: Context, args: str) -> list[Reply]:
     card = await approval_card(post, tz=ctx.tz)
     await tell_card(ctx.services, post, card, skip=ctx.conversation)
     if resubmit:
-        await tell_members(
-            ctx.services,
-            await awaited(post, policy),
-            Reply(
-                text=f"Post {post_id} by {ctx.member.name} (edited, v{post.version}) needs your approval "
-                f"(level 1 of {policy.depth}).",
-                buttons=card.buttons,
-                post_id=post_id,
-            ),
-        )
+        await ask_awaited(ctx.services, post, policy)
     note = " Approval starts again from level 1." if resubmit else ""
     return [info(f"Post {post_id} is now version {post.version}.{note}", ephemeral=True), card]
 

@@ -6,6 +6,7 @@ import re
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from handlers.admin.members import mentions
 from handlers.messages import Button, Field, Preview, Reply, TargetStatus
 from handlers.review.policy import Policy, policy_for
 from handlers.text.platforms import PlatformInfo, missing_media, platform, too_long
@@ -186,15 +187,17 @@ async def approval_card(post: Post, *, tz: ZoneInfo | None = None) -> Reply:
     tz = tz or ZoneInfo(author.timezone or "UTC")
     state = post.lifecycle_state
     approved_by: list[str] = []
+    named: list[Member] = [author]
     for level in range(1, policy.depth + 1):
         for d in await decisions_at(post, level):
             if d.decision == Decision.APPROVE:
-                approved_by.append(f"{d.approver.name} (level {level})" if policy.depth > 1 else d.approver.name)
+                approved_by.append(f"@{d.approver.name} (level {level})" if policy.depth > 1 else f"@{d.approver.name}")
+                named.append(d.approver)
     targets = await Delivery.filter(post_id=post.id).prefetch_related("account").order_by("id")
     fields = [
         Field("Targets", ", ".join(d.account.handle for d in targets)),
         Field("When", when_text(post, tz)),
-        Field("Author", author.name),
+        Field("Author", f"@{author.name}"),
     ]
     buttons: tuple[Button, ...] = ()
     if state == PostState.PENDING_APPROVAL:
@@ -203,7 +206,10 @@ async def approval_card(post: Post, *, tz: ZoneInfo | None = None) -> Reply:
         fields.append(Field("Approved by", ", ".join(approved_by) or "nobody yet"))
         waiting = await awaited(post, policy)
         current = policy.level(post.approval_level)
-        fields.append(Field("Awaiting", ", ".join(m.name for m in waiting) or f"{current.describe()} (nobody yet)"))
+        fields.append(
+            Field("Awaiting", ", ".join(f"@{m.name}" for m in waiting) or f"{current.describe()} (nobody yet)")
+        )
+        named.extend(waiting)
         buttons = decision_buttons(post.id)
     elif approved_by:
         fields.append(Field("Approved by", ", ".join(approved_by)))
@@ -212,7 +218,7 @@ async def approval_card(post: Post, *, tz: ZoneInfo | None = None) -> Reply:
         statuses = tuple(target_status(d, tz) for d in targets)
         buttons = outcome_buttons(post, targets)
     version = f" (v{post.version})" if post.version > 1 else ""
-    text = f"Post {post.id} by {author.name}{version} — {state.label}\n> {preview(post.text)}"
+    text = f"Post {post.id} by @{author.name}{version} — {state.label}\n> {preview(post.text)}"
     return Reply(
         text=text,
         fields=tuple(fields),
@@ -222,6 +228,7 @@ async def approval_card(post: Post, *, tz: ZoneInfo | None = None) -> Reply:
         kind="approval",
         previews=platform_previews(post, targets),
         statuses=statuses,
+        mentions=await mentions(named),
         extra={"rendered_at": datetime.now(UTC)},  # an adapter shows the newest render of a card, whatever arrives last
     )
 

@@ -18,8 +18,9 @@ from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from handlers import audit
+from handlers.admin.members import mentions
 from handlers.drafting.views import approval_card, card_ref
-from handlers.messages import Button, Conversation, Reply
+from handlers.messages import Button, Conversation, Mention, Reply
 from handlers.ports import Notifier
 from handlers.text.platforms import platform
 from models import crypto, hotpath
@@ -47,6 +48,16 @@ class Claimed:
     origin: Conversation | None
     siblings: int = 1  # deliveries of the same post (1: the post settles with this one)
     worker: str | None = None  # who holds the claim; a result from anyone else is stale
+    author: Mention | None = None  # the post's author, named in the report so they are told
+
+    @property
+    def subject(self) -> str:
+        """``Post 12 by @alice``: how a report starts."""
+        return f"Post {self.post_id}" + (f" by {self.author.token}" if self.author else "")
+
+    @property
+    def mentions(self) -> tuple[Mention, ...]:
+        return (self.author,) if self.author else ()
 
 
 async def claim_many(delivery_ids: list[int], *, worker: str, now: datetime) -> list[Claimed | None]:
@@ -103,6 +114,9 @@ def _claimed(row: dict[str, Any], worker: str) -> Claimed:
         origin=Conversation.from_json(row["origin"]) if row["origin"] else None,
         siblings=int(row["siblings"]),
         worker=worker,
+        author=Mention(str(row["author"]), tuple((str(a), str(i)) for a, i in row["author_chats"] or ()))
+        if row.get("author")
+        else None,
     )
 
 
@@ -115,7 +129,7 @@ async def _withdraw_claim(delivery_id: int, post_id: int) -> None:
 
 
 async def load(delivery_id: int) -> Claimed:
-    delivery = await Delivery.get(id=delivery_id).prefetch_related("account", "post")
+    delivery = await Delivery.get(id=delivery_id).prefetch_related("account", "post", "post__author")
     post = delivery.post
     return Claimed(
         delivery_id=delivery.id,
@@ -130,6 +144,7 @@ async def load(delivery_id: int) -> Claimed:
         origin=Conversation.from_json(post.origin) if post.origin else None,
         siblings=await Delivery.filter(post_id=post.id).count(),
         worker=delivery.claimed_by,
+        author=(await mentions([post.author]))[0],
     )
 
 
@@ -167,14 +182,14 @@ async def missed(delivery_ids: list[int], *, notifier: Notifier | None, grace: t
         dues = [r.due_at for r in rows if r.due_at is not None]
         when = min(dues).strftime("%Y-%m-%d %H:%M UTC") if dues else "earlier"
         text = (
-            f"Post {post_id} was due {when} but Herald wasn't running then (more than {minutes} min ago), so it "
+            f"{claims[0].subject} was due {when} but Herald wasn't running then (more than {minutes} min ago), so it "
             f"was not sent to {', '.join(c.handle for c in claims)}. Publish it now or pick a new time."
         )
         buttons = (
             Button("Publish now", f"/publish {post_id}", "primary"),
             Button("Reschedule", f"/schedule {post_id}", ask="when"),
         )
-        reply = Reply(text=text, buttons=buttons, post_id=post_id, kind="report")
+        reply = Reply(text=text, buttons=buttons, post_id=post_id, kind="report", mentions=claims[0].mentions)
         await tell(notifier, claims[0], reply, [c.delivery_id for c in claims], now=datetime.now(UTC))
 
 
@@ -404,9 +419,10 @@ async def mark_reported(delivery_ids: list[int], *, now: datetime) -> None:
 def report_published(claimed: Claimed, url: str) -> Reply:
     label = platform(claimed.platform).label
     return Reply(
-        text=f"Post {claimed.post_id} published to {claimed.handle} ({label}): {url}",
+        text=f"{claimed.subject} published to {claimed.handle} ({label}): {url}",
         post_id=claimed.post_id,
         kind="report",
+        mentions=claimed.mentions,
     )
 
 
@@ -415,7 +431,7 @@ def report_failed(claimed: Claimed, reason: str, *, unknown: bool) -> Reply:
     buttons: tuple[Button, ...]
     if unknown:
         text = (
-            f"Post {claimed.post_id} may or may not have reached {claimed.handle} ({label}): {reason} "
+            f"{claimed.subject} may or may not have reached {claimed.handle} ({label}): {reason} "
             "Check the account, then choose."
         )
         buttons = (
@@ -423,9 +439,9 @@ def report_failed(claimed: Claimed, reason: str, *, unknown: bool) -> Reply:
             Button("Republish", f"/republish {claimed.delivery_id}", "danger"),
         )
     else:
-        text = f"Post {claimed.post_id} failed on {claimed.handle} ({label}): {reason}"
+        text = f"{claimed.subject} failed on {claimed.handle} ({label}): {reason}"
         buttons = (Button("Retry", f"/retry {claimed.post_id}"),)
-    return Reply(text=text, buttons=buttons, post_id=claimed.post_id, kind="report")
+    return Reply(text=text, buttons=buttons, post_id=claimed.post_id, kind="report", mentions=claimed.mentions)
 
 
 REPORTED_STATES = [DeliveryState.PUBLISHED.value, DeliveryState.FAILED.value, DeliveryState.UNKNOWN.value]

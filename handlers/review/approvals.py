@@ -16,11 +16,13 @@ from dataclasses import dataclass, field
 from tortoise.transactions import in_transaction
 
 from handlers import audit
+from handlers.admin.members import mentions, mentions_named
 from handlers.context import Context
-from handlers.drafting.views import approval_card, awaited, decision_buttons, preview, summary_line, when_text
-from handlers.messages import Reply, info
+from handlers.drafting.views import approval_card, awaited, summary_line, when_text
+from handlers.messages import Conversation, Reply, info
 from handlers.notices import tell_card, tell_members, tell_origin
 from handlers.review import timers
+from handlers.review.asking import ask_awaited
 from handlers.review.policy import Policy, policy_for
 from handlers.router import Router
 from handlers.text.commandline import parse_post_id, split_options
@@ -246,61 +248,61 @@ def _verb(decision: Decision) -> str:
     }[decision]
 
 
-async def _tell_next_level(ctx: Context, post: Post, policy: Policy) -> None:
-    waiting = await awaited(post, policy)
-    text = (
-        f"Post {post.id} needs your approval (level {post.approval_level} of {policy.depth}), "
-        f"going out {when_text(post, ctx.tz)}.\n> {preview(post.text, 120)}"
-    )
-    buttons = decision_buttons(post.id)
-    await tell_members(ctx.services, waiting, Reply(text=text, buttons=buttons, post_id=post.id))
-
-
 async def _decision_replies(ctx: Context, outcome: Outcome, decision: Decision, reason: str | None) -> list[Reply]:
     post = outcome.post
     if outcome.repeated:
         return [info(f"You already {_PAST[decision]} post {post.id}; nothing changed.", ephemeral=True)]
     card = await approval_card(post, tz=ctx.tz)
     policy = await policy_for(post)
+    author = await Member.get(id=post.author_id)  # type: ignore[attr-defined]
+    named: list[Member] = [ctx.member, author]
+    also: set[str] = set()
     targets = ", ".join(f.value for f in card.fields if f.label == "Targets")
     edited = f" (after editing it to v{post.version})" if outcome.edited_diff else ""
+    me = f"@{ctx.member.name}"
     if outcome.state == PostState.SCHEDULED:
-        text = f"Post {post.id} approved by {ctx.member.name}{edited}; it goes to {targets} {_when(post, ctx)}."
+        rest = f" approved by {me}{edited}; it goes to {targets} {_when(post, ctx)}."
     elif outcome.state == PostState.PENDING_APPROVAL:
         level = policy.level(post.approval_level)
+        also = set(level.who.members)
         if outcome.restarted:
-            text = (
-                f"Post {post.id}: {ctx.member.name} edited it to v{post.version} and approved; approval starts "
+            rest = (
+                f": {me} edited it to v{post.version} and approved; approval starts "
                 f"again at level 1 of {policy.depth} ({level.describe()})."
             )
         elif outcome.levels_opened:
-            text = (
-                f"Post {post.id}: {ctx.member.name} approved{edited}; now at level {post.approval_level} of "
-                f"{policy.depth} ({level.describe()})."
+            rest = (
+                f": {me} approved{edited}; now at level {post.approval_level} of {policy.depth} ({level.describe()})."
             )
         else:
-            names = ", ".join(m.name for m in await awaited(post, policy))
-            text = (
-                f"Post {post.id}: {ctx.member.name} approved{edited}; "
-                f"level {post.approval_level} still waits for {names}."
-            )
+            waiting = await awaited(post, policy)
+            named.extend(waiting)
+            names = ", ".join(f"@{m.name}" for m in waiting)
+            rest = f": {me} approved{edited}; level {post.approval_level} still waits for {names}."
     else:
-        text = f"Post {post.id} {_PAST[decision]} by {ctx.member.name}: {reason}"
-    await tell_origin(ctx.services, post, Reply(text=text, post_id=post.id), skip=ctx.conversation)
+        rest = f" {_PAST[decision]} by {me}: {reason}"
+    people = await mentions(named) + await mentions_named(also - {m.name for m in named})
+    line = Reply(text=f"Post {post.id}{rest}", post_id=post.id, mentions=people)
+    # where the draft was made, the line names its author, so they are told of every decision
+    told = Reply(text=f"Post {post.id} by @{author.name}{rest}", post_id=post.id, mentions=people)
+    origin = Conversation.from_json(post.origin) if post.origin else None
+    if origin is None:
+        await tell_members(ctx.services, [author], told)
+    else:
+        await tell_origin(ctx.services, post, told, skip=ctx.conversation)
     await tell_card(ctx.services, post, card, skip=ctx.conversation)
     if outcome.edited_diff:
-        author = await Member.get(id=post.author_id)  # type: ignore[attr-defined]
-        note = f"{ctx.member.name} edited your post {post.id} (now v{post.version}):\n{outcome.edited_diff}"
-        await tell_members(ctx.services, [author], Reply(text=note, post_id=post.id))
+        note = f"{me} edited your post {post.id} (now v{post.version}):\n{outcome.edited_diff}"
+        await tell_members(ctx.services, [author], Reply(text=note, post_id=post.id, mentions=people))
         others = [m for m in outcome.earlier_approvers if m.id != ctx.member.id]
         changed = (
-            f"Post {post.id} changed after you approved it ({ctx.member.name} edited it to v{post.version}); "
+            f"Post {post.id} changed after you approved it ({me} edited it to v{post.version}); "
             "it needs approval again."
         )
-        await tell_members(ctx.services, others, Reply(text=changed, post_id=post.id))
+        await tell_members(ctx.services, others, Reply(text=changed, post_id=post.id, mentions=people))
     if outcome.state == PostState.PENDING_APPROVAL and (outcome.levels_opened or outcome.restarted):
-        await _tell_next_level(ctx, post, policy)
-    return [info(text), card]
+        await ask_awaited(ctx.services, post, policy)
+    return [told if origin == ctx.conversation else line, card]
 
 
 def _when(post: Post, ctx: Context) -> str:

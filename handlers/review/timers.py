@@ -17,10 +17,12 @@ from datetime import datetime, timedelta
 import structlog
 
 from handlers import audit
+from handlers.admin.members import mentions
 from handlers.context import Services
-from handlers.drafting.views import awaited, decision_buttons, preview
+from handlers.drafting.views import awaited, preview
 from handlers.messages import Button, Reply
 from handlers.notices import member_zone, tell_members, tell_origin
+from handlers.review import asking
 from handlers.review.policy import Policy, policy_for
 from handlers.timing.timeparse import format_local
 from models.errors import InvalidTransition
@@ -141,24 +143,29 @@ async def _remind(post: Post, timer: Timer, services: Services) -> None:
         to=[m.name for m in waiting],
         escalated=last,
     )
+    # whoever wasn't asked yet (given the role since, or the ask was lost) is asked now, with the buttons;
+    # the others were, so a reminder doesn't repeat them
+    fresh = {m.id for m in await asking.ask_awaited(services, post, policy)}
     for member in waiting:
+        if member.id in fresh:
+            continue
         when = due or format_local(post.due_at, member_zone(member, services))  # type: ignore[arg-type]
         text = (
             f"Reminder: post {post.id} is waiting for your approval (level {timer.level} of {policy.depth}, "
-            f"goes out {when}).\n> {preview(post.text, 120)}"
+            f"goes out {when}); the buttons are in my earlier message, or type /approve {post.id}."
+            f"\n> {preview(post.text, 120)}"
         )
-        buttons = decision_buttons(post.id)
-        await tell_members(services, [member], Reply(text=text, buttons=buttons, post_id=post.id))
+        await tell_members(services, [member], Reply(text=text, post_id=post.id))
     if last:
         admins = await Member.filter(
             id__in=list(await MemberRole.filter(role=ADMIN_ROLE).values_list("member_id", flat=True))
         ).order_by("name")
-        names = ", ".join(m.name for m in waiting)
+        names = ", ".join(f"@{m.name}" for m in waiting)
         text = (
             f"Escalation: post {post.id} still needs level {timer.level} of {policy.depth} "
             f"({policy.level(timer.level or 1).describe()}); waiting for {names}."
         )
-        await tell_members(services, admins, Reply(text=text, post_id=post.id))
+        await tell_members(services, admins, Reply(text=text, post_id=post.id, mentions=await mentions(waiting)))
 
 
 async def _reminders_sent(post: Post, level: int) -> int:

@@ -39,7 +39,7 @@ async def test_two_levels_by_clicks_edit_the_card_in_place(fake: FakeSlack) -> N
     async with harness(fake) as h:
         await two_levels(h)
         first = card_in(h, APPROVALS)
-        assert fields_of(first)["Level"] == "1 of 2" and fields_of(first)["Awaiting"] == "bob"
+        assert fields_of(first)["Level"] == "1 of 2" and fields_of(first)["Awaiting"] == "@bob"  # not in Slack yet
 
         assert (await h.click(first, "Approve", as_="bob")).status_code == 200
         await h.settle()
@@ -50,18 +50,19 @@ async def test_two_levels_by_clicks_edit_the_card_in_place(fake: FakeSlack) -> N
     final = card_in(h, APPROVALS)
     assert final.ts == first.ts and final.edits == 2  # one message, edited after each decision
     assert labels(final) == []  # final: no buttons left
-    assert fields_of(final)["Approved by"] == "bob (level 1), carol (level 2)"
-    assert fields_of(after_bob)["Level"] == "2 of 2" and fields_of(after_bob)["Awaiting"] == "carol"
+    assert fields_of(final)["Approved by"] == "<@U0BOB00001> (level 1), <@U0CAROL001> (level 2)"
+    assert fields_of(after_bob)["Level"] == "2 of 2" and fields_of(after_bob)["Awaiting"] == "@carol"
     # decisions are thread replies under the card, where they were clicked
     thread = [m.text for m in fake.messages_in(APPROVALS, thread_ts=first.ts)]
     assert thread == [
-        "Post 1: bob approved; now at level 2 of 2 (@carol).",
+        "Post 1: <@U0BOB00001> approved; now at level 2 of 2 (@carol).",
         thread[1],
-    ] and thread[1].startswith("Post 1 approved by carol; it goes to demo at ")
-    # the card where the draft was made is kept up to date too, and the decisions are told there
+    ] and thread[1].startswith("Post 1 approved by <@U0CAROL001>; it goes to demo at ")
+    # the card where the draft was made is kept up to date too, and the decisions are told there, to alice
     origin = card_in(h, GENERAL)
     assert origin.edits == 2 and labels(origin) == []
-    assert [m.text for m in fake.messages_in(GENERAL) if m.text in thread] == thread
+    told = [m.text for m in fake.messages_in(GENERAL, thread_ts=origin.ts)]
+    assert told == [line.replace("Post 1", "Post 1 by <@U0ALICE001>", 1) for line in thread]
     refs = await ChatMessageRef.filter(ref="post:1:approval").order_by("channel").values_list("channel", flat=True)
     assert refs == [APPROVALS, GENERAL]
 
@@ -121,9 +122,11 @@ async def test_reject_asks_for_a_reason_in_a_modal(fake: FakeSlack) -> None:
     assert empty.json() == {"response_action": "errors", "errors": {"answer": "Please fill this in."}}
     assert (submitted.status_code, submitted.text) == (200, "")
     final = card_in(h, APPROVALS)
-    assert labels(final) == [] and final.text.startswith("Post 1 by alice — rejected")
+    assert labels(final) == [] and final.text.startswith("Post 1 by <@U0ALICE001> — rejected")
     assert "State" not in fields_of(final)  # the header says it
-    assert [m.text for m in fake.messages_in(APPROVALS, thread_ts=card.ts)] == ["Post 1 rejected by bob: off-brand"]
+    assert [m.text for m in fake.messages_in(APPROVALS, thread_ts=card.ts)] == [
+        "Post 1 rejected by <@U0BOB00001>: off-brand"
+    ]
 
 
 async def test_an_answer_the_core_refuses_stays_in_the_modal(fake: FakeSlack) -> None:
@@ -214,4 +217,4 @@ async def test_app_home_shows_what_awaits_me(fake: FakeSlack) -> None:
     assert fields_of(card_in(h, APPROVALS))["Level"] == "2 of 2"
     assert len(fake.calls("views.publish")) == 2  # refreshed after the click
     dm = [c.args["text"] for c in fake.calls("chat.postMessage") if c.args["channel"] == user_id("bob")]
-    assert "Post 1: bob approved; now at level 2 of 2 (@carol)." in dm
+    assert "Post 1: <@U0BOB00001> approved; now at level 2 of 2 (@carol)." in dm

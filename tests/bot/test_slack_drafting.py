@@ -120,7 +120,7 @@ async def test_submit_closes_the_modal_and_posts_the_card(fake: FakeSlack) -> No
     assert (post.text, post.due_at) == ("Launch day!\nSecond line", due)
     (card,) = h.cards(GENERAL)
     assert labels(card) == ["Approve", "Request changes", "Reject"]
-    assert card.text.startswith("Post 1 by alice — awaiting approval")  # no version until there is a second
+    assert card.text.startswith("Post 1 by <@U0ALICE001> — awaiting approval")  # no version until there is a second
     (confirm,) = fake.calls("chat.postEphemeral")
     assert confirm.args["user"] == user_id("alice")
     assert confirm.args["text"].startswith("Post 1 is waiting for approval (level 1 of 1")
@@ -141,7 +141,7 @@ async def test_draft_with_text_skips_the_modal(fake: FakeSlack) -> None:
     (card,) = h.cards(GENERAL)
     fields = fields_of(card)
     assert fields["When"].endswith(("CET", "CEST")) and " 09:00 " in fields["When"]
-    assert (fields["Targets"], fields["Author"], fields["Awaiting"]) == ("demo", "alice", "bob")
+    assert (fields["Targets"], fields["Author"], fields["Awaiting"]) == ("demo", "<@U0ALICE001>", "@bob")
 
 
 async def test_the_card_previews_each_target_platform(fake: FakeSlack) -> None:

@@ -31,7 +31,7 @@ def test_herald_run_serves_slack_and_publishes_in_process(tmp_path: Path) -> Non
             slack.until("the card", lambda: len(fake.messages_in(GENERAL)) == 3, proc.log)
             card = slack.card(GENERAL)
             slack.click(card, "Approve", as_="bob")
-            link = "Post 1 published to demo (Dry run): https://dryrun.invalid/demo/dry-1"
+            link = "Post 1 by <@U0ALICE001> published to demo (Dry run): https://dryrun.invalid/demo/dry-1"
             slack.until(
                 "the link", lambda: link in [m.text for m in fake.messages_in(GENERAL, thread_ts=card.ts)], proc.log
             )

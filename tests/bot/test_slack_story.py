@@ -169,7 +169,7 @@ def test_draft_modal_two_level_approval_publish_and_thread_reply(
             # carol approves level 2: the post goes out now, from the worker process
             slack.click(slack.card(APPROVALS), "Approve", as_="carol")
             origin = slack.card(GENERAL)
-            link = "Post 1 published to demo (Dry run): https://dryrun.invalid/demo/dry-1"
+            link = "Post 1 by <@U0ALICE001> published to demo (Dry run): https://dryrun.invalid/demo/dry-1"
             slack.until(
                 "the published report",
                 lambda: link in [m.text for m in fake.messages_in(GENERAL, thread_ts=origin.ts)],
@@ -178,9 +178,12 @@ def test_draft_modal_two_level_approval_publish_and_thread_reply(
             for channel in (APPROVALS, GENERAL):  # the worker edits the card where it is shown
                 slack.until(
                     f"the published card in {channel}",
-                    lambda channel=channel: slack.card(channel).text.startswith("Post 1 by alice — published"),
+                    lambda channel=channel: slack.card(channel).text.startswith("Post 1 by <@U0ALICE001> — published"),
                     logs,
                 )
+            final = slack.card(APPROVALS)
+            assert final.ts == card.ts
+            assert fields_of(final)["Approved by"] == "<@U0BOB00001> (level 1), <@U0CAROL001> (level 2)"
             slack.until(
                 "the decisions and the report",
                 lambda: len(fake.messages_in(APPROVALS, thread_ts=card.ts)) == 3,
@@ -197,10 +200,10 @@ def test_draft_modal_two_level_approval_publish_and_thread_reply(
                     ":white_check_mark: *demo (Dry run)* — published: https://dryrun.invalid/demo/dry-1"
                 )
             approvals_thread = [m.text for m in fake.messages_in(APPROVALS, thread_ts=card.ts)]
-            assert approvals_thread[0] == "Post 1: bob approved; now at level 2 of 2 (@carol)."
+            assert approvals_thread[0] == "Post 1: <@U0BOB00001> approved; now at level 2 of 2 (@carol)."
             # the web process says carol's decision, the worker the outcome it caused: in that order, in every
             # thread (the pacer in Redis keeps the slot the decision booked before the commit)
-            assert approvals_thread[1:] == ["Post 1 approved by carol; it goes to demo now.", link]
+            assert approvals_thread[1:] == ["Post 1 approved by <@U0CAROL001>; it goes to demo now.", link]
             assert [m.text for m in fake.messages_in(GENERAL, thread_ts=origin.ts)][-1] == link
             reports = [c for c in fake.calls("chat.postMessage") if c.args.get("text") == link]
             assert [(r.args["channel"], r.args["thread_ts"]) for r in reports] == [

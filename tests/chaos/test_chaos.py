@@ -209,7 +209,8 @@ def test_rate_limited_retry_after_is_honoured_then_published(failures: tuple[Sta
     waited = records[0].received_at - scenario.post.due_at.timestamp()
     assert 3.0 <= waited < 15.0, f"the retry came {waited:.2f} s after the due time; Retry-After said 3 s"
     assert report_texts(stack, scenario.post) == [
-        f"Post {scenario.post.post_id} published to rate-limit (Fake platform): {scenario.platform.url}/@herald/1"
+        f"Post {scenario.post.post_id} by @chaos published to rate-limit (Fake platform): "
+        f"{scenario.platform.url}/@herald/1"
     ]
 
 
@@ -220,7 +221,7 @@ def test_server_error_is_retried_then_published(failures: tuple[Stack, dict[str,
     assert (state, attempts, len(scenario.platform.records())) == ("published", 2, 1), stack.logs()
     assert scenario.platform.state()["attempts"] == 2
     [report] = report_texts(stack, scenario.post)
-    assert report.startswith(f"Post {scenario.post.post_id} published to server-error (")
+    assert report.startswith(f"Post {scenario.post.post_id} by @chaos published to server-error (")
 
 
 def test_rejected_post_fails_with_the_platform_reason_and_is_not_retried(
@@ -234,7 +235,7 @@ def test_rejected_post_fails_with_the_platform_reason_and_is_not_retried(
     time.sleep(2 * FAILURE_TUNING.requeue_after)  # past any requeue window: nothing is sent again
     assert scenario.platform.state()["attempts"] == 1
     [report] = report_texts(stack, scenario.post)
-    assert f"Post {scenario.post.post_id} failed on reject (" in report
+    assert f"Post {scenario.post.post_id} by @chaos failed on reject (" in report
     assert "Validation failed: Text can't be blank" in report
 
 
@@ -251,7 +252,7 @@ def test_hang_without_idempotency_key_becomes_unknown_reported_once_and_never_re
     assert scenario.platform.state()["attempts"] == 1, "the platform without idempotency was called again"
     reports = report_texts(stack, scenario.post)
     assert len(reports) == 1, f"reported {len(reports)} times: {reports}"
-    assert reports[0].startswith(f"Post {scenario.post.post_id} may or may not have reached hang-nokey (")
+    assert reports[0].startswith(f"Post {scenario.post.post_id} by @chaos may or may not have reached hang-nokey (")
 
 
 def test_hang_on_idempotent_platform_is_retried_with_the_same_key_and_published_once(

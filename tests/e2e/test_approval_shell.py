@@ -47,17 +47,17 @@ EXPECTED = [
     "level 2 of 2: all of @carol and @dan (now: carol, dan)",
     "Post 1 is waiting for approval (level 1 of 2: anyone with role editor)",
     "! Level 1 of post 1 needs anyone with role editor.",
-    "Post 1: bob approved (after editing it to v2); now at level 2 of 2 (all of @carol and @dan).",
-    "herald (to alice)> bob edited your post 1 (now v2):",
-    "herald (to carol)> Post 1 needs your approval (level 2 of 2)",
+    "Post 1 by @alice: @bob approved (after editing it to v2); now at level 2 of 2 (all of @carol and @dan).",
+    "herald (to alice)> @bob edited your post 1 (now v2):",
+    "herald (to carol)> Post 1 by @alice (v2) needs your approval (level 2 of 2)",
     "! Level 2 of post 1 needs all of @carol and @dan.",
-    "Post 1: carol approved; level 2 still waits for dan.",
-    "Post 1 sent back for changes by dan: say which product",
+    "Post 1 by @alice: @carol approved; level 2 still waits for @dan.",
+    "Post 1 by @alice sent back for changes by @dan: say which product",
     "Post 1 is now version 3. Approval starts again from level 1.",
     "herald (to carol)> Post 1 changed after you approved version 2 (alice edited it to v3)",
-    "Post 1 approved by dan; it goes to acme now.",
+    "Post 1 by @alice approved by @dan; it goes to acme now.",
     "You already approved post 1; nothing changed.",
-    "Post 1 published to acme (Dry run): https://dryrun.invalid/acme/dry-1",
+    "Post 1 by @alice published to acme (Dry run): https://dryrun.invalid/acme/dry-1",
     "decision.request_changes (level 2) v2: say which product",
 ]
 
@@ -65,7 +65,7 @@ EXPECTED = [
 def check(out: str) -> None:
     position = 0
     for sentence in EXPECTED:
-        found = out.find(sentence, position if sentence.startswith("Post 1 published") else 0)
+        found = out.find(sentence, position if sentence.startswith("Post 1 by @alice published") else 0)
         assert found >= 0, f"missing: {sentence}\n---\n{out}"
     assert "Something went wrong" not in out
 

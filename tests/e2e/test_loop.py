@@ -30,11 +30,11 @@ SECRET = "e2e-secret-key-0123456789"
 def assert_published(out: str) -> None:
     assert "Post 1 is waiting for approval" in out
     assert "[Approve: /approve 1]" in out
-    assert "Post 1 approved by bob; it goes to demo now." in out
-    assert "Post 1 published to demo (Dry run): https://dryrun.invalid/demo/dry-1" in out
-    assert out.index("approved by bob") < out.index("published to demo")
+    assert "Post 1 by @alice approved by @bob; it goes to demo now." in out
+    assert "Post 1 by @alice published to demo (Dry run): https://dryrun.invalid/demo/dry-1" in out
+    assert out.index("approved by @bob") < out.index("published to demo")
     # then the card again, saying how it went (written by whichever process published)
-    card = out.index("(updated) Post 1 by alice — published")
+    card = out.index("(updated) Post 1 by @alice — published")
     assert card > out.index("published to demo")
     assert "demo (Dry run) — published: https://dryrun.invalid/demo/dry-1" in out[card:]
 
@@ -71,7 +71,7 @@ def test_shell_keeps_going_after_bad_input(tmp_path: Path) -> None:
         "! There is no account called ghost; /account list shows them.",
         "! You can't approve your own post.",
         "! You can't reject your own post.",
-        "Post 1 rejected by bob: off-brand",
+        "Post 1 by @alice rejected by @bob: off-brand",
         "! Post 1 was rejected by bob, so it can't be approved.",
     ):
         assert sentence in out, sentence

@@ -36,13 +36,14 @@ async def test_the_issue_example_two_levels(chat: Chat) -> None:
     assert chat.errors == [
         "Level 1 of post 1 was already approved by bob. Level 2 of post 1 needs all of @carol and @dan."
     ]
-    assert "level 2 still waits for dan" in await chat.say("/approve 1", as_="carol")
+    assert "level 2 still waits for @dan" in await chat.say("/approve 1", as_="carol")
     assert (await Post.get(id=1)).state == PostState.PENDING_APPROVAL
-    assert "Post 1 approved by dan; it goes to demo now." in await chat.say("/approve 1", as_="dan")
+    assert "Post 1 by @frank approved by @dan; it goes to demo now." in await chat.say("/approve 1", as_="dan")
     card = chat.last[-1]
     assert card.buttons == ()
     assert (
-        dict((f.label, f.value) for f in card.fields)["Approved by"] == "bob (level 1), carol (level 2), dan (level 2)"
+        dict((f.label, f.value) for f in card.fields)["Approved by"]
+        == "@bob (level 1), @carol (level 2), @dan (level 2)"
     )
     assert "published to demo" in await chat.publish_due()
 
@@ -51,10 +52,10 @@ async def test_card_shows_level_progress_and_who_is_awaited(chat: Chat) -> None:
     await two_levels(chat)
     await chat.say("/draft --to demo Hi", as_="frank")
     fields = dict((f.label, f.value) for f in chat.last[-1].fields)
-    assert (fields["Level"], fields["Awaiting"], fields["Approved by"]) == ("1 of 2", "bob, erin", "nobody yet")
+    assert (fields["Level"], fields["Awaiting"], fields["Approved by"]) == ("1 of 2", "@bob, @erin", "nobody yet")
     await chat.say("/approve 1", as_="bob")
     fields = dict((f.label, f.value) for f in chat.last[-1].fields)
-    assert (fields["Level"], fields["Awaiting"]) == ("2 of 2", "carol, dan")
+    assert (fields["Level"], fields["Awaiting"]) == ("2 of 2", "@carol, @dan")
     assert chat.last[-1].ref == "post:1:approval"  # same identity: the adapter edits it in place
 
 
@@ -114,7 +115,7 @@ async def test_no_self_approval_and_one_level_per_member(chat: Chat) -> None:
     assert chat.errors == [
         "You already approved post 1 at level 1; level 2 needs someone else (anyone with role editor)."
     ]
-    assert "approved by erin" in await chat.say("/approve 1", as_="erin")
+    assert "approved by @erin" in await chat.say("/approve 1", as_="erin")
     assert await ApprovalDecision.filter(post_id=1).count() == 2
 
 
@@ -125,8 +126,8 @@ async def test_all_level_counts_earlier_level_approvers_as_approved(chat: Chat) 
     await chat.say("/draft --to demo Hi", as_="frank")
     await chat.say("/approve 1", as_="carol")  # carol approves level 1 as an editor
     fields = dict((f.label, f.value) for f in chat.last[-1].fields)
-    assert fields["Awaiting"] == "dan"  # she already signed this version
-    assert "approved by dan" in await chat.say("/approve 1", as_="dan")
+    assert fields["Awaiting"] == "@dan"  # she already signed this version
+    assert "approved by @dan" in await chat.say("/approve 1", as_="dan")
 
 
 async def test_request_changes_and_reject_need_a_reason_and_tell_the_author(chat: Chat) -> None:
@@ -134,7 +135,7 @@ async def test_request_changes_and_reject_need_a_reason_and_tell_the_author(chat
     await chat.say("/draft --to demo Helo", as_="frank")
     await chat.say("/changes 1", as_="bob")
     assert chat.errors == ["Please say why: /changes 1 REASON."]
-    assert "Post 1 sent back for changes by bob: typo in the first word" in await chat.say(
+    assert "Post 1 by @frank sent back for changes by @bob: typo in the first word" in await chat.say(
         "/changes 1 typo in the first word", as_="bob"
     )
     await chat.say("/approve 1", as_="erin")
@@ -143,7 +144,7 @@ async def test_request_changes_and_reject_need_a_reason_and_tell_the_author(chat
     assert (await Post.get(id=1)).state == PostState.PENDING_APPROVAL
     await chat.say("/reject 1", as_="erin")
     assert chat.errors == ["Please say why: /reject 1 REASON."]
-    assert "Post 1 rejected by erin: off-brand" in await chat.say("/reject 1 off-brand", as_="erin")
+    assert "Post 1 by @frank rejected by @erin: off-brand" in await chat.say("/reject 1 off-brand", as_="erin")
     for command in ("/approve 1", "/edit 1 Again", "/withdraw 1"):
         await chat.say(command, as_="frank" if command != "/approve 1" else "bob")
         assert len(chat.errors) == 1 and "rejected" in chat.errors[0], (command, chat.errors)
@@ -171,18 +172,18 @@ async def test_approver_edits_and_approves_in_one_step(chat: Chat) -> None:
     await two_levels(chat)
     await chat.say("/draft --to demo Helo world", as_="frank")
     text = await chat.say("/approve 1 --text Hello world", as_="bob")
-    assert "bob approved (after editing it to v2); now at level 2 of 2" in text
+    assert "@bob approved (after editing it to v2); now at level 2 of 2" in text
     post = await Post.get(id=1)
     assert (post.text, post.version, post.approval_level) == ("Hello world", 2, 2)
     notes = [r.text for r in await chat.dms("frank")]
-    assert any("bob edited your post 1 (now v2)" in t and "+Hello world" in t for t in notes), notes
+    assert any("@bob edited your post 1 (now v2)" in t and "+Hello world" in t for t in notes), notes
     # at level 2 the edit goes back to level 1, with the editor's level-2 approval kept
     await chat.say("/approve 1 --text Hello, world", as_="carol")
     post = await Post.get(id=1)
     assert (post.version, post.approval_level) == (3, 1)
     assert "now at level 2 of 2" in await chat.say("/approve 1", as_="erin")
     fields = dict((f.label, f.value) for f in chat.last[-1].fields)
-    assert fields["Awaiting"] == "dan"  # carol's approval of v3 at level 2 counts
+    assert fields["Awaiting"] == "@dan"  # carol's approval of v3 at level 2 counts
     await chat.say("/approve 1", as_="dan")
     assert (await Post.get(id=1)).state == PostState.SCHEDULED
 
@@ -253,7 +254,7 @@ async def test_reminders_twice_per_level_then_escalation(chat: Chat) -> None:
     assert len(await chat.dms("bob")) == 1
     escalation = [r.text for r in await chat.dms("alice")]
     assert escalation == [
-        "Escalation: post 1 still needs level 1 of 2 (anyone with role editor); waiting for bob, erin."
+        "Escalation: post 1 still needs level 1 of 2 (anyone with role editor); waiting for @bob, @erin."
     ]
     chat.clock.advance(hours=1)  # the 1h-before-due reminder: already two at this level
     await chat.publish_due()

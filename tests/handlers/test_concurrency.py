@@ -27,7 +27,7 @@ async def test_fifty_concurrent_approvals_advance_once(pg_db: str) -> None:
     answers = await asyncio.gather(*(approve(n) for n in approvers))
     winners = [a for a in answers if "approved by" in a and "already" not in a]
     assert len(winners) == 1, answers
-    winner = winners[0].split("approved by ")[1].split(";")[0]
+    winner = winners[0].split("approved by @")[1].split(";")[0]
     losers = [a for a in answers if a not in winners]
     assert len(losers) == 49
     assert all(a == f"Post 1 was already approved by {winner}." for a in losers), set(losers)
@@ -74,7 +74,7 @@ async def test_fifty_editors_race_on_level_one_of_two(pg_db: str) -> None:
     answers = await asyncio.gather(*(approve(n) for n in editors))
     advanced = [a for a in answers if "now at level 2 of 2" in a]
     assert len(advanced) == 1, answers
-    winner = advanced[0].split(": ")[1].split(" approved")[0]
+    winner = advanced[0].split(": @")[1].split(" approved")[0]
     expected = f"Level 1 of post 1 was already approved by {winner}. Level 2 of post 1 needs @carol."
     assert [a for a in answers if a not in advanced] == [expected] * 49
     post = await Post.get(id=1)

@@ -9,7 +9,7 @@ from tests.auxil.chat import Chat
 
 async def setup_team(chat: Chat) -> None:
     assert "Added" in await chat.say("/account add dryrun demo")
-    assert "bob is now approver" in await chat.say("/role add bob approver")
+    assert "@bob is now approver" in await chat.say("/role add bob approver")
 
 
 async def test_issue_script_publishes_after_approval(chat: Chat) -> None:
@@ -23,11 +23,11 @@ async def test_issue_script_publishes_after_approval(chat: Chat) -> None:
     assert await chat.publish_due() == ""
 
     text = await chat.say("/approve 1", as_="bob")
-    assert "Post 1 approved by bob; it goes to demo now." in text
+    assert "Post 1 by @alice approved by @bob; it goes to demo now." in text
     assert chat.last[-1].buttons == ()  # final: the buttons are gone
 
     reports = await chat.publish_due()
-    assert reports == "Post 1 published to demo (Dry run): https://dryrun.invalid/demo/dry-1"
+    assert reports == "Post 1 by @alice published to demo (Dry run): https://dryrun.invalid/demo/dry-1"
     post = await Post.get(id=1)
     assert post.state == PostState.PUBLISHED
     delivery = await Delivery.get(post_id=1)
@@ -83,7 +83,7 @@ async def test_rejected_post_cannot_be_approved(chat: Chat) -> None:
     await chat.say("/draft --to demo Nope")
     await chat.say("/reject 1", as_="bob")
     assert chat.errors == ["Please say why: /reject 1 REASON."]
-    assert "Post 1 rejected by bob: off-brand" in await chat.say("/reject 1 off-brand", as_="bob")
+    assert "Post 1 by @alice rejected by @bob: off-brand" in await chat.say("/reject 1 off-brand", as_="bob")
     await chat.say("/approve 1", as_="dan")
     assert chat.errors == ["Post 1 was rejected by bob, so it can't be approved."]
     assert await chat.publish_due() == ""
@@ -103,7 +103,7 @@ async def test_repeated_click_is_idempotent(chat: Chat) -> None:
 async def test_changes_requested_then_edit_goes_back_to_approval(chat: Chat) -> None:
     await setup_team(chat)
     await chat.say("/draft --to demo Helo")
-    assert "sent back for changes by bob: typo" in await chat.say("/changes 1 typo", as_="bob")
+    assert "sent back for changes by @bob: typo" in await chat.say("/changes 1 typo", as_="bob")
     assert (await Post.get(id=1)).state == PostState.CHANGES_REQUESTED
     await chat.say("/edit 1 Hello", as_="bob")
     assert chat.errors == ["Only the author can edit post 1."]

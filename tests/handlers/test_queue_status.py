@@ -127,7 +127,7 @@ async def test_a_quiet_queue_and_what_the_engine_itself_records(chat: Chat) -> N
         await chat.say("/queue")  # bare /queue is the status too
     )
     chat.clock.advance(minutes=90)
-    assert "Post 1 published" in await chat.publish_due()
+    assert "Post 1 by @alice published" in await chat.publish_due()
     chat.clock.advance(minutes=59)
     status = await chat.say("/queue status")
     assert "Scheduled: nothing ahead." in status

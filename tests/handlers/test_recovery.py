@@ -56,7 +56,7 @@ async def test_permanent_failure_is_reported_and_retry_publishes(chat: Chat) -> 
     publisher = Scripted([Rejected("Fake said: Validation failed: duplicate status.")])
     await approved_post(chat, publisher)
     report = await chat.publish_due()
-    assert report == "Post 1 failed on demo (Dry run): Fake said: Validation failed: duplicate status."
+    assert report == "Post 1 by @alice failed on demo (Dry run): Fake said: Validation failed: duplicate status."
     last = await OutboxMessage.all().order_by("-id").first()
     assert last is not None and last.payload["buttons"][0][:2] == ["Retry", "/retry 1"]
     assert (await Post.get(id=1)).state == PostState.FAILED
@@ -65,7 +65,7 @@ async def test_permanent_failure_is_reported_and_retry_publishes(chat: Chat) -> 
     await chat.say("/retry 1", as_="bob")
     assert chat.errors == ["Only the author of post 1 or an admin can do that."]
     assert "will be published again to 1 account(s)" in await chat.say("/retry 1")
-    assert await chat.publish_due() == "Post 1 published to demo (Dry run): https://example.invalid/42"
+    assert await chat.publish_due() == "Post 1 by @alice published to demo (Dry run): https://example.invalid/42"
     assert (await Post.get(id=1)).state == PostState.PUBLISHED
     assert len(publisher.calls) == 2
 
@@ -88,7 +88,7 @@ async def test_unknown_outcome_asks_a_human_then_verify(chat: Chat) -> None:
     publisher = Scripted([OutcomeUnknown("Fake didn't answer within 10 seconds.")])
     await approved_post(chat, publisher)
     report = await chat.publish_due()
-    assert report.startswith("Post 1 may or may not have reached demo (Dry run): Fake didn't answer")
+    assert report.startswith("Post 1 by @alice may or may not have reached demo (Dry run): Fake didn't answer")
     delivery = await Delivery.get(post_id=1)
     assert delivery.state == DeliveryState.UNKNOWN
     chat.clock.advance(hours=1)
@@ -143,7 +143,7 @@ async def test_post_due_during_an_outage_beyond_grace_is_missed_then_published_o
     await chat.say("/approve 1", as_="bob")
     chat.clock.advance(hours=1, minutes=16)  # Herald was down from before 1h until now
     report = await chat.publish_due()
-    assert "Post 1 was due" in report and "Herald wasn't running then (more than 15 min ago)" in report
+    assert "Post 1 by @alice was due" in report and "Herald wasn't running then (more than 15 min ago)" in report
     assert "Publish it now or pick a new time." in report
     assert (await Post.get(id=1)).state == PostState.MISSED
     assert (await Delivery.get(post_id=1)).state == DeliveryState.MISSED

@@ -190,15 +190,15 @@ async def test_approved_once_then_each_run_goes_out_at_its_local_time_across_dst
         "09:00 (Europe/Berlin); next run Sat 27 Mar 2027 08:00 UTC."
     )
     assert await Post.all().count() == 1  # nothing is created for runs before approval
-    assert "Post 1 approved by bob; it goes to demo at Sat 27 Mar 2027 08:00 UTC." in await chat.say(
+    assert "Post 1 by @alice approved by @bob; it goes to demo at Sat 27 Mar 2027 08:00 UTC." in await chat.say(
         "/approve 1", as_="bob"
     )
     assert (
         await published_at(chat, at(2027, 3, 27, 8))
-        == "Post 2 published to demo (Dry run): https://dryrun.invalid/demo/dry-2"
+        == "Post 2 by @alice published to demo (Dry run): https://dryrun.invalid/demo/dry-2"
     )
-    assert "Post 3 published to demo" in await published_at(chat, at(2027, 3, 28, 7))  # 09:00 CEST
-    assert "Post 4 published to demo" in await published_at(chat, at(2027, 3, 29, 7))
+    assert "Post 3 by @alice published to demo" in await published_at(chat, at(2027, 3, 28, 7))  # 09:00 CEST
+    assert "Post 4 by @alice published to demo" in await published_at(chat, at(2027, 3, 29, 7))
     assert await ApprovalDecision.all().count() == 1
     template = await Post.get(id=1)
     assert (template.state, template.due_at) == (PostState.SCHEDULED, at(2027, 3, 30, 7))
@@ -272,7 +272,7 @@ async def test_pause_withdraws_the_next_run_and_resume_starts_after_now(chat: Ch
     assert await chat.say("/cron resume 1") == "Series 1 runs again; next run Wed 6 Jan 2027 09:00 UTC."
     await chat.say("/cron resume 1")
     assert chat.errors == ["Series 1 isn't paused."]
-    assert "Post 3 published to demo" in await published_at(chat, at(2027, 1, 6, 9))
+    assert "Post 3 by @alice published to demo" in await published_at(chat, at(2027, 1, 6, 9))
 
 
 async def test_skip_says_which_run_and_the_next_one_goes_out(chat: Chat) -> None:
@@ -284,9 +284,9 @@ async def test_skip_says_which_run_and_the_next_one_goes_out(chat: Chat) -> None
     )
     chat.clock.current = at(2027, 1, 4, 9)
     assert await chat.publish_due() == ""
-    assert "Post 3 published to demo" in await published_at(chat, at(2027, 1, 5, 9))
+    assert "Post 3 by @alice published to demo" in await published_at(chat, at(2027, 1, 5, 9))
     # a skipped run doesn't count: two runs still go out
-    assert "Post 4 published to demo" in await published_at(chat, at(2027, 1, 6, 9))
+    assert "Post 4 by @alice published to demo" in await published_at(chat, at(2027, 1, 6, 9))
     await chat.say("/cron skip 1")
     assert chat.errors == ["Series 1 has no next run to skip."]
 
@@ -323,7 +323,7 @@ async def test_withdrawing_or_cancelling_the_series_stops_its_future_runs(chat: 
 async def test_a_rejected_series_never_runs(chat: Chat) -> None:
     await team(chat, at(2027, 1, 4, 6))
     await chat.say('/draft --to demo --every "every day 09:00" Tip')
-    assert "Post 1 rejected by bob: off-brand" in await chat.say("/reject 1 off-brand", as_="bob")
+    assert "Post 1 by @alice rejected by @bob: off-brand" in await chat.say("/reject 1 off-brand", as_="bob")
     chat.clock.current = at(2027, 1, 5, 9)
     assert await chat.publish_due() == ""
     assert await Post.all().count() == 1
@@ -339,7 +339,7 @@ async def test_a_series_goes_to_every_target_and_a_direct_edit_replaces_the_wait
     assert "Post 1 is now version 2." in await chat.say("/edit 1 Second text")  # direct: no approval again
     assert (await Post.get(id=2)).state == PostState.CANCELLED
     reports = await published_at(chat, at(2027, 1, 4, 9))
-    assert "Post 3 published to demo" in reports and "Post 3 published to news" in reports
+    assert "Post 3 by @alice published to demo" in reports and "Post 3 by @alice published to news" in reports
     assert (await Post.get(id=3)).text == "Second text"
 
 
@@ -361,12 +361,12 @@ async def test_runs_missed_while_herald_was_down_are_skipped_and_reported(chat: 
     await chat.say("/approve 1", as_="bob")
     chat.clock.current = at(2027, 1, 6, 12)  # Herald was down from before Monday's run until Wednesday noon
     reports = await chat.publish_due()
-    assert "Post 2 was due" in reports  # the run already created: the delivery engine's missed report
+    assert "Post 2 by @alice was due" in reports  # the run already created: the delivery engine's missed report
     assert (
         "Series 1 missed its run at Tue 5 Jan 2027 09:00 UTC, Wed 6 Jan 2027 09:00 UTC because Herald wasn't "
         "running; the next run is Fri 8 Jan 2027 09:00 UTC." in reports
     )
-    assert "Post 3 published" in await published_at(chat, at(2027, 1, 7, 9))
+    assert "Post 3 by @alice published" in await published_at(chat, at(2027, 1, 7, 9))
 
 
 async def test_cron_status_counts_next_runs_and_missed_schedule(chat: Chat) -> None:
@@ -403,7 +403,7 @@ async def test_cron_status_counts_next_runs_and_missed_schedule(chat: Chat) -> N
         "Missed schedule: series 1 should have run at Mon 4 Jan 2027 09:00 UTC. /cron restart checks and "
         "repairs the series." in status
     )
-    assert "Post 4 published" in await chat.publish_due()  # 5 minutes late, within the delivery grace
+    assert "Post 4 by @alice published" in await chat.publish_due()  # 5 minutes late, within the delivery grace
     assert "Missed schedule: none." in await chat.say("/cron status")
 
 
@@ -430,8 +430,8 @@ async def test_cron_restart_repairs_a_series_and_says_what_it_did(chat: Chat) ->
         "Checked 2 series, fixed 1: series 2: created post 5 for Mon 4 Jan 2027 10:00 UTC."
     )
     assert await Timer.filter(kind=recurring.KIND, post_id=2, fired_at__isnull=True).count() == 1
-    assert "Post 3 published" in await published_at(chat, at(2027, 1, 4, 9))
-    assert "Post 5 published" in await published_at(chat, at(2027, 1, 4, 10))
+    assert "Post 3 by @alice published" in await published_at(chat, at(2027, 1, 4, 9))
+    assert "Post 5 by @alice published" in await published_at(chat, at(2027, 1, 4, 10))
     assert await chat.say("/cron restart") == "Checked 2 series, fixed 0."
 
 

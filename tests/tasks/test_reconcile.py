@@ -178,7 +178,9 @@ async def test_outcome_recorded_but_never_told_is_told_once_later(pg_db: str) ->
     dispatcher._next_housekeeping = 0.0
     await dispatcher.tick()
     rows = await OutboxMessage.all()
-    assert [r.payload["text"] for r in rows] == [f"Post {post.id} published to demo (Dry run): https://x.invalid/1"]
+    assert [r.payload["text"] for r in rows] == [
+        f"Post {post.id} by @r published to demo (Dry run): https://x.invalid/1"
+    ]
     assert (await Delivery.get(id=delivery.id)).reported_at is not None
     assert told_already.reported_at is not None
     dispatcher._next_housekeeping = 0.0
