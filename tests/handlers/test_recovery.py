@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from models.audit import AuditEntry
 from models.lifecycle import DeliveryState, PostState
 from models.outbox import OutboxMessage
 from models.posts import Delivery, Post
@@ -161,3 +162,49 @@ async def test_missed_post_can_be_rescheduled(chat: Chat) -> None:
     assert (await Post.get(id=1)).state == PostState.SCHEDULED
     chat.clock.advance(minutes=30)
     assert "published to demo" in await chat.publish_due()
+
+
+async def test_verify_and_republish_go_through_the_state_machine_audited(chat: Chat) -> None:
+    publisher = Scripted([OutcomeUnknown("Fake didn't answer.")])
+    await approved_post(chat, publisher)
+    await chat.publish_due()
+    delivery = await Delivery.get(post_id=1)
+    assert (await Post.get(id=1)).state == PostState.FAILED
+
+    await chat.say(f"/republish {delivery.id}")
+    entry = await AuditEntry.filter(action="delivery.republish").prefetch_related("actor").get()
+    assert (entry.state, entry.version, entry.actor.name) == ("scheduled", 1, "alice")  # type: ignore[union-attr]
+    assert (await Post.get(id=1)).state == PostState.SCHEDULED
+
+    publisher.errors.append(OutcomeUnknown("Fake didn't answer again."))
+    await chat.publish_due()
+    await chat.say(f"/verify {delivery.id} https://x.invalid/1")
+    entry = await AuditEntry.filter(action="delivery.verified").prefetch_related("actor").get()
+    assert (entry.state, entry.version, entry.actor.name) == ("published", 1, "alice")  # type: ignore[union-attr]
+    assert entry.detail == {"account": "demo", "url": "https://x.invalid/1"}
+    assert (await Post.get(id=1)).state == PostState.PUBLISHED
+
+
+async def test_republish_of_a_cancelled_post_is_refused_and_changes_nothing(chat: Chat) -> None:
+    await approved_post(chat, Scripted([OutcomeUnknown("Fake didn't answer.")]))
+    await chat.publish_due()
+    delivery = await Delivery.get(post_id=1)
+    await chat.say("/cancel 1")
+    assert (await Post.get(id=1)).state == PostState.CANCELLED
+
+    await chat.say(f"/republish {delivery.id}")
+    assert chat.errors == ["Post 1 is cancelled, so it can't be republished."]
+    assert (await Delivery.get(id=delivery.id)).state == DeliveryState.UNKNOWN  # rolled back with the refusal
+    await chat.say(f"/verify {delivery.id}")
+    assert chat.errors == ["Post 1 is cancelled, so it can't be marked published."]
+    assert (await Delivery.get(id=delivery.id)).state == DeliveryState.UNKNOWN
+    assert not await AuditEntry.filter(action__in=["delivery.republish", "delivery.verified"]).exists()
+
+
+async def test_retry_with_only_an_unknown_outcome_is_refused(chat: Chat) -> None:
+    # found by the property test: /retry moved the post back to scheduled with nothing to send
+    await approved_post(chat, Scripted([OutcomeUnknown("Fake didn't answer.")]))
+    await chat.publish_due()
+    await chat.say("/retry 1")
+    assert chat.errors == ["Post 1 has no failed delivery to retry; an unknown outcome needs /verify or /republish."]
+    assert (await Post.get(id=1)).state == PostState.FAILED
