@@ -7,7 +7,8 @@ concurrent callers can never both win: the loser sees zero rows changed and gets
 :class:`~models.errors.InvalidTransition` (or the caller's own ``AlreadyDecided``) with a sentence
 saying why. Deliveries move through :func:`move_deliveries` by :data:`~models.states.DELIVERY_RULES`
 the same way; the publish hot path's SQL (:mod:`models.hotpath`) builds its conditions from the same
-tables.
+tables. (The worker's, the dispatcher's and scheduling's own delivery updates still spell out the same
+conditions by hand; they are the next to move here.)
 """
 
 from __future__ import annotations
