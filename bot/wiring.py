@@ -24,6 +24,7 @@ from handlers.context import Services
 from handlers.ports import Notifier, QueueProbe, Scheduler, SystemClock
 from handlers.review import timers
 from handlers.settings import Settings
+from handlers.timing import recurring
 from models import crypto, db
 from models.errors import ConfigError
 from models.timers import Timer
@@ -104,6 +105,7 @@ class Components:
 
 
 def build(settings: Settings, *, consumer_name: str | None = None) -> Components:
+    recurring.install()  # every process role records post states or fires timers: series follow both
     broker, task = build_broker(settings, consumer_name=consumer_name)
 
     async def enqueue(chunk: list[tuple[int, datetime]]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 
 import structlog
 
@@ -16,7 +17,7 @@ from handlers.publishing import recovery
 from handlers.review import approvals, policy_commands
 from handlers.router import Router
 from handlers.timing import slots
-from models.errors import UserError
+from models.errors import PermissionDenied, UserError
 
 log = structlog.get_logger(__name__)
 
@@ -54,14 +55,21 @@ class Herald:
         await members.resolve(sender)
 
     async def handle(self, incoming: Incoming) -> list[Reply]:
-        """Run one command and return the replies; never raises for the user's mistakes."""
+        """Run one command and return the replies; never raises for the user's mistakes.
+
+        The rules a command declares on the router are applied here, the same for every adapter: its
+        role (a member without it gets :class:`PermissionDenied`) and whether its answers are ephemeral.
+        """
         try:
             member, roles = await members.resolve(incoming.sender)
             command, args = self.router.resolve(incoming.text)
             ctx = Context(member=member, roles=roles, conversation=incoming.conversation, services=self.services)
             if command.role and not ctx.has_role(command.role):
-                return [error(f"/{command.name} is for members with the {command.role} role.")]
-            return await command.handler(ctx, args)
+                raise PermissionDenied.role_needed(f"/{command.name}", command.role)
+            replies = await command.handler(ctx, args)
+            if command.ephemeral:
+                replies = [reply if reply.ephemeral else replace(reply, ephemeral=True) for reply in replies]
+            return replies
         except UserError as exc:
             return [error(str(exc), field=exc.field)]
         except Exception:

@@ -52,7 +52,15 @@ class NotFound(UserError):
 
 
 class PermissionDenied(UserError):
-    pass
+    """The member may not do this: a command's declared role they lack (:meth:`role_needed`, the one
+    sentence every adapter shows), or a rule of the use case itself ("only the author or an admin")."""
+
+    @classmethod
+    def role_needed(cls, action: str, role: str) -> PermissionDenied:
+        """``/queue status`` needs ``ops``: admins may do everything, so they are always named.
+        ("admin" is ``models.members.ADMIN_ROLE``; this module imports no models.)"""
+        who = "admins" if role == "admin" else f"members with the {role} role or admins"
+        return cls(f"Only {who} can run {action}.")
 
 
 class InvalidInput(UserError):

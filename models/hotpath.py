@@ -24,15 +24,34 @@ from typing import Any
 
 from tortoise import connections
 
-CLAIM = """
+from models.states import DELIVERY_RULES, RULES, Action, DeliveryRule, Move, Rule
+
+
+def _in(rule: Rule | DeliveryRule) -> str:
+    """The rule's source states as an SQL list of string literals (enum values, never input)."""
+    return "(" + ", ".join(f"'{state.value}'" for state in sorted(rule.sources)) + ")"
+
+
+def _to(rule: Rule | DeliveryRule) -> str:
+    assert rule.target is not None
+    return f"'{rule.target.value}'"
+
+
+# The same moves as the ORM path, from the same tables: a delivery queued → publishing and its post
+# scheduled/publishing → publishing; a delivery publishing → published and its post publishing → published.
+_CLAIM, _START = DELIVERY_RULES[Move.CLAIM], RULES[Action.START_PUBLISH]
+_PUBLISH, _FINISH = DELIVERY_RULES[Move.PUBLISH], RULES[Action.FINISH_PUBLISHED]
+
+CLAIM = f"""
 WITH c AS (
-    UPDATE deliveries SET state = 'publishing', claimed_by = $2, claimed_at = $3, attempts = attempts + 1,
+    UPDATE deliveries SET state = {_to(_CLAIM)}, claimed_by = $2, claimed_at = $3, attempts = attempts + 1,
                           updated_at = $3
-    WHERE id IN (SELECT id FROM deliveries WHERE id = ANY($1::bigint[]) AND state = 'queued' ORDER BY id FOR UPDATE)
+    WHERE id IN (SELECT id FROM deliveries WHERE id = ANY($1::bigint[]) AND state IN {_in(_CLAIM)}
+                 ORDER BY id FOR UPDATE)
     RETURNING id, post_id, account_id, attempts, idempotency_key
 ), p AS (
-    UPDATE posts SET state = 'publishing', updated_at = $3
-    WHERE id IN (SELECT id FROM posts WHERE id IN (SELECT post_id FROM c) AND state IN ('scheduled', 'publishing')
+    UPDATE posts SET state = {_to(_START)}, updated_at = $3
+    WHERE id IN (SELECT id FROM posts WHERE id IN (SELECT post_id FROM c) AND state IN {_in(_START)}
                  ORDER BY id FOR UPDATE)
     RETURNING id, text, media, origin, author_id
 )
@@ -46,21 +65,21 @@ FROM c JOIN social_accounts a ON a.id = c.account_id LEFT JOIN p ON p.id = c.pos
      LEFT JOIN members m ON m.id = p.author_id
 """
 
-RECORD_PUBLISHED_SINGLES = """
+RECORD_PUBLISHED_SINGLES = f"""
 WITH v AS (
     SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[])
                   AS v(id, external_id, url, detail, worker)
 ), d AS (
-    UPDATE deliveries d SET state = 'published', external_id = v.external_id, url = v.url, published_at = $6,
+    UPDATE deliveries d SET state = {_to(_PUBLISH)}, external_id = v.external_id, url = v.url, published_at = $6,
                             last_error = NULL, updated_at = $6
     FROM v
     WHERE d.id IN (SELECT x.id FROM deliveries x JOIN v ON v.id = x.id
-                   WHERE x.state = 'publishing' AND x.claimed_by = v.worker ORDER BY x.id FOR UPDATE OF x)
+                   WHERE x.state IN {_in(_PUBLISH)} AND x.claimed_by = v.worker ORDER BY x.id FOR UPDATE OF x)
       AND d.id = v.id
     RETURNING d.id, d.post_id, v.detail
 ), p AS (
-    UPDATE posts SET state = 'published', updated_at = $6
-    WHERE id IN (SELECT id FROM posts WHERE id IN (SELECT post_id FROM d) AND state = 'publishing'
+    UPDATE posts SET state = {_to(_FINISH)}, updated_at = $6
+    WHERE id IN (SELECT id FROM posts WHERE id IN (SELECT post_id FROM d) AND state IN {_in(_FINISH)}
                  ORDER BY id FOR UPDATE)
     RETURNING id, version
 ), a AS (
@@ -70,7 +89,7 @@ WITH v AS (
                detail::jsonb AS detail
         FROM d
         UNION ALL
-        SELECT id, 1, 'post.published', 'published', version, '{}'::jsonb FROM p
+        SELECT id, 1, 'post.published', {_to(_FINISH)}, version, '{{}}'::jsonb FROM p
     ) entries ORDER BY post_id, k
 )
 SELECT id FROM d

@@ -8,8 +8,8 @@ from tortoise import fields
 from tortoise.models import Model
 
 from models.accounts import SocialAccount
-from models.lifecycle import DeliveryState, PostState
 from models.members import Member
+from models.states import DeliveryState, PostState
 
 
 class Post(Model):

@@ -7,8 +7,8 @@ within a time budget (``submit_timeout``, 2 s): if the core needs longer, the mo
 outcome follows as a message.
 
 * slash commands: ``/herald approve 12`` and ``/approve 12`` both become ``/approve 12``; a bare
-  ``/draft`` opens the draft modal; the ops commands (``/queue …``, ``/cron status|restart``) answer
-  ephemerally, and only members with the ops role (or admins);
+  ``/draft`` opens the draft modal; who may run a command and whether it answers ephemerally is the
+  core's to say (declared on the command), the same as in every other adapter;
 * button clicks: the button's value is its text twin; a button that must ask something (a reason, a
   time) opens the small modal first and appends the answer;
 * App Home: the core's ``/home`` replies, published as the member's Home tab.
@@ -36,12 +36,10 @@ from handlers.app import Herald
 from handlers.drafting import forms
 from handlers.messages import Conversation, Incoming, Reply, Sender, error
 from models.errors import UserError
-from models.members import ADMIN_ROLE, OPS_ROLE
 
 log = structlog.get_logger(__name__)
 Json = dict[str, Any]
 Ack = Callable[..., Awaitable[Any]]
-OPS_COMMANDS = {"queue": None, "cron": frozenset({"status", "restart"})}  # None: every subcommand
 SUBMIT_TIMEOUT = 2.0
 CONCURRENCY = 8
 QUIET = 0.01  # seconds without a new request that count as the end of a burst
@@ -65,17 +63,6 @@ def typed_command(command: str, text: str) -> str:
             return "/help"
         return text if text.startswith("/") else "/" + text
     return f"{command} {text}".strip()
-
-
-def ops_command(command: str) -> str | None:
-    """``/queue status`` → ``/queue``: the ops command this is (answered ephemerally, ops role only)."""
-    words = command.lstrip("/").lower().split()
-    if not words or words[0] not in OPS_COMMANDS:
-        return None
-    subcommands = OPS_COMMANDS[words[0]]
-    if subcommands is None or (len(words) > 1 and words[1] in subcommands):
-        return "/" + words[0]
-    return None
 
 
 class SlackAdapter:
@@ -267,14 +254,7 @@ class SlackAdapter:
         if text == "/draft":
             await self.open_draft(sender, conversation, payload.trigger_id, response_url)
             return
-        ops = ops_command(text)
-        if ops is not None:
-            _, roles = await members.resolve(sender)
-            if not roles & {OPS_ROLE, ADMIN_ROLE}:
-                denied = error(wording.OPS_ONLY.format(command=ops))
-                await self.show(sender, conversation, [denied], response_url=response_url)
-                return
-        await self.run(sender, conversation, text, response_url=response_url, ephemeral=ops is not None)
+        await self.run(sender, conversation, text, response_url=response_url)
 
     async def named(self, sender: Sender, text: str) -> str:
         """``<@U123|bob>`` → ``@bob``: each Slack user mentioned becomes a member (with that Slack identity)

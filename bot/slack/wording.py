@@ -29,7 +29,6 @@ NEEDS_ANSWER = "Please fill this in."
 FILES_FAILED = "I couldn't fetch {name} from Slack; attach it again or leave it out."
 NOT_MEDIA = "{name} is not an image or a video."
 TOO_LARGE = "{name} is larger than {mb} MB."
-OPS_ONLY = "{command} is for members with the ops role."
 SLOW_DRAFT = "Still working on that; I'll tell you here when it's done."
 HOME_EMPTY = "Nothing here yet. Start a post with /draft."
 

@@ -32,35 +32,40 @@ async def find_many(handles: list[str]) -> list[SocialAccount]:
     return [await find(h) for h in dict.fromkeys(handles)]
 
 
-@router.command("account", USAGE, "manage the social accounts Herald posts to")
-async def account_command(ctx: Context, args: str) -> list[Reply]:
+account = router.group("account", USAGE, "manage the social accounts Herald posts to", default="list")
+
+
+@account.command("list", ephemeral=True)
+async def list_command(ctx: Context, args: str) -> list[Reply]:
+    accounts = await SocialAccount.filter(enabled=True).order_by("handle")
+    if not accounts:
+        return [info("No accounts yet. An admin adds one with /account add PLATFORM HANDLE.")]
+    lines = [f"{a.handle} ({platform(a.platform).label})" for a in accounts]
+    return [info("Accounts:\n" + "\n".join(lines))]
+
+
+@account.command("remove", role=ADMIN_ROLE, ephemeral=True)
+async def remove_command(ctx: Context, args: str) -> list[Reply]:
     words = args.split()
-    verb = words[0] if words else "list"
-    if verb == "list":
-        accounts = await SocialAccount.filter(enabled=True).order_by("handle")
-        if not accounts:
-            return [info("No accounts yet. An admin adds one with /account add PLATFORM HANDLE.", ephemeral=True)]
-        lines = [f"{a.handle} ({platform(a.platform).label})" for a in accounts]
-        return [info("Accounts:\n" + "\n".join(lines), ephemeral=True)]
-    if verb not in {"add", "remove"}:
+    if len(words) != 1:
         raise InvalidInput(f"Usage: {USAGE}")
-    if not ctx.has_role(ADMIN_ROLE):
-        raise InvalidInput("Only admins can add or remove accounts.")
-    if verb == "remove":
-        if len(words) != 2:
-            raise InvalidInput(f"Usage: {USAGE}")
-        account = await find(words[1])
-        account.enabled = False
-        await account.save(update_fields=["enabled"])
-        await audit.record("account.removed", actor=ctx.member, handle=account.handle)
-        return [info(f"Removed the account {account.handle}; scheduled posts to it will fail with a reason.")]
-    if len(words) < 3:
+    account = await find(words[0])
+    account.enabled = False
+    await account.save(update_fields=["enabled"])
+    await audit.record("account.removed", actor=ctx.member, handle=account.handle)
+    return [info(f"Removed the account {account.handle}; scheduled posts to it will fail with a reason.")]
+
+
+@account.command("add", role=ADMIN_ROLE, ephemeral=True)
+async def add_command(ctx: Context, args: str) -> list[Reply]:
+    words = args.split()
+    if len(words) < 2:
         raise InvalidInput(f"Usage: {USAGE}")
-    info_ = platform(words[1])
-    handle = words[2].lstrip("@")
+    info_ = platform(words[0])
+    handle = words[1].lstrip("@")
     if not _HANDLE.match(handle):
         raise InvalidInput(f"{handle!r} is not a usable account name: letters, digits and . _ @ : - only.")
-    credentials = _parse_credentials(words[3:])
+    credentials = _parse_credentials(words[2:])
     existing = await SocialAccount.filter(handle=handle).first()
     if existing is not None and existing.enabled:
         raise InvalidInput(f"There is already an account called {handle}.")

@@ -109,30 +109,41 @@ async def with_role(role: str) -> list[Member]:
 ROLE_USAGE = "/role add NAME ROLE · /role remove NAME ROLE · /role list"
 
 
-@router.command("role", ROLE_USAGE, "give or take a role (admin)")
-async def role_command(ctx: Context, args: str) -> list[Reply]:
+role_group = router.group("role", ROLE_USAGE, "give or take a role (admin)", default="list")
+
+
+@role_group.command("list", ephemeral=True)
+async def role_list(ctx: Context, args: str) -> list[Reply]:
+    rows = await MemberRole.all().prefetch_related("member").order_by("role")
+    if not rows:
+        return [info("Nobody has a role yet.")]
+    by_role: dict[str, list[str]] = {}
+    for row in rows:
+        by_role.setdefault(row.role, []).append(row.member.name)
+    lines = [f"{role}: {', '.join(sorted(names))}" for role, names in sorted(by_role.items())]
+    return [info("Roles:\n" + "\n".join(lines))]
+
+
+def _name_and_role(args: str) -> tuple[str, str]:
     words = args.split()
-    if words[:1] == ["list"] or not words:
-        rows = await MemberRole.all().prefetch_related("member").order_by("role")
-        if not rows:
-            return [info("Nobody has a role yet.", ephemeral=True)]
-        by_role: dict[str, list[str]] = {}
-        for row in rows:
-            by_role.setdefault(row.role, []).append(row.member.name)
-        lines = [f"{role}: {', '.join(sorted(names))}" for role, names in sorted(by_role.items())]
-        return [info("Roles:\n" + "\n".join(lines), ephemeral=True)]
-    if len(words) != 3 or words[0] not in {"add", "remove"}:
+    if len(words) != 2:
         raise InvalidInput(f"Usage: {ROLE_USAGE}")
-    if not ctx.has_role(ADMIN_ROLE):
-        raise InvalidInput("Only admins can change roles.")
-    verb, name, role = words
-    role = normalize_name(role)
-    if verb == "add":
-        member = await find_or_create(name)
-        _, created = await MemberRole.get_or_create(member=member, role=role)
-        await audit.record("role.added", actor=ctx.member, member=member.name, role=role)
-        text = f"@{member.name} is now {role}." if created else f"@{member.name} was already {role}."
-        return [Reply(text=text, mentions=await mentions([member]))]
+    return words[0], normalize_name(words[1])
+
+
+@role_group.command("add", role=ADMIN_ROLE, ephemeral=True)
+async def role_add(ctx: Context, args: str) -> list[Reply]:
+    name, role = _name_and_role(args)
+    member = await find_or_create(name)
+    _, created = await MemberRole.get_or_create(member=member, role=role)
+    await audit.record("role.added", actor=ctx.member, member=member.name, role=role)
+    text = f"@{member.name} is now {role}." if created else f"@{member.name} was already {role}."
+    return [Reply(text=text, mentions=await mentions([member]))]
+
+
+@role_group.command("remove", role=ADMIN_ROLE, ephemeral=True)
+async def role_remove(ctx: Context, args: str) -> list[Reply]:
+    name, role = _name_and_role(args)
     member = await find(name)
     removed = await MemberRole.filter(member=member, role=role).delete()
     if role == ADMIN_ROLE and removed and not await MemberRole.exists(role=ADMIN_ROLE):

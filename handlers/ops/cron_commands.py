@@ -89,9 +89,9 @@ def _line(v: View, ctx: Context) -> str:
 
 
 def _series_id(words: list[str], verb: str) -> int:
-    if len(words) != 2:
+    if len(words) != 1:
         raise InvalidInput(f"Which series? Usage: /cron {verb} ID (the number of its post; /cron list shows them)")
-    return parse_post_id(words[1], f"/cron {verb} ID")
+    return parse_post_id(words[0], f"/cron {verb} ID")
 
 
 async def _may_steer(ctx: Context, template_id: int, verb: str) -> None:
@@ -110,40 +110,44 @@ async def _find(template_id: int) -> Recurrence:
     return series
 
 
-@router.command("cron", CRON_USAGE, "recurring posts: list, status, pause, resume, skip, restart")
-async def cron_command(ctx: Context, args: str) -> list[Reply]:
-    words = args.split()
-    verb = words[0].lower() if words else "list"
-    if verb == "list":
-        return await _list(ctx)
-    if verb == "status":
-        return await _status(ctx)
-    if verb == "restart":
-        return await _restart(ctx)
-    if verb not in {"pause", "resume", "skip"}:
-        raise InvalidInput(f"Usage: {CRON_USAGE}")
-    template_id = _series_id(words, verb)
-    await _may_steer(ctx, template_id, verb)
-    if verb == "pause":
-        return await _pause(ctx, template_id)
-    if verb == "resume":
-        return await _resume(ctx, template_id)
+cron = router.group("cron", CRON_USAGE, "recurring posts: list, status, pause, resume, skip, restart", default="list")
+
+
+@cron.command("pause")
+async def pause_command(ctx: Context, args: str) -> list[Reply]:
+    template_id = await _steered(ctx, args, "pause")
+    return await _pause(ctx, template_id)
+
+
+@cron.command("resume")
+async def resume_command(ctx: Context, args: str) -> list[Reply]:
+    template_id = await _steered(ctx, args, "resume")
+    return await _resume(ctx, template_id)
+
+
+@cron.command("skip")
+async def skip_command(ctx: Context, args: str) -> list[Reply]:
+    template_id = await _steered(ctx, args, "skip")
     return await _skip(ctx, template_id)
 
 
-async def _list(ctx: Context) -> list[Reply]:
+async def _steered(ctx: Context, args: str, verb: str) -> int:
+    """The series ``args`` names, if the member may steer it (its author, or an admin)."""
+    template_id = _series_id(args.split(), verb)
+    await _may_steer(ctx, template_id, verb)
+    return template_id
+
+
+@cron.command("list", ephemeral=True)
+async def list_command(ctx: Context, args: str) -> list[Reply]:
     views = await all_views(now=ctx.now)
     if not views:
-        return [
-            info(
-                'There are no recurring series yet; start one with /draft --every "every weekday 09:00" TEXT.',
-                ephemeral=True,
-            )
-        ]
-    return [info("Recurring series:\n" + "\n".join(_line(v, ctx) for v in views), ephemeral=True)]
+        return [info('There are no recurring series yet; start one with /draft --every "every weekday 09:00" TEXT.')]
+    return [info("Recurring series:\n" + "\n".join(_line(v, ctx) for v in views))]
 
 
-async def _status(ctx: Context) -> list[Reply]:
+@cron.command("status", role=OPS_ROLE, ephemeral=True)
+async def status_command(ctx: Context, args: str) -> list[Reply]:
     views = await all_views(now=ctx.now, runs=STATUS_RUNS)
     counts = {state: sum(1 for v in views if v.state == state) for state in ("active", "paused", "finished")}
     text = f"Series: {counts['active']} active, {counts['paused']} paused, {counts['finished']} finished"
@@ -167,7 +171,7 @@ async def _status(ctx: Context) -> list[Reply]:
         )
     else:
         lines.append("Missed schedule: none.")
-    return [info("\n".join(lines), ephemeral=True)]
+    return [info("\n".join(lines))]
 
 
 async def _upcoming(series: Recurrence, ctx: Context) -> str:
@@ -206,9 +210,8 @@ async def _skip(ctx: Context, template_id: int) -> list[Reply]:
     ]
 
 
-async def _restart(ctx: Context) -> list[Reply]:
-    if not ctx.has_role(OPS_ROLE):
-        raise PermissionDenied("Only members with the ops role or admins can run /cron restart.")
+@cron.command("restart", role=OPS_ROLE, ephemeral=True)
+async def restart_command(ctx: Context, args: str) -> list[Reply]:
     checked, fixes = 0, []
     for series in await Recurrence.all().order_by("post_id"):
         found = await recurring.check(series.post_id, now=ctx.now)  # type: ignore[attr-defined]

@@ -15,8 +15,8 @@ One ephemeral reply, read from the database (the source of truth) and, through t
 * outcomes recorded but not yet told in chat (``reported_at`` still null);
 * the queue transport: stream length, read-but-not-acked, consumers; or "in-process".
 
-Only members with the ops role (and admins) may run it. The last-hour counts scan the deliveries of
-those states (there is no index on the finish times); fine for an occasional look.
+Only members with the ops role (and admins) may run it, as the command declares. The last-hour counts
+scan the deliveries of those states (there is no index on the finish times); fine for an occasional look.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from handlers.ops.queue_metrics import metrics_text
 from handlers.ports import QueueStats
 from handlers.router import Router
 from handlers.timing.timeparse import format_age, format_local
-from models.errors import InvalidInput, PermissionDenied
+from models.errors import InvalidInput
 from models.lifecycle import DeliveryState
 from models.members import OPS_ROLE
 from models.posts import Delivery
@@ -50,17 +50,31 @@ TOLD = (DeliveryState.PUBLISHED, DeliveryState.FAILED, DeliveryState.UNKNOWN, De
 """Outcomes told in the post's conversation; ``reported_at`` records when."""
 
 
-@router.command("queue", QUEUE_USAGE, "the delivery queue now, and how the last 24 h went (ops)")
-async def queue_command(ctx: Context, args: str) -> list[Reply]:
-    words = args.lower().split()
-    verb = words[0] if words else "status"  # a bare /queue shows the status
-    if not ctx.has_role(OPS_ROLE):  # admins may do everything
-        named = f"/queue {verb}" if verb in ("status", "metrics") else "/queue"
-        raise PermissionDenied(f"Only members with the ops role or admins can run {named}.")
-    if words not in ([], ["status"], ["metrics"]):
+queue = router.group(
+    "queue",
+    QUEUE_USAGE,
+    "the delivery queue now, and how the last 24 h went (ops)",
+    role=OPS_ROLE,
+    ephemeral=True,
+    default="status",  # a bare /queue shows the status
+)
+
+
+@queue.command("status")
+async def queue_status(ctx: Context, args: str) -> list[Reply]:
+    _no_arguments(args)
+    return [info(await status_text(ctx))]
+
+
+@queue.command("metrics")
+async def queue_metrics(ctx: Context, args: str) -> list[Reply]:
+    _no_arguments(args)
+    return [info(await metrics_text(ctx))]
+
+
+def _no_arguments(args: str) -> None:
+    if args.strip():
         raise InvalidInput(f"Usage: {QUEUE_USAGE}")
-    text = await metrics_text(ctx) if verb == "metrics" else await status_text(ctx)
-    return [info(text, ephemeral=True)]
 
 
 async def status_text(ctx: Context) -> str:

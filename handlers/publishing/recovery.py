@@ -1,11 +1,14 @@
 """Putting deliveries right after something went wrong: retry, verify, republish, reschedule.
 
 These are the text twins of the buttons on failure reports (``Retry``, ``Verify``, ``Republish``).
+Every change goes through the state machine (:func:`~models.lifecycle.advance` for the post,
+:func:`~models.lifecycle.move_deliveries` for its deliveries), in one transaction with its audit entry.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from tortoise.transactions import in_transaction
 
@@ -21,8 +24,17 @@ from handlers.router import Router
 from handlers.text.commandline import parse_post_id
 from handlers.timing import scheduling
 from models.approvals import ApprovalDecision, Decision
-from models.errors import InvalidInput, NotFound, PermissionDenied
-from models.lifecycle import Action, DeliveryState, PostState, advance
+from models.errors import InvalidInput, InvalidTransition, NotFound, PermissionDenied
+from models.lifecycle import (
+    RULES,
+    Action,
+    DeliveryState,
+    Move,
+    PostState,
+    advance,
+    describe_refusal,
+    move_deliveries,
+)
 from models.members import ADMIN_ROLE
 from models.posts import Delivery, Post
 
@@ -48,9 +60,13 @@ async def retry_command(ctx: Context, args: str) -> list[Reply]:
     _may_manage(ctx, post)
     async with in_transaction():
         await advance(post.id, Action.RETRY)
-        changed = await Delivery.filter(post_id=post.id, state=DeliveryState.FAILED.value).update(
-            state=DeliveryState.SCHEDULED.value, due_at=ctx.now, last_error=None, reported_at=None
+        changed = await move_deliveries(
+            Move.RETRY, {"post_id": post.id}, due_at=ctx.now, last_error=None, reported_at=None
         )
+        if not changed:  # only unknown outcomes: retrying would leave the post scheduled with nothing to send
+            raise InvalidInput(
+                f"Post {post.id} has no failed delivery to retry; an unknown outcome needs /verify or /republish."
+            )
         await audit.record(
             "post.retry",
             post_id=post.id,
@@ -63,51 +79,67 @@ async def retry_command(ctx: Context, args: str) -> list[Reply]:
     return [info(f"Post {post.id} will be published again to {changed} account(s) now.")]
 
 
-@router.command("verify", "/verify DELIVERY [URL]", "confirm a post did reach the account (outcome was unknown)")
-async def verify_command(ctx: Context, args: str) -> list[Reply]:
-    words = args.split()
-    delivery = await _delivery(words[0] if words else None, "/verify DELIVERY [URL]")
+async def _unknown(args: str, usage: str, ctx: Context, only: str) -> Delivery:
+    delivery = await _delivery(args.split()[0] if args.split() else None, usage)
     _may_manage(ctx, delivery.post)
     if delivery.delivery_state != DeliveryState.UNKNOWN:
-        raise InvalidInput(f"Delivery {delivery.id} is {delivery.state}; only unknown outcomes need verifying.")
+        raise InvalidInput(f"Delivery {delivery.id} is {delivery.state}; only unknown outcomes {only}.")
+    return delivery
+
+
+async def _decide(delivery: Delivery, move: Move, **changes: Any) -> Post:
+    """Lock the post (its deliveries settle under that lock) and move the delivery, if it is still unknown:
+    two people deciding at once can't both win."""
+    post = await Post.select_for_update().get(id=delivery.post.id)
+    if not await move_deliveries(move, {"id": delivery.id}, **changes):
+        raise InvalidTransition(f"Delivery {delivery.id} was decided meanwhile; nothing changed.")
+    return post
+
+
+@router.command("verify", "/verify DELIVERY [URL]", "confirm a post did reach the account (outcome was unknown)")
+async def verify_command(ctx: Context, args: str) -> list[Reply]:
+    delivery = await _unknown(args, "/verify DELIVERY [URL]", ctx, "need verifying")
+    words = args.split()
     url = words[1] if len(words) > 1 else delivery.url
-    await Delivery.filter(id=delivery.id, state=DeliveryState.UNKNOWN.value).update(
-        state=DeliveryState.PUBLISHED.value, url=url, last_error=None, published_at=ctx.now, reported_at=ctx.now
-    )
-    await audit.record(
-        "delivery.verified", post_id=delivery.post.id, actor=ctx.member, account=delivery.account.handle, url=url
-    )
-    await _settle_after_human(delivery.post.id)
-    await refresh_cards(ctx.services.notifier, [delivery.post.id])  # the card drops the question it asked
-    return [info(f"Marked post {delivery.post.id} as published on {delivery.account.handle}; it won't be sent again.")]
+    async with in_transaction():
+        post = await _decide(delivery, Move.VERIFY, url=url, last_error=None, published_at=ctx.now, reported_at=ctx.now)
+        state = post.lifecycle_state
+        if state not in RULES[Action.VERIFY].sources:  # e.g. cancelled meanwhile: nothing of it is published
+            raise InvalidTransition(describe_refusal(post.id, Action.VERIFY, state))
+        states = set(await Delivery.filter(post_id=post.id).values_list("state", flat=True))
+        if states <= {DeliveryState.PUBLISHED.value, DeliveryState.CANCELLED.value}:  # else it stays as it is
+            state = await advance(post.id, Action.VERIFY)
+        await audit.record(
+            "delivery.verified",
+            post_id=post.id,
+            actor=ctx.member,
+            state=state.value,
+            version=post.version,
+            account=delivery.account.handle,
+            url=url,
+        )
+    await refresh_cards(ctx.services.notifier, [post.id])  # the card drops the question it asked
+    return [info(f"Marked post {post.id} as published on {delivery.account.handle}; it won't be sent again.")]
 
 
 @router.command("republish", "/republish DELIVERY", "send a post whose outcome was unknown once more")
 async def republish_command(ctx: Context, args: str) -> list[Reply]:
-    delivery = await _delivery(args.split()[0] if args.split() else None, "/republish DELIVERY")
-    _may_manage(ctx, delivery.post)
-    if delivery.delivery_state != DeliveryState.UNKNOWN:
-        raise InvalidInput(f"Delivery {delivery.id} is {delivery.state}; only unknown outcomes can be republished.")
+    delivery = await _unknown(args, "/republish DELIVERY", ctx, "can be republished")
     async with in_transaction():
-        await Delivery.filter(id=delivery.id, state=DeliveryState.UNKNOWN.value).update(
-            state=DeliveryState.SCHEDULED.value, due_at=ctx.now, last_error=None, reported_at=None
-        )
-        await Post.filter(id=delivery.post.id, state__in=[PostState.FAILED.value]).update(
-            state=PostState.SCHEDULED.value
-        )
+        post = await _decide(delivery, Move.REPUBLISH, due_at=ctx.now, last_error=None, reported_at=None)
+        state = post.lifecycle_state
+        if state != PostState.PUBLISHING:  # its other deliveries are still going out: it stays publishing
+            state = await advance(post.id, Action.REPUBLISH)  # refused unless failed (e.g. cancelled meanwhile)
         await audit.record(
-            "delivery.republish", post_id=delivery.post.id, actor=ctx.member, account=delivery.account.handle
+            "delivery.republish",
+            post_id=post.id,
+            actor=ctx.member,
+            state=state.value,
+            version=post.version,
+            account=delivery.account.handle,
         )
     await scheduling.announce(ctx.services, ctx.now)
-    return [info(f"Post {delivery.post.id} will be sent to {delivery.account.handle} again now.")]
-
-
-async def _settle_after_human(post_id: int) -> None:
-    states = set(await Delivery.filter(post_id=post_id).values_list("state", flat=True))
-    if states <= {DeliveryState.PUBLISHED.value, DeliveryState.CANCELLED.value}:
-        await Post.filter(id=post_id, state__in=[PostState.FAILED.value, PostState.PUBLISHING.value]).update(
-            state=PostState.PUBLISHED.value
-        )
+    return [info(f"Post {post.id} will be sent to {delivery.account.handle} again now.")]
 
 
 SCHEDULE_USAGE = "/schedule ID WHEN"
@@ -117,9 +149,7 @@ async def _back_on_schedule(ctx: Context, post: Post, due: datetime | None) -> P
     """A missed post goes out again at ``due`` (now when None); its approval still stands."""
     when = due or ctx.now
     state = await advance(post.id, Action.RESCHEDULE, to=PostState.SCHEDULED, expected_version=post.version, due_at=due)
-    await Delivery.filter(post_id=post.id, state=DeliveryState.MISSED.value).update(
-        state=DeliveryState.SCHEDULED.value, due_at=when, last_error=None, reported_at=None
-    )
+    await move_deliveries(Move.RESCHEDULE, {"post_id": post.id}, due_at=when, last_error=None, reported_at=None)
     return state
 
 

@@ -162,31 +162,44 @@ def _rows_for(account: SocialAccount | None) -> QuerySet[ApprovalPolicy]:
     return ApprovalPolicy.filter(account_id=account.id)
 
 
-@router.command("policy", USAGE, "approval levels per account (admins set them)")
-async def policy_command(ctx: Context, args: str) -> list[Reply]:
+policy_group = router.group("policy", USAGE, "approval levels per account (admins set them)", default="show")
+
+
+@policy_group.command("show", ephemeral=True)
+async def policy_show(ctx: Context, args: str) -> list[Reply]:
     words = args.split()
-    verb = words[0].lower() if words else "show"
-    if verb == "show":
-        if len(words) > 1:
-            account = await _target(words[1])
-            policy = await policy_of_account(account) if account else await default_policy()
-            return [info(await describe(policy), ephemeral=True)]
-        texts = [await describe(await default_policy())]
-        for row in await ApprovalPolicy.filter(account_id__isnull=False).prefetch_related("account"):
-            texts.append(await describe(Policy.from_row(row, row.account.handle)))  # type: ignore[union-attr]
-        return [info("\n".join(texts), ephemeral=True)]
-    if verb not in {"set", "clear"} or len(words) < 2:
+    if words:
+        account = await _target(words[0])
+        policy = await policy_of_account(account) if account else await default_policy()
+        return [info(await describe(policy))]
+    texts = [await describe(await default_policy())]
+    for row in await ApprovalPolicy.filter(account_id__isnull=False).prefetch_related("account"):
+        texts.append(await describe(Policy.from_row(row, row.account.handle)))  # type: ignore[union-attr]
+    return [info("\n".join(texts))]
+
+
+async def _account_of(args: str) -> tuple[SocialAccount | None, str, list[str]]:
+    """The account (None: the default policy) ``args`` names first, its label and the words after it."""
+    words = args.split()
+    if not words:
         raise InvalidInput(f"Usage: {USAGE}")
-    if not ctx.has_role(ADMIN_ROLE):
-        raise InvalidInput("Only admins can change approval policies.")
-    account = await _target(words[1])
-    label = account.handle if account else "default"
-    if verb == "clear":
-        deleted = await _rows_for(account).delete()
-        await audit.record("policy.cleared", actor=ctx.member, account=label)
-        fallback = "the default policy" if account else "the built-in default (any approver)"
-        return [info(f"{label} now follows {fallback}." if deleted else f"{label} had no policy of its own.")]
-    policy = await parse_policy(words[2:], label)
+    account = await _target(words[0])
+    return account, account.handle if account else "default", words[1:]
+
+
+@policy_group.command("clear", role=ADMIN_ROLE, ephemeral=True)
+async def policy_clear(ctx: Context, args: str) -> list[Reply]:
+    account, label, _ = await _account_of(args)
+    deleted = await _rows_for(account).delete()
+    await audit.record("policy.cleared", actor=ctx.member, account=label)
+    fallback = "the default policy" if account else "the built-in default (any approver)"
+    return [info(f"{label} now follows {fallback}." if deleted else f"{label} had no policy of its own.")]
+
+
+@policy_group.command("set", role=ADMIN_ROLE, ephemeral=True)
+async def policy_set(ctx: Context, args: str) -> list[Reply]:
+    account, label, settings = await _account_of(args)
+    policy = await parse_policy(settings, label)
     values: dict[str, Any] = {
         "levels": [lv.to_json() for lv in policy.levels],
         "direct": policy.direct.to_json(),

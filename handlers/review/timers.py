@@ -60,17 +60,14 @@ async def plan_expiry(post: Post) -> None:
 
 
 TimerHandler = Callable[[Timer, Services], Awaitable[None]]
-HANDLERS: dict[str, TimerHandler] = {}
 
 
-def handles(kind: str) -> Callable[[TimerHandler], TimerHandler]:
-    """Register the function that fires timers of ``kind`` (other modules add their own kinds)."""
-
-    def register(fn: TimerHandler) -> TimerHandler:
-        HANDLERS[kind] = fn
-        return fn
-
-    return register
+def register(kind: str, handler: TimerHandler) -> None:
+    """Make ``handler`` fire timers of ``kind``: other modules add their kinds at wiring (e.g.
+    ``handlers.timing.recurring.install``). Registering the same again changes nothing; another handler
+    for a kind already taken is a mistake."""
+    if HANDLERS.setdefault(kind, handler) is not handler:
+        raise ValueError(f"timer kind {kind!r} already has a handler")
 
 
 async def fire(timer: Timer, services: Services) -> None:
@@ -86,16 +83,18 @@ async def _current_post(timer: Timer) -> Post | None:
     return post if post is not None and post.version == timer.version else None
 
 
-@handles(EXPIRE)
 async def _fire_expire(timer: Timer, services: Services) -> None:
     if post := await _current_post(timer):
         await _expire(post, services)
 
 
-@handles(REMIND)
 async def _fire_remind(timer: Timer, services: Services) -> None:
     if post := await _current_post(timer):
         await _remind(post, timer, services)
+
+
+HANDLERS: dict[str, TimerHandler] = {EXPIRE: _fire_expire, REMIND: _fire_remind}
+"""What fires each kind of timer: this module's own, and those :func:`register` adds."""
 
 
 async def _expire(post: Post, services: Services) -> None:

@@ -11,10 +11,11 @@ How a series fits the rest of Herald:
   its next run's post created, as soon as it is approved and again whenever a run goes out, so the
   delivery engine publishes it punctually.
 * The series follows its template. The core records every state change of a post in the audit log;
-  :func:`_on_audit` listens to those entries and re-syncs the template's series inside the same
-  transaction: approved → the next run's post is created; back under approval (an edit) → the run not
-  yet out is withdrawn until the new text is approved; withdrawn, cancelled or rejected → the series
-  ends. So the approval and drafting code needs to know nothing about series.
+  :func:`_on_audit` (connected by :func:`install`, at wiring) listens to those entries and re-syncs the
+  template's series inside the same transaction: approved → the next run's post is created; back under
+  approval (an edit) → the run not yet out is withdrawn until the new text is approved; withdrawn,
+  cancelled or rejected → the series ends. So the approval and drafting code needs to know nothing
+  about series.
 * One timer (kind ``recurrence``) per series, at the time of its next run: when a run goes out it
   creates the one after; while the series waits for approval it steps past runs that can't go out.
 
@@ -32,7 +33,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import structlog
-from tortoise.signals import post_save
+from tortoise.signals import Signals
 from tortoise.transactions import in_transaction
 
 from handlers import audit
@@ -318,7 +319,6 @@ async def template_changed(post_id: int) -> None:
 _TEMPLATE_STATES = frozenset(s.value for s in WAITING | {PostState.SCHEDULED, *ENDED})
 
 
-@post_save(AuditEntry)
 async def _on_audit(sender: type[AuditEntry], instance: AuditEntry, created: bool, *args: Any) -> None:
     """Every recorded state change of a post reaches the series it defines (see the module docstring).
 
@@ -329,7 +329,6 @@ async def _on_audit(sender: type[AuditEntry], instance: AuditEntry, created: boo
         await template_changed(instance.post_id)
 
 
-@timers.handles(KIND)
 async def _fire(timer: Timer, services: Services) -> None:
     async with in_transaction():
         locked = await _lock(timer.post_id)
@@ -337,6 +336,20 @@ async def _fire(timer: Timer, services: Services) -> None:
             return
         synced = await sync(*locked, now=services.clock.now())
     await report(services, locked[0], synced)
+
+
+def install() -> None:
+    """Connect series to the rest of Herald: the audit hook (:func:`_on_audit`) and the ``recurrence`` timer
+    kind. Every process that records post states or fires timers calls it once at wiring (calling it again
+    changes nothing); importing this module registers nothing."""
+    AuditEntry.register_listener(Signals.post_save, _on_audit)
+    timers.register(KIND, _fire)
+
+
+def installed() -> bool:
+    """Whether :func:`install` ran in this process (the hook is listening and the timer kind known)."""
+    listeners = AuditEntry._listeners.get(Signals.post_save, {}).get(AuditEntry, [])
+    return _on_audit in listeners and timers.HANDLERS.get(KIND) is _fire
 
 
 async def report(services: Services, template: Post, synced: Synced) -> None:
@@ -478,6 +491,8 @@ __all__ = [
     "Synced",
     "check",
     "following",
+    "install",
+    "installed",
     "open_runs",
     "pause",
     "read_options",

@@ -22,7 +22,7 @@ from handlers.text.commandline import split_options
 from handlers.timing.cronrules import DAY_NAMES, localize, parse_clock, parse_days, parse_zone
 from handlers.timing.timeparse import format_local
 from models.accounts import SocialAccount
-from models.errors import InvalidInput, PermissionDenied
+from models.errors import InvalidInput
 from models.lifecycle import DeliveryState, PostState
 from models.members import OPS_ROLE
 from models.posts import Delivery
@@ -143,28 +143,32 @@ async def next_free(targets: list[SocialAccount], *, now: datetime) -> datetime:
     )
 
 
-def _may_change(ctx: Context) -> None:
-    if not ctx.has_role(OPS_ROLE):  # admins may do everything
-        raise PermissionDenied("Only admins or members with the ops role can change posting slots.")
+slots = router.group("slots", SLOTS_USAGE, "weekly posting times per account, used by /draft --at next", default="show")
 
 
-@router.command("slots", SLOTS_USAGE, "weekly posting times per account, used by /draft --at next")
-async def slots_command(ctx: Context, args: str) -> list[Reply]:
-    verb, _, rest = args.strip().partition(" ")
-    handle, _, spec = rest.strip().partition(" ")
-    verb = verb.lower() or "show"
-    if verb == "show":
-        return await _show(ctx, handle or None)
-    if verb not in {"set", "clear"} or not handle:
+@slots.command("show", ephemeral=True)
+async def show_command(ctx: Context, args: str) -> list[Reply]:
+    return await _show(ctx, args.split()[0] if args.split() else None)
+
+
+@slots.command("clear", role=OPS_ROLE)
+async def clear_command(ctx: Context, args: str) -> list[Reply]:
+    if not args.strip():
         raise InvalidInput(f"Usage: {SLOTS_USAGE}")
-    _may_change(ctx)
+    account = await accounts.find(args.split()[0])
+    removed = await PostingSlots.filter(account_id=account.id).delete()
+    if not removed:
+        return [info(f"{account.handle} had no posting slots; nothing changed.", ephemeral=True)]
+    await audit.record("slots.cleared", actor=ctx.member, account=account.handle)
+    return [info(f"Cleared the posting slots of {account.handle}; /draft --at next no longer picks for it.")]
+
+
+@slots.command("set", role=OPS_ROLE)
+async def set_command(ctx: Context, args: str) -> list[Reply]:
+    handle, _, spec = args.strip().partition(" ")
+    if not handle:
+        raise InvalidInput(f"Usage: {SLOTS_USAGE}")
     account = await accounts.find(handle)
-    if verb == "clear":
-        removed = await PostingSlots.filter(account_id=account.id).delete()
-        if not removed:
-            return [info(f"{account.handle} had no posting slots; nothing changed.", ephemeral=True)]
-        await audit.record("slots.cleared", actor=ctx.member, account=account.handle)
-        return [info(f"Cleared the posting slots of {account.handle}; /draft --at next no longer picks for it.")]
     options, text = split_options(spec, known={"tz"}, command="/slots set")
     tz = parse_zone(options["tz"]) if "tz" in options else ctx.tz
     weekly = parse_weekly(text)

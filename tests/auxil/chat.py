@@ -15,6 +15,7 @@ from handlers.context import Services
 from handlers.messages import Conversation, Incoming, Reply, Sender
 from handlers.ports import NullScheduler
 from handlers.review import timers
+from handlers.timing import recurring
 from models.outbox import OutboxMessage
 from models.timers import Timer
 from tasks.dispatcher import Dispatcher
@@ -46,6 +47,7 @@ class Chat:
 
     @classmethod
     def build(cls) -> Chat:
+        recurring.install()  # as bot/wiring.py does for every process
         clock = FrozenClock()
         notifier = OutboxNotifier()
         services = Services(notifier=notifier, scheduler=NullScheduler(), clock=clock)

@@ -30,6 +30,7 @@ from handlers.app import Herald
 from handlers.context import Services
 from handlers.ports import NullScheduler, SystemClock
 from handlers.settings import Settings
+from handlers.timing import recurring
 from tests.fakes import slack_requests as inbound
 from tests.fakes.slack import FakeSlack, PostedMessage
 
@@ -203,6 +204,7 @@ async def harness(
     """The whole HTTP side (FastAPI + bolt) wired to an in-process Herald whose notifier posts to ``fake``
     (paced by ``pacer``, else in the process every ``pace`` seconds; retrying with ``backoff``)."""
     settings = settings_for(fake)
+    recurring.install()  # as bot/wiring.py does for every process
     notifier = SlackNotifier(
         web_client(fake.bot_token, fake.base_url, rate_limit_retries=rate_limit_retries),
         pacer=pacer or ChannelPacer(pace),

@@ -164,11 +164,12 @@ async def test_a_429_is_retried_after_retry_after(fake: FakeSlack) -> None:
 
 async def test_messages_to_one_channel_are_paced(fake: FakeSlack) -> None:
     async with harness(fake, pace=0.3) as h:
-        await h.command("/herald", "whoami")
+        for text in ("account add dryrun demo", "role add bob approver"):  # answered ephemerally: not paced
+            await h.command("/herald", text)
         await h.settle()
         began = time.monotonic()
-        for text in ("account add dryrun one", "account add dryrun two", "account add dryrun three"):
-            await h.command("/herald", text)
+        for text in ("one", "two", "three"):
+            await h.command("/draft", f"--to demo --at tomorrow 09:00 {text}")
         await h.settle()
         took = time.monotonic() - began
 

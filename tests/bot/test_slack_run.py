@@ -26,9 +26,9 @@ def test_herald_run_serves_slack_and_publishes_in_process(tmp_path: Path) -> Non
             slack.until("alice", lambda: fake.calls("chat.postEphemeral"), proc.log)
             slack.command("/herald", "account add dryrun demo", as_="alice")
             slack.command("/herald", "role add bob approver", as_="alice")
-            slack.until("the set-up", lambda: len(fake.messages_in(GENERAL)) == 2, proc.log)
+            slack.until("the set-up", lambda: len(fake.calls("chat.postEphemeral")) == 3, proc.log)
             slack.command("/draft", "--to demo --at now Hello from Slack", as_="alice")
-            slack.until("the card", lambda: len(fake.messages_in(GENERAL)) == 3, proc.log)
+            slack.until("the card", lambda: len(fake.messages_in(GENERAL)) == 1, proc.log)
             card = slack.card(GENERAL)
             slack.click(card, "Approve", as_="bob")
             link = "Post 1 by <@U0ALICE001> published to demo (Dry run): https://dryrun.invalid/demo/dry-1"

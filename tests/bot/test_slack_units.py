@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from bot.slack import blocks, modals
-from bot.slack.adapter import ops_command, typed_command
+from bot.slack.adapter import typed_command
 from bot.slack.files import FileStore
 from bot.slack.identity import Identities, member_name
 from bot.slack.notifier import SlackNotifier, web_client
@@ -179,13 +179,6 @@ def test_slash_commands_become_text_commands(command: str, text: str, typed: str
     assert typed_command(command, text) == typed
 
 
-def test_ops_commands() -> None:
-    assert ops_command("/queue status") == "/queue"
-    assert ops_command("/cron status") == "/cron"
-    assert ops_command("/cron pause 3") is None
-    assert ops_command("/approve 3") is None
-
-
 def test_the_manifest_declares_commands_herald_has() -> None:
     manifest = (ROOT / "deploy" / "slack-manifest.yml").read_text()
     commands = re.findall(r"- command: (/\S+)", manifest)
@@ -194,7 +187,7 @@ def test_the_manifest_declares_commands_herald_has() -> None:
     assert {"/herald", "/draft", "/approve", "/queue", "/cron"} <= set(commands)
     for command in commands:
         name = typed_command(command, "").lstrip("/").split()[0]
-        assert router.get(name) is not None or ops_command(f"/{name} status"), command
+        assert router.get(name) is not None, command
     assert set(re.findall(r"url: (\S+)", manifest)) == {"https://herald.example.com/slack/events"}
     assert "app_home_opened" in manifest and "users:read" in manifest
 

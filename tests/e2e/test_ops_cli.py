@@ -56,4 +56,8 @@ def test_a_refused_command_exits_1_with_the_reason(tmp_path: Path) -> None:
     not_ops = herald(tmp_path, "queue", "status", "--as", "bob")
     assert not_ops.returncode == 1
     assert "Only members with the ops role or admins can run /queue status." in not_ops.stdout
-    assert "Traceback" not in unknown.stderr + not_ops.stderr
+
+    status = herald(tmp_path, "cron", "status", "--as", "bob")  # ops-only in every adapter, not just in Slack
+    assert status.returncode == 1
+    assert "Only members with the ops role or admins can run /cron status." in status.stdout
+    assert "Traceback" not in unknown.stderr + not_ops.stderr + status.stderr

@@ -6,8 +6,9 @@ five more members with random roles (some with none), three dry-run accounts, a 
 ``role:NAME``, ANY or ``:all``, sometimes ``direct=``, ``remind=``, ``before=``). Then 5–30 steps:
 a draft first, then at random drafts to one or two accounts (with or without ``--at``), ``/approve``
 (sometimes ``--text``: edit-and-approve), ``/changes``, ``/reject``, ``/edit``, ``/withdraw``,
-``/cancel``, ``/schedule``, ``/publish`` and clock advances, with the dispatcher ticking at every
-due time in between (expiry, reminders, publishing) or, sometimes, Herald down meanwhile. Deciders
+``/cancel``, ``/schedule``, ``/publish``, a publish made to fail (rejected, or with an unknown outcome)
+and the ``/retry``, ``/verify`` and ``/republish`` that follow, and clock advances, with the dispatcher
+ticking at every due time in between (expiry, reminders, publishing) or, sometimes, Herald down meanwhile. Deciders
 are often someone the post's current level still waits for, else anyone (the author, members
 without roles, approvers of another level); edits and the like mostly come from the author.
 
@@ -34,11 +35,13 @@ from handlers.review import timers
 from handlers.review.policy import policy_for
 from models.approvals import ApprovalDecision
 from models.audit import AuditEntry
-from models.lifecycle import TERMINAL, PostState
+from models.lifecycle import TERMINAL, DeliveryState, PostState
 from models.members import Member
 from models.posts import Delivery, Post
 from models.timers import Timer
-from tests.auxil.approval_model import InvariantChecker, wipe_database
+from tasks.publishers import Publishers
+from tasks.publishers.errors import OutcomeUnknown, Rejected
+from tests.auxil.approval_model import Flaky, InvariantChecker, wipe_database
 from tests.auxil.chat import Chat
 
 ADMIN = "admin"
@@ -53,7 +56,7 @@ class BrokenInvariant(AssertionError):
     """One class per invariant, so that Hypothesis shrinks and reports each kind of failure separately."""
 
 
-BROKEN = {n: type(f"BrokenInvariant{n}", (BrokenInvariant,), {}) for n in range(1, 8)}
+BROKEN = {n: type(f"BrokenInvariant{n}", (BrokenInvariant,), {}) for n in range(1, 9)}
 
 who = st.lists(st.sampled_from(WHO_ITEMS), min_size=1, max_size=3, unique=True).map(",".join)
 level = st.tuples(who, st.sampled_from(["", ":all", ":any"])).map("".join)
@@ -110,6 +113,7 @@ class Step:
     when: str | None = None
     minutes: int = 0
     down: bool = False  # advance: Herald was down meanwhile (else the dispatcher runs at every due time)
+    outcome: str = ""  # break: how the next publish fails (rejected, or unknown: it may have gone out)
 
     def __repr__(self) -> str:
         shown = {k: v for k, v in vars(self).items() if k != "kind" and v != getattr(Step, k, None)}
@@ -141,6 +145,10 @@ STEP = st.one_of(
     *steps_of("cancel", 1, MANAGERS),
     *steps_of("schedule", 2, MANAGERS, when=durations),
     *steps_of("publish", 1, MANAGERS),
+    *steps_of("break", 2, outcome=st.sampled_from(["rejected", "unknown"])),
+    *steps_of("retry", 1, MANAGERS),
+    *steps_of("verify", 1, MANAGERS),
+    *steps_of("republish", 1, MANAGERS),
     *steps_of(
         "advance",
         3,
@@ -155,8 +163,10 @@ class Machine:
 
     def __init__(self, crashes: list[str]) -> None:
         self.chat = Chat.build()
+        self.flaky = Flaky()
+        self.chat.runtime.publishers = Publishers({}, fallback=self.flaky)  # type: ignore[arg-type]
         self.crashes = crashes
-        self.checker = InvariantChecker()
+        self.checker = InvariantChecker(self.flaky)
         self.transcript: list[str] = []
         self.counter = 0
 
@@ -181,9 +191,19 @@ class Machine:
             assert not self.chat.errors, (command, self.chat.errors)
         await self.verify()
 
-    async def pick_post(self, index: int) -> Post | None:
+    async def pick_post(self, index: int, *, failed: bool = False) -> Post | None:
+        """A post: open ones three times as likely (``failed``: failed ones, for /retry)."""
         posts = await Post.all().order_by("id")
-        pool = [p for p in posts if p.lifecycle_state not in TERMINAL] * 3 + posts
+        likely = [
+            p for p in posts if (p.lifecycle_state == PostState.FAILED if failed else p.lifecycle_state not in TERMINAL)
+        ]
+        pool = likely * 3 + posts
+        return pool[index % len(pool)] if pool else None
+
+    async def pick_delivery(self, index: int) -> Delivery | None:
+        """A delivery (those whose outcome is unknown three times as likely) and its post."""
+        deliveries = await Delivery.all().order_by("id").prefetch_related("post")
+        pool = [d for d in deliveries if d.state == DeliveryState.UNKNOWN.value] * 3 + deliveries
         return pool[index % len(pool)] if pool else None
 
     async def pick_actor(self, post: Post | None, who: str, index: int) -> str:
@@ -238,12 +258,21 @@ class Machine:
         if step.kind == "advance":
             await self.advance(step.minutes, step.down)
             return
-        if step.kind == "draft":
+        if step.kind == "break":
+            failure = Rejected("Fake said no.") if step.outcome == "rejected" else OutcomeUnknown("Fake didn't answer.")
+            self.flaky.next.append(failure)
+            self.transcript.append(f"(the next publish fails: {step.outcome})")
+            return
+        if step.kind in {"verify", "republish"}:
+            delivery = await self.pick_delivery(step.post)
+            actor = await self.pick_actor(delivery.post if delivery else None, step.who, step.member)
+            command = f"/{step.kind} {delivery.id if delivery else 1}"
+        elif step.kind == "draft":
             at = f" --at {step.when}" if step.when else ""
             actor = MEMBERS[step.member % len(MEMBERS)]
             command = f"/draft --to {','.join(step.to)}{at} {self.text('Draft')}"
         else:
-            post = await self.pick_post(step.post)
+            post = await self.pick_post(step.post, failed=step.kind == "retry")
             pid = post.id if post is not None else 1
             actor = await self.pick_actor(post, step.who, step.member)
             command = {
@@ -256,6 +285,7 @@ class Machine:
                 "cancel": f"/cancel {pid}",
                 "schedule": f"/schedule {pid} {step.when}",
                 "publish": f"/publish {pid}",
+                "retry": f"/retry {pid}",
             }[step.kind]
         await self.say(command, as_=actor)
         event(f"{step.kind}: {'refused' if self.chat.errors else 'done'}")
@@ -324,6 +354,54 @@ async def test_random_approval_sessions_keep_invariants_postgres(
     pg_db: str, monkeypatch: pytest.MonkeyPatch, team: list[tuple[str, str]], steps: list[Step]
 ) -> None:
     await run_example(team, steps, watch_timers(monkeypatch))
+
+
+# Publishing going wrong and a human putting it right: a plain team (any approver approves), most posts
+# approved and published soon, publishes made to fail, and /retry, /verify, /republish, /cancel after.
+FAILURE_TEAM = [
+    (ADMIN, "/whoami"),
+    (ADMIN, "/role add ann approver"),
+    (ADMIN, "/role add ben approver"),
+    *[(ADMIN, f"/account add dryrun {account}") for account in ACCOUNTS],
+]
+FAILURE_DRAFT = steps_of(
+    "draft", 1, **{**DRAFT_FIELDS, "when": st.one_of(st.none(), st.integers(1, 30).map(lambda m: f"in {m}m"))}
+)[0]
+FAILURE_STEP = st.one_of(
+    *steps_of("approve", 2, ["candidate"]),
+    *steps_of("break", 1, outcome=st.sampled_from(["rejected", "unknown"])),
+    *steps_of("advance", 2, minutes=st.integers(1, 90), down=st.just(False)),
+    *steps_of("retry", 2, MANAGERS),
+    *steps_of("verify", 2, MANAGERS),
+    *steps_of("republish", 2, MANAGERS),
+    *steps_of("cancel", 1, MANAGERS),
+)
+# episodes: a draft, its approval, maybe publishes made to fail, the dispatcher, then whatever follows
+EPISODE = st.tuples(
+    FAILURE_DRAFT,
+    steps_of("approve", 1, ["candidate"])[0],
+    st.lists(steps_of("break", 1, outcome=st.sampled_from(["rejected", "unknown"]))[0], max_size=2),
+    steps_of("advance", 1, minutes=st.integers(1, 40), down=st.just(False))[0],
+    st.lists(FAILURE_STEP, max_size=6),
+).map(lambda e: [e[0], e[1], *e[2], e[3], *e[4]])
+FAILURE_STEPS = st.lists(EPISODE, min_size=1, max_size=4).map(lambda episodes: [s for e in episodes for s in e])
+
+
+@settings(max_examples=40, **COMMON)  # type: ignore[arg-type]
+@given(steps=FAILURE_STEPS)
+async def test_publish_failures_and_their_recovery_keep_invariants_sqlite(
+    sqlite_db: str, monkeypatch: pytest.MonkeyPatch, steps: list[Step]
+) -> None:
+    await run_example(FAILURE_TEAM, steps, watch_timers(monkeypatch))
+
+
+@pytest.mark.postgres
+@settings(max_examples=10, **COMMON)  # type: ignore[arg-type]
+@given(steps=FAILURE_STEPS)
+async def test_publish_failures_and_their_recovery_keep_invariants_postgres(
+    pg_db: str, monkeypatch: pytest.MonkeyPatch, steps: list[Step]
+) -> None:
+    await run_example(FAILURE_TEAM, steps, watch_timers(monkeypatch))
 
 
 # --- the checker itself must notice a bad state -----------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from handlers.messages import Button, Reply, TargetStatus
+from models.audit import AuditEntry
 from models.chatrefs import ChatMessageRef
 from models.lifecycle import DeliveryState, PostState
 from models.outbox import OutboxMessage
@@ -186,7 +187,7 @@ async def test_after_publishing_the_card_says_published_with_the_link(chat: Chat
 
     (card,) = await cards_told()
     assert report.split("\n")[0] == "Post 1 published to demo (Dry run): https://example.invalid/42"  # then the card
-    assert card.ref == "post:1:approval" and card.text.startswith("Post 1 by alice — published")
+    assert card.ref == "post:1:approval" and card.text.startswith("Post 1 by @alice — published")
     assert card.statuses == (TargetStatus("demo (Dry run)", "published", "published: https://example.invalid/42"),)
     assert card.buttons == ()
 
@@ -197,7 +198,7 @@ async def test_a_failure_shows_on_the_card_with_its_reason_and_retry(chat: Chat)
     await chat.publish_due()
 
     (card,) = await cards_told()
-    assert card.text.startswith("Post 1 by alice — failed")
+    assert card.text.startswith("Post 1 by @alice — failed")
     assert card.statuses == (
         TargetStatus("demo (Dry run)", "failed", "failed: Fake said: Validation failed: duplicate status."),
     )
@@ -231,7 +232,7 @@ async def test_verifying_an_unknown_outcome_shows_published_on_the_card(chat: Ch
 
     asked, verified = await cards_told()
     assert [s.state for s in asked.statuses] == ["unknown"]
-    assert verified.text.startswith("Post 1 by alice — published")
+    assert verified.text.startswith("Post 1 by @alice — published")
     assert verified.statuses == (TargetStatus("demo (Dry run)", "published", "published: https://x.invalid/1"),)
 
 
@@ -268,6 +269,52 @@ async def test_a_missed_post_shows_on_its_card_with_publish_now_and_reschedule(c
     await chat.publish_due()
 
     (card,) = await cards_told()
-    assert card.text.startswith("Post 1 by alice — missed")
+    assert card.text.startswith("Post 1 by @alice — missed")
     assert card.statuses == (TargetStatus("demo (Dry run)", "missed", "missed: Herald wasn't running when it was due"),)
     assert [b.command for b in card.buttons] == ["/publish 1", "/schedule 1"]
+
+
+async def test_verify_and_republish_go_through_the_state_machine_audited(chat: Chat) -> None:
+    publisher = Scripted([OutcomeUnknown("Fake didn't answer.")])
+    await approved_post(chat, publisher)
+    await chat.publish_due()
+    delivery = await Delivery.get(post_id=1)
+    assert (await Post.get(id=1)).state == PostState.FAILED
+
+    await chat.say(f"/republish {delivery.id}")
+    entry = await AuditEntry.filter(action="delivery.republish").prefetch_related("actor").get()
+    assert (entry.state, entry.version, entry.actor.name) == ("scheduled", 1, "alice")  # type: ignore[union-attr]
+    assert (await Post.get(id=1)).state == PostState.SCHEDULED
+
+    publisher.errors.append(OutcomeUnknown("Fake didn't answer again."))
+    await chat.publish_due()
+    await chat.say(f"/verify {delivery.id} https://x.invalid/1")
+    entry = await AuditEntry.filter(action="delivery.verified").prefetch_related("actor").get()
+    assert (entry.state, entry.version, entry.actor.name) == ("published", 1, "alice")  # type: ignore[union-attr]
+    assert entry.detail == {"account": "demo", "url": "https://x.invalid/1"}
+    assert (await Post.get(id=1)).state == PostState.PUBLISHED
+
+
+async def test_republish_of_a_cancelled_post_is_refused_and_changes_nothing(chat: Chat) -> None:
+    await approved_post(chat, Scripted([OutcomeUnknown("Fake didn't answer.")]))
+    await chat.publish_due()
+    delivery = await Delivery.get(post_id=1)
+    await chat.say("/cancel 1")
+    assert (await Post.get(id=1)).state == PostState.CANCELLED
+
+    await chat.say(f"/republish {delivery.id}")
+    assert chat.errors == ["Post 1 is cancelled, so it can't be republished."]
+    assert (await Delivery.get(id=delivery.id)).state == DeliveryState.UNKNOWN  # rolled back with the refusal
+    await chat.say(f"/verify {delivery.id}")
+    assert chat.errors == ["Post 1 is cancelled, so it can't be marked published."]
+    assert (await Delivery.get(id=delivery.id)).state == DeliveryState.UNKNOWN
+    assert not await AuditEntry.filter(action__in=["delivery.republish", "delivery.verified"]).exists()
+
+
+async def test_retry_with_only_an_unknown_outcome_is_refused(chat: Chat) -> None:
+    # found by the property test: /retry moved the post back to scheduled with nothing to send
+    await approved_post(chat, Scripted([OutcomeUnknown("Fake didn't answer.")]))
+    await chat.publish_due()
+    await chat.say("/retry 1")
+    assert chat.errors == ["Post 1 has no failed delivery to retry; an unknown outcome needs /verify or /republish."]
+    assert (await Post.get(id=1)).state == PostState.FAILED

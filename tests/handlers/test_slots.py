@@ -79,7 +79,7 @@ async def test_set_show_and_clear_slots(chat: Chat) -> None:
         "news has no posting slots; set them with /slots set news mon-fri 09:00,13:00."
     )
     await chat.say("/slots set demo mon 09:00", as_="carol")
-    assert chat.errors == ["Only admins or members with the ops role can change posting slots."]
+    assert chat.errors == ["Only members with the ops role or admins can run /slots set."]
     await chat.say("/role add carol ops")
     assert "Posting slots for demo (Europe/Berlin): mon at 09:00;" in await chat.say(
         "/slots set demo --tz Europe/Berlin mon 09:00", as_="carol"

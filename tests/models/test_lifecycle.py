@@ -1,17 +1,36 @@
-"""The post state machine: the RULES table, ``target_of`` and the atomic ``advance``."""
+"""The state machine: the RULES and DELIVERY_RULES tables, ``target_of``, the atomic ``advance`` and
+``move_deliveries``; the pure states apart from the models, and the hot path's SQL built from the tables."""
 
 from __future__ import annotations
 
 import asyncio
+import re
+import subprocess
+import sys
+import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
+from models import hotpath
 from models.accounts import SocialAccount
 from models.errors import InvalidTransition, NotFound
-from models.lifecycle import RULES, TERMINAL, Action, PostState, advance, describe_refusal, target_of
+from models.lifecycle import (
+    DELIVERY_RULES,
+    RULES,
+    TERMINAL,
+    Action,
+    DeliveryState,
+    Move,
+    PostState,
+    advance,
+    describe_refusal,
+    move_deliveries,
+    target_of,
+)
 from models.members import Member
-from models.posts import Post
+from models.posts import Delivery, Post
 
 S = PostState
 A = Action
@@ -28,12 +47,17 @@ LEGAL: dict[tuple[Action, PostState], PostState | object] = {
     (A.APPROVE_FINAL, S.PENDING_APPROVAL): S.SCHEDULED,
     (A.REQUEST_CHANGES, S.PENDING_APPROVAL): S.CHANGES_REQUESTED,
     (A.REJECT, S.PENDING_APPROVAL): S.REJECTED,
-    **{(A.WITHDRAW, s): S.CANCELLED for s in (S.DRAFT, S.PENDING_APPROVAL, S.CHANGES_REQUESTED, S.SCHEDULED,
-                                               S.EXPIRED, S.MISSED)},
-    **{(A.EDIT, s): KEEPS for s in (S.DRAFT, S.PENDING_APPROVAL, S.CHANGES_REQUESTED, S.SCHEDULED, S.EXPIRED,
-                                     S.MISSED)},
-    **{(A.CANCEL, s): S.CANCELLED for s in (S.DRAFT, S.PENDING_APPROVAL, S.CHANGES_REQUESTED, S.SCHEDULED,
-                                             S.EXPIRED, S.MISSED, S.FAILED)},
+    **{
+        (A.WITHDRAW, s): S.CANCELLED
+        for s in (S.DRAFT, S.PENDING_APPROVAL, S.CHANGES_REQUESTED, S.SCHEDULED, S.EXPIRED, S.MISSED)
+    },
+    **{
+        (A.EDIT, s): KEEPS for s in (S.DRAFT, S.PENDING_APPROVAL, S.CHANGES_REQUESTED, S.SCHEDULED, S.EXPIRED, S.MISSED)
+    },
+    **{
+        (A.CANCEL, s): S.CANCELLED
+        for s in (S.DRAFT, S.PENDING_APPROVAL, S.CHANGES_REQUESTED, S.SCHEDULED, S.EXPIRED, S.MISSED, S.FAILED)
+    },
     (A.START_PUBLISH, S.SCHEDULED): S.PUBLISHING,
     (A.START_PUBLISH, S.PUBLISHING): S.PUBLISHING,  # a redelivered start is harmless
     (A.FINISH_PUBLISHED, S.PUBLISHING): S.PUBLISHED,
@@ -45,6 +69,9 @@ LEGAL: dict[tuple[Action, PostState], PostState | object] = {
     (A.RESCHEDULE, S.EXPIRED): KEEPS,
     (A.RESCHEDULE, S.MISSED): KEEPS,
     (A.RESCHEDULE, S.FAILED): KEEPS,
+    (A.VERIFY, S.FAILED): S.PUBLISHED,  # the unknown outcome was a publish and every other delivery is out
+    (A.VERIFY, S.PUBLISHING): S.PUBLISHED,
+    (A.REPUBLISH, S.FAILED): S.SCHEDULED,
 }
 ILLEGAL = [(a, s) for a in Action for s in PostState if (a, s) not in LEGAL]
 
@@ -176,10 +203,18 @@ async def test_rejected_post_cannot_be_approved(any_db: str) -> None:
     assert await state_of(post.id) == ("rejected", 1)
 
 
-@pytest.mark.parametrize("pair", [(A.RETRY, S.DRAFT), (A.SUBMIT, S.SCHEDULED), (A.EDIT, S.PUBLISHED),
-                                  (A.FINISH_PUBLISHED, S.SCHEDULED), (A.WITHDRAW, S.FAILED)], ids=_id)
-async def test_advance_refuses_illegal_move_and_changes_nothing(any_db: str,
-                                                                  pair: tuple[Action, PostState]) -> None:
+@pytest.mark.parametrize(
+    "pair",
+    [
+        (A.RETRY, S.DRAFT),
+        (A.SUBMIT, S.SCHEDULED),
+        (A.EDIT, S.PUBLISHED),
+        (A.FINISH_PUBLISHED, S.SCHEDULED),
+        (A.WITHDRAW, S.FAILED),
+    ],
+    ids=_id,
+)
+async def test_advance_refuses_illegal_move_and_changes_nothing(any_db: str, pair: tuple[Action, PostState]) -> None:
     action, current = pair
     post = await make_post(current, text="Unchanged")
     with pytest.raises(InvalidTransition) as info:
@@ -251,8 +286,7 @@ async def test_advance_touches_only_its_post(any_db: str) -> None:
 async def test_fifty_concurrent_final_approvals_one_wins(pg_db: str, bump_version: bool) -> None:
     post = await make_post(S.PENDING_APPROVAL)
     results = await asyncio.gather(
-        *(advance(post.id, A.APPROVE_FINAL, expected_version=1, bump_version=bump_version)
-          for _ in range(50)),
+        *(advance(post.id, A.APPROVE_FINAL, expected_version=1, bump_version=bump_version) for _ in range(50)),
         return_exceptions=True,
     )
     winners = [r for r in results if not isinstance(r, BaseException)]
@@ -269,3 +303,62 @@ async def test_advance_huge_post_id_is_not_found_on_postgres(pg_db: str) -> None
     await make_post()
     with pytest.raises(NotFound, match=r"^There is no post 99999999999\.$"):
         await advance(99_999_999_999, A.SUBMIT)
+
+
+# --- deliveries ----------------------------------------------------------------------------------------
+
+D = DeliveryState
+# Written out by hand, independently of DELIVERY_RULES: move -> (from, to); None: the caller says.
+DELIVERY_MOVES: dict[Move, tuple[set[DeliveryState], DeliveryState | None]] = {
+    Move.RELEASE: ({D.WAITING}, D.SCHEDULED),
+    Move.HOLD: ({D.SCHEDULED, D.QUEUED}, D.WAITING),
+    Move.ENQUEUE: ({D.SCHEDULED}, D.QUEUED),
+    Move.CLAIM: ({D.QUEUED}, D.PUBLISHING),
+    Move.PUBLISH: ({D.PUBLISHING}, D.PUBLISHED),
+    Move.FAIL: ({D.PUBLISHING}, D.FAILED),
+    Move.LOSE: ({D.PUBLISHING}, D.UNKNOWN),
+    Move.RETRY_LATER: ({D.PUBLISHING}, D.SCHEDULED),
+    Move.REQUEUE: ({D.PUBLISHING}, D.QUEUED),
+    Move.UNCLAIM: ({D.PUBLISHING}, None),
+    Move.MISS: ({D.SCHEDULED, D.QUEUED}, D.MISSED),
+    Move.CANCEL: ({D.WAITING, D.SCHEDULED}, D.CANCELLED),
+    Move.RETRY: ({D.FAILED}, D.SCHEDULED),
+    Move.VERIFY: ({D.UNKNOWN}, D.PUBLISHED),
+    Move.REPUBLISH: ({D.UNKNOWN}, D.SCHEDULED),
+    Move.RESCHEDULE: ({D.MISSED}, D.SCHEDULED),
+}
+
+
+def test_every_delivery_move_has_a_rule_and_the_table_matches() -> None:
+    assert {m: (set(r.sources), r.target) for m, r in DELIVERY_RULES.items()} == DELIVERY_MOVES
+
+
+async def test_move_deliveries_moves_only_those_in_a_source_state(any_db: str) -> None:
+    post = await make_post(S.FAILED)
+    account = await SocialAccount.create(platform="dryrun", handle="other")
+    first = await SocialAccount.get(handle="demo")
+    rows = [
+        await Delivery.create(post=post, account=a, state=state.value, idempotency_key=uuid.uuid4().hex)
+        for a, state in ((first, D.UNKNOWN), (account, D.PUBLISHED))
+    ]
+    assert await move_deliveries(Move.VERIFY, {"post_id": post.id}, url="https://x.invalid/1") == 1
+    assert [(await Delivery.get(id=r.id)).state for r in rows] == ["published", "published"]
+    assert (await Delivery.get(id=rows[0].id)).url == "https://x.invalid/1"
+    assert (await Delivery.get(id=rows[1].id)).url is None  # not in a source state: untouched
+    assert await move_deliveries(Move.VERIFY, {"post_id": post.id}) == 0  # nothing unknown any more
+    with pytest.raises(ValueError, match="needs a target"):
+        await move_deliveries(Move.UNCLAIM, {"post_id": post.id})
+
+
+def test_the_hot_path_sql_takes_its_states_from_the_tables() -> None:
+    source = Path(hotpath.__file__).read_text()
+    states = {s.value for s in PostState} | {s.value for s in DeliveryState}
+    assert not {m for m in re.findall(r"'([a-z_]+)'", source) if m in states}  # no state written out
+    assert "state IN ('queued')" in hotpath.CLAIM and "state IN ('publishing', 'scheduled')" in hotpath.CLAIM
+
+
+@pytest.mark.parametrize(("module", "absent"), [("models.states", "tortoise"), ("models.posts", "models.lifecycle")])
+def test_states_are_pure_and_the_model_does_not_import_the_state_machine(module: str, absent: str) -> None:
+    code = f"import sys, {module}; print({absent!r} in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "False", out.stderr
