@@ -185,7 +185,7 @@ async def draft_command(ctx: Context, args: str) -> list[Reply]:
             )
         ]
     confirm = info(
-        f"Post {post.id} is waiting for approval (level 1 of {policy.depth}: {policy.level(1).describe()}); {where}.",
+        f"Post {post.id} is waiting for approval ({policy.who_at(1)}); {where}.",
         ephemeral=True,
     )
     card = await approval_card(post, tz=ctx.tz)

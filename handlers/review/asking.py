@@ -53,9 +53,10 @@ async def ask_awaited(services: Services, post: Post, policy: Policy) -> list[Me
     author = await Member.get(id=locked.author_id)  # type: ignore[attr-defined]
     named = await mentions([author])
     edited = f" (v{locked.version})" if locked.version > 1 else ""
+    at = f" ({policy.at(level)})" if policy.depth > 1 else ""
     for member in new:
         text = (
-            f"Post {locked.id} by @{author.name}{edited} needs your approval (level {level} of {policy.depth}), "
+            f"Post {locked.id} by @{author.name}{edited} needs your approval{at}, "
             f"going out {when_text(locked, member_zone(member, services))}.\n> {preview(locked.text, PREVIEW_CHARS)}"
         )
         reply = Reply(text=text, buttons=decision_buttons(locked.id), post_id=locked.id, mentions=named)

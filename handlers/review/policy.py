@@ -97,6 +97,15 @@ class Policy:
     def level(self, number: int) -> Level:
         return self.levels[min(number, self.depth) - 1]
 
+    def at(self, number: int | None) -> str:
+        """``level 2 of 3`` for people's messages; "" for a one-level policy, where it says nothing."""
+        return f"level {number or 1} of {self.depth}" if self.depth > 1 else ""
+
+    def who_at(self, number: int) -> str:
+        """``level 2 of 3: all of @carol and @dan``, or just who for a one-level policy."""
+        who = self.level(number).describe()
+        return f"{self.at(number)}: {who}" if self.depth > 1 else who
+
     @property
     def strictness(self) -> tuple[int, int]:
         return self.depth, sum(1 for lv in self.levels if lv.mode == "all")

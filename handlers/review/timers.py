@@ -112,9 +112,10 @@ async def _expire(post: Post, services: Services) -> None:
     log.info("post.expired", post_id=post.id, level=post.approval_level)
     author = await Member.get(id=post.author_id)  # type: ignore[attr-defined]
     when = format_local(post.due_at, member_zone(author, services))
+    at = f" ({policy.at(post.approval_level)})" if policy.depth > 1 else ""
     text = (
-        f"Post {post.id} was due {when} but approval wasn't complete (level {post.approval_level} of "
-        f"{policy.depth}), so it did not go out. Pick a new time to send it for approval again."
+        f"Post {post.id} was due {when} but approval wasn't complete{at}, so it did not go out. "
+        "Pick a new time to send it for approval again."
     )
     reschedule = Button("Reschedule", f"/schedule {post.id}", "primary", ask="when")
     await tell_origin(services, post, Reply(text=text, buttons=(reschedule,), post_id=post.id, kind="report"))
@@ -149,9 +150,10 @@ async def _remind(post: Post, timer: Timer, services: Services) -> None:
         if member.id in fresh:
             continue
         when = due or format_local(post.due_at, member_zone(member, services))  # type: ignore[arg-type]
+        at = f"{policy.at(timer.level)}, " if policy.depth > 1 else ""
         text = (
-            f"Reminder: post {post.id} is waiting for your approval (level {timer.level} of {policy.depth}, "
-            f"goes out {when}); the buttons are in my earlier message, or type /approve {post.id}."
+            f"Reminder: post {post.id} is waiting for your approval ({at}goes out {when}); the buttons are in my "
+            f"earlier message, or type /approve {post.id}."
             f"\n> {preview(post.text, 120)}"
         )
         await tell_members(services, [member], Reply(text=text, post_id=post.id))
@@ -161,7 +163,7 @@ async def _remind(post: Post, timer: Timer, services: Services) -> None:
         ).order_by("name")
         names = ", ".join(f"@{m.name}" for m in waiting)
         text = (
-            f"Escalation: post {post.id} still needs level {timer.level} of {policy.depth} "
+            f"Escalation: post {post.id} still needs {policy.at(timer.level) or 'approval'} "
             f"({policy.level(timer.level or 1).describe()}); waiting for {names}."
         )
         await tell_members(services, admins, Reply(text=text, post_id=post.id, mentions=await mentions(waiting)))

@@ -123,7 +123,7 @@ async def test_submit_closes_the_modal_and_posts_the_card(fake: FakeSlack) -> No
     assert card.text.startswith("Post 1 by <@U0ALICE001> — awaiting approval")  # no version until there is a second
     (confirm,) = fake.calls("chat.postEphemeral")
     assert confirm.args["user"] == user_id("alice")
-    assert confirm.args["text"].startswith("Post 1 is waiting for approval (level 1 of 1")
+    assert confirm.args["text"].startswith("Post 1 is waiting for approval (anyone with role")
 
 
 async def test_draft_with_text_skips_the_modal(fake: FakeSlack) -> None:

@@ -123,7 +123,7 @@ async def test_card_and_lines_mention_people_and_each_approver_gets_the_buttons_
 
     fields = fields_of(card)
     assert (fields["Author"], fields["Awaiting"]) == (ALICE, BOB)
-    assert card.text.startswith(f"Post 1 by {ALICE} (v1)")
+    assert card.text.startswith(f"Post 1 by {ALICE} — awaiting approval")
     assert ask.text.startswith(f"Post 1 by {ALICE} needs your approval (level 1 of 2)")
     assert labels(ask) == ["Approve", "Request changes", "Reject"]
     # carol: asked once, with the buttons, when level 2 opened; the reminders after it come without them

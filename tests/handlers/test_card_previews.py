@@ -106,7 +106,7 @@ async def test_the_card_says_no_more_than_it_needs(chat: Chat) -> None:
     await chat.say("/draft --to demo Two levels")
     two_levels = card_of(chat)
 
-    assert first.text == "Post 1 by alice — awaiting approval\n> Big launch!"
+    assert first.text == "Post 1 by @alice — awaiting approval\n> Big launch!"
     assert {f.label for f in first.fields}.isdisjoint({"Level", "State"})
-    assert edited.text.startswith("Post 1 by alice (v2) — awaiting approval")
+    assert edited.text.startswith("Post 1 by @alice (v2) — awaiting approval")
     assert dict((f.label, f.value) for f in two_levels.fields)["Level"] == "1 of 2"

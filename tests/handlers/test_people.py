@@ -71,7 +71,7 @@ async def test_the_decider_elsewhere_gets_the_line_and_the_author_is_told_where_
     replies = await chat.herald.handle(Incoming(bob, Conversation("shell", "approvals"), "/reject 1 off-brand"))
     assert replies[0].text == "Post 1 rejected by @bob: off-brand"
     assert (await chat.reports()).startswith(
-        "Post 1 by @alice rejected by @bob: off-brand\nPost 1 by @alice (v1) — rejected"
+        "Post 1 by @alice rejected by @bob: off-brand\nPost 1 by @alice — rejected"
     )
 
 
@@ -172,4 +172,4 @@ async def test_asking_at_once_from_many_places_asks_once(pg_db: str) -> None:
     asked = await asyncio.gather(*(asking.ask_awaited(chat.herald.services, post, policy) for _ in range(8)))
     assert sorted(len(a) for a in asked) == [0] * 7 + [1]
     (ask,) = await chat.dms("bob")
-    assert ask.text.startswith("Post 1 by @alice (v2) needs your approval (level 1 of 1)")
+    assert ask.text.startswith("Post 1 by @alice (v2) needs your approval, going out")

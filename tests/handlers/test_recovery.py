@@ -186,7 +186,8 @@ async def test_after_publishing_the_card_says_published_with_the_link(chat: Chat
     report = await chat.publish_due()
 
     (card,) = await cards_told()
-    assert report.split("\n")[0] == "Post 1 published to demo (Dry run): https://example.invalid/42"  # then the card
+    # the report, then the card
+    assert report.split("\n")[0] == "Post 1 by @alice published to demo (Dry run): https://example.invalid/42"
     assert card.ref == "post:1:approval" and card.text.startswith("Post 1 by @alice — published")
     assert card.statuses == (TargetStatus("demo (Dry run)", "published", "published: https://example.invalid/42"),)
     assert card.buttons == ()
@@ -254,7 +255,7 @@ async def test_a_post_to_two_accounts_updates_its_card_once_after_both(chat: Cha
 
 async def test_a_card_shown_nowhere_is_not_posted_after_publishing(chat: Chat) -> None:
     await approved_post(chat, Scripted([]))
-    assert await chat.publish_due() == "Post 1 published to demo (Dry run): https://example.invalid/42"
+    assert await chat.publish_due() == "Post 1 by @alice published to demo (Dry run): https://example.invalid/42"
     assert await cards_told() == []
 
 

@@ -186,7 +186,7 @@ async def test_approved_once_then_each_run_goes_out_at_its_local_time_across_dst
     text = await chat.say('/draft --to demo --every "every day 09:00" --tz Europe/Berlin Guten Morgen!')
     assert chat.errors == []
     assert text.startswith(
-        "Post 1 is waiting for approval (level 1 of 1: anyone with role approver); it goes to demo every day at "
+        "Post 1 is waiting for approval (anyone with role approver); it goes to demo every day at "
         "09:00 (Europe/Berlin); next run Sat 27 Mar 2027 08:00 UTC."
     )
     assert await Post.all().count() == 1  # nothing is created for runs before approval
