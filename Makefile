@@ -39,6 +39,7 @@ bench: install
 	$(BIN)/python bench/punctuality.py
 	$(BIN)/python bench/burst.py
 	$(BIN)/python bench/slack_ack.py
+	$(BIN)/python bench/steady.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -171,12 +171,11 @@ class SlackAdapter:
         *,
         response_url: str | None = None,
         thread_ts: str | None = None,
-        ephemeral: bool = False,
         clicked: Clicked | None = None,
     ) -> list[Reply]:
         # booked before the core commits the command's effects, so its messages come before anything those
         # effects cause (a worker's publish report in the same threads)
-        booking = None if ephemeral else await self.notifier.book(conversation, thread_ts)
+        booking = await self.notifier.book(conversation, thread_ts)
         try:
             with self.notifier.booked(booking):
                 replies = await self.herald.handle(Incoming(sender, conversation, text))
@@ -189,7 +188,6 @@ class SlackAdapter:
             replies,
             response_url=response_url,
             thread_ts=thread_ts,
-            ephemeral=ephemeral,
             clicked=clicked,
             booking=booking,
         )
@@ -203,7 +201,6 @@ class SlackAdapter:
         *,
         response_url: str | None = None,
         thread_ts: str | None = None,
-        ephemeral: bool = False,
         clicked: Clicked | None = None,
         booking: Booking | None = None,
     ) -> None:
@@ -218,8 +215,7 @@ class SlackAdapter:
                 user=sender.external_id,
                 response_url=response_url,
                 thread_ts=thread_ts,
-                ephemeral=ephemeral,
-                clicked=clicked,
+                    clicked=clicked,
                 booking=booking,
             )
         )

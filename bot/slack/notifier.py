@@ -35,7 +35,7 @@ import weakref
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -240,7 +240,6 @@ class SlackNotifier:
         user: str | None = None,
         response_url: str | None = None,
         thread_ts: str | None = None,
-        ephemeral: bool = False,
         clicked: Clicked | None = None,
         booking: Booking | None = None,
     ) -> None:
@@ -254,10 +253,9 @@ class SlackNotifier:
         try:
             with self.booked(booking):
                 for reply in sorted(replies, key=lambda r: r.ref is None):
-                    one = replace(reply, ephemeral=True) if ephemeral else reply
                     await self.deliver(
                         conversation,
-                        one,
+                        reply,
                         user=user,
                         response_url=response_url,
                         thread_ts=thread_ts,
