@@ -7,8 +7,8 @@ concurrent callers can never both win: the loser sees zero rows changed and gets
 :class:`~models.errors.InvalidTransition` (or the caller's own ``AlreadyDecided``) with a sentence
 saying why. Deliveries move through :func:`move_deliveries` by :data:`~models.states.DELIVERY_RULES`
 the same way; the publish hot path's SQL (:mod:`models.hotpath`) builds its conditions from the same
-tables. (The worker's, the dispatcher's and scheduling's own delivery updates still spell out the same
-conditions by hand; they are the next to move here.)
+tables. Nothing outside ``models/`` writes a state column itself (``tests/models/test_lifecycle.py``
+checks the source).
 """
 
 from __future__ import annotations
@@ -103,16 +103,20 @@ async def advance(
     raise InvalidTransition(f"Post {post_id} changed while you were looking at it; please look again.")
 
 
-async def move_deliveries(move: Move, where: dict[str, Any], *, to: DeliveryState | None = None, **changes: Any) -> int:
-    """Apply ``move`` to the deliveries ``where`` selects that are in one of its source states, setting
-    ``changes`` in the same UPDATE; how many moved.
+# each move's ``state IN (…)`` list, built once: the dispatcher and the workers move deliveries on the hot path
+_DELIVERY_SOURCES: dict[Move, list[str]] = {move: sources(rule) for move, rule in DELIVERY_RULES.items()}
 
-    Like :func:`advance` it is one conditional UPDATE: a delivery that meanwhile left the source states
-    (claimed by a worker, verified by someone else) is not touched. ``to`` is the target for rules that
-    let the caller choose.
+
+async def move_deliveries(move: Move, where: dict[str, Any], *, to: DeliveryState | None = None, **changes: Any) -> int:
+    """Apply ``move`` to the deliveries ``where`` selects (ORM filter arguments) that are in one of its
+    source states, setting ``changes`` in the same UPDATE; how many moved.
+
+    Like :func:`advance` it is one conditional UPDATE, the only way a delivery's state changes: a
+    delivery that meanwhile left the source states (claimed by a worker, verified by someone else, its
+    claim judged dead by the reconciler) is not touched. ``to`` is the target for rules that let the
+    caller choose.
     """
-    rule = DELIVERY_RULES[move]
-    target = rule.target or to
+    target = DELIVERY_RULES[move].target or to
     if target is None:
         raise ValueError(f"delivery move {move.value} needs a target state")
-    return await Delivery.filter(**where, state__in=sources(rule)).update(state=target.value, **changes)
+    return await Delivery.filter(**where, state__in=_DELIVERY_SOURCES[move]).update(state=target.value, **changes)

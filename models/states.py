@@ -18,10 +18,17 @@ Posts::
 
 Deliveries (one post on one account), in :data:`DELIVERY_RULES`::
 
-    waiting ─release─▶ scheduled ─enqueue─▶ queued ─claim─▶ publishing ─┬─▶ published
-       ▲  hold (back under approval)  │  miss ▶ missed                  ├─▶ failed ─retry─▶ scheduled
-       └──────────────────────────────┘                                 └─▶ unknown ─verify─▶ published
-                                                                                   └─republish─▶ scheduled
+    waiting ─release─▶ scheduled ─enqueue─▶ queued ─claim─▶ publishing ─┬─publish─▶ published
+       ▲  hold (back under approval)  │                                 ├─fail─▶ failed ─retry─▶ scheduled
+       └──────────────────────────────┘                                 ├─lose─▶ unknown ─verify─▶ published
+                                                                        │             └─republish─▶ scheduled
+                                                                        ├─retry_later─▶ scheduled
+                                                                        ├─requeue (dead worker)─▶ queued
+                                                                        └─unclaim (post changed)─▶ waiting/cancelled
+    scheduled, queued ─miss─▶ missed ─reschedule─▶ scheduled;   waiting, scheduled ─cancel─▶ cancelled
+
+A delivery's state changes only through :func:`models.lifecycle.move_deliveries` (and the raw SQL of
+:mod:`models.hotpath`, which builds its conditions from this table).
 """
 
 from __future__ import annotations

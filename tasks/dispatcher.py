@@ -35,7 +35,7 @@ from tortoise.transactions import in_transaction
 from handlers.ports import Clock, Notifier, SystemClock
 from handlers.publishing import delivery as deliveries
 from handlers.settings import DEFAULTS
-from models.lifecycle import DeliveryState
+from models.lifecycle import DeliveryState, Move, move_deliveries
 from models.posts import Delivery
 from models.timers import Timer
 
@@ -139,9 +139,7 @@ class Dispatcher:
                 .only("id", "due_at")
             )
             if rows:
-                await Delivery.filter(id__in=[r.id for r in rows]).update(
-                    state=DeliveryState.QUEUED.value, queued_at=now
-                )
+                await move_deliveries(Move.ENQUEUE, {"id__in": [r.id for r in rows]}, queued_at=now)
         return [(row.id, row.due_at or now) for row in rows]
 
     async def _mark_missed(self, now: datetime) -> int:
@@ -154,7 +152,7 @@ class Dispatcher:
             )
             ids = [row.id for row in rows]
             if ids:
-                await Delivery.filter(id__in=ids).update(state=DeliveryState.MISSED.value)
+                await move_deliveries(Move.MISS, {"id__in": ids})
         if ids:
             log.warning("dispatch.missed", count=len(ids), grace_s=self._grace.total_seconds())
             await deliveries.missed(ids, notifier=self._notifier, grace=self._grace)
@@ -208,7 +206,7 @@ class Dispatcher:
             late = [r.id for r in rows if r.due_at is not None and r.due_at < now - self._grace]
             rows = [r for r in rows if r.id not in late]
             if late:  # queued before an outage that outlasted the grace window
-                await Delivery.filter(id__in=late).update(state=DeliveryState.MISSED.value)
+                await move_deliveries(Move.MISS, {"id__in": late})
             if rows:
                 await Delivery.filter(id__in=[r.id for r in rows]).update(queued_at=now)
         if late:
@@ -230,9 +228,7 @@ class Dispatcher:
             )
             retry = [r for r in rows if self._idempotent(r.account.platform)]
             if retry:
-                await Delivery.filter(id__in=[r.id for r in retry], state=DeliveryState.PUBLISHING.value).update(
-                    state=DeliveryState.QUEUED.value, queued_at=now
-                )
+                await move_deliveries(Move.REQUEUE, {"id__in": [r.id for r in retry]}, queued_at=now)
         for row in retry:
             log.warning("reconcile.retry", delivery_id=row.id, post_id=row.post_id)  # type: ignore[attr-defined]
         await self._send_all([(row.id, now) for row in retry])

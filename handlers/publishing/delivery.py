@@ -14,7 +14,6 @@ from typing import Any
 
 import structlog
 from tortoise.expressions import F
-from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from handlers import audit
@@ -26,7 +25,7 @@ from handlers.text.platforms import platform
 from models import crypto, hotpath
 from models.chatrefs import ChatMessageRef
 from models.errors import InvalidTransition
-from models.lifecycle import DELIVERY_FINAL, TERMINAL, Action, DeliveryState, PostState, advance
+from models.lifecycle import DELIVERY_FINAL, TERMINAL, Action, DeliveryState, Move, PostState, advance, move_deliveries
 from models.posts import Delivery, Post
 
 log = structlog.get_logger(__name__)
@@ -73,8 +72,8 @@ async def claim_many(delivery_ids: list[int], *, worker: str, now: datetime) -> 
 
 
 async def _claim_orm(delivery_id: int, *, worker: str, now: datetime) -> Claimed | None:
-    changed = await Delivery.filter(id=delivery_id, state=DeliveryState.QUEUED.value).update(
-        state=DeliveryState.PUBLISHING.value, claimed_by=worker, claimed_at=now, attempts=F("attempts") + 1
+    changed = await move_deliveries(
+        Move.CLAIM, {"id": delivery_id}, claimed_by=worker, claimed_at=now, attempts=F("attempts") + 1
     )
     if changed != 1:
         return None
@@ -124,7 +123,7 @@ async def _withdraw_claim(delivery_id: int, post_id: int) -> None:
     """The post changed after this delivery was queued (cancelled, or back under approval)."""
     current = PostState((await Post.get(id=post_id)).state)
     back = DeliveryState.CANCELLED if current in TERMINAL else DeliveryState.WAITING
-    await Delivery.filter(id=delivery_id, state=DeliveryState.PUBLISHING.value).update(state=back.value)
+    await move_deliveries(Move.UNCLAIM, {"id": delivery_id}, to=back)
     log.info("delivery.claim_withdrawn", post_id=post_id, delivery_id=delivery_id, post_state=current.value)
 
 
@@ -193,9 +192,10 @@ async def missed(delivery_ids: list[int], *, notifier: Notifier | None, grace: t
         await tell(notifier, claims[0], reply, [c.delivery_id for c in claims], now=datetime.now(UTC))
 
 
-def _still_ours(claimed: Claimed) -> QuerySet[Delivery]:
-    """The delivery, if the claim this result belongs to is still the current one."""
-    return Delivery.filter(id=claimed.delivery_id, state=DeliveryState.PUBLISHING.value, claimed_by=claimed.worker)
+def _still_ours(claimed: Claimed) -> dict[str, Any]:
+    """The delivery, if the claim this result belongs to is still the current one (every move out of
+    publishing starts from there)."""
+    return {"id": claimed.delivery_id, "claimed_by": claimed.worker}
 
 
 def _stale(claimed: Claimed, outcome: str) -> None:
@@ -246,8 +246,9 @@ async def published(outcomes: list[Outcome], *, now: datetime) -> list[Reply | N
 async def _record_published_orm(outcome: Outcome, *, now: datetime) -> bool:
     claimed = outcome.claimed
     async with in_transaction():  # all or nothing, so a retry after a lost connection is exact
-        changed = await _still_ours(claimed).update(
-            state=DeliveryState.PUBLISHED.value,
+        changed = await move_deliveries(
+            Move.PUBLISH,
+            _still_ours(claimed),
             external_id=outcome.external_id,
             url=outcome.url,
             published_at=now,
@@ -267,7 +268,7 @@ async def failed(claimed: Claimed, *, reason: str, unknown: bool = False) -> Rep
     the report to tell, or None when the claim was no longer current."""
     state = DeliveryState.UNKNOWN if unknown else DeliveryState.FAILED
     async with in_transaction():  # all or nothing, so a retry after a lost connection is exact
-        if not await _still_ours(claimed).update(state=state.value, last_error=reason):
+        if not await move_deliveries(Move.LOSE if unknown else Move.FAIL, _still_ours(claimed), last_error=reason):
             _stale(claimed, state.value)
             return None
         await audit.record(f"delivery.{state.value}", post_id=claimed.post_id, account=claimed.handle, error=reason)
@@ -284,7 +285,7 @@ async def failed(claimed: Claimed, *, reason: str, unknown: bool = False) -> Rep
 
 async def retry_later(claimed: Claimed, *, reason: str, at: datetime) -> None:
     """A transient failure: put the delivery back on the schedule for ``at``."""
-    if not await _still_ours(claimed).update(state=DeliveryState.SCHEDULED.value, due_at=at, last_error=reason):
+    if not await move_deliveries(Move.RETRY_LATER, _still_ours(claimed), due_at=at, last_error=reason):
         return _stale(claimed, "retry")
     log.info(
         "delivery.retry_scheduled",

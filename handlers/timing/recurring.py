@@ -46,7 +46,7 @@ from handlers.timing.cronrules import describe, localize, next_after, parse_ever
 from handlers.timing.timeparse import format_local, parse_when
 from models.audit import AuditEntry
 from models.errors import InvalidInput, InvalidTransition, NotFound
-from models.lifecycle import Action, DeliveryState, PostState, advance
+from models.lifecycle import Action, Move, PostState, advance, move_deliveries
 from models.members import Member
 from models.posts import Delivery, Post
 from models.recurrence import Recurrence, SeriesRun
@@ -160,7 +160,7 @@ def where_phrase(spec: Spec, handles: list[str], tz: ZoneInfo) -> str:
 
 async def start(post: Post, spec: Spec) -> Recurrence:
     """Make ``post`` the template of a new series (call inside /draft's transaction)."""
-    await Delivery.filter(post_id=post.id).update(state=DeliveryState.CANCELLED.value)
+    await move_deliveries(Move.CANCEL, {"post_id": post.id})  # the template itself never goes out
     series = await Recurrence.create(
         post=post, cron=spec.cron, timezone=spec.tz.key, until=spec.until, remaining=spec.count, next_run=spec.first
     )

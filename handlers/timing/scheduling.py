@@ -5,16 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from handlers.context import Services
-from models.lifecycle import DELIVERY_FINAL, DeliveryState
-from models.posts import Delivery, Post
+from models.lifecycle import Move, move_deliveries
+from models.posts import Post
 
 
 async def release(post: Post, *, now: datetime) -> datetime:
     """Make the post's waiting deliveries due (at its time, or now when it has none); returns when."""
     due = post.due_at or now
-    await Delivery.filter(post_id=post.id, state=DeliveryState.WAITING.value).update(
-        state=DeliveryState.SCHEDULED.value, due_at=due
-    )
+    await move_deliveries(Move.RELEASE, {"post_id": post.id}, due_at=due)
     return due
 
 
@@ -23,17 +21,12 @@ async def hold(post_id: int) -> None:
 
     A queued delivery's message then finds nothing to claim.
     """
-    await Delivery.filter(
-        post_id=post_id, state__in=[DeliveryState.SCHEDULED.value, DeliveryState.QUEUED.value]
-    ).update(state=DeliveryState.WAITING.value)
+    await move_deliveries(Move.HOLD, {"post_id": post_id})
 
 
 async def cancel_open(post_id: int) -> None:
-    await (
-        Delivery.filter(post_id=post_id)
-        .exclude(state__in=[s.value for s in DELIVERY_FINAL | {DeliveryState.PUBLISHING, DeliveryState.QUEUED}])
-        .update(state=DeliveryState.CANCELLED.value)
-    )
+    """Cancel the deliveries not yet handed to the queue (a queued one's claim finds the post cancelled)."""
+    await move_deliveries(Move.CANCEL, {"post_id": post_id})
 
 
 async def announce(services: Services, due: datetime) -> None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import re
 import subprocess
@@ -362,3 +363,63 @@ def test_states_are_pure_and_the_model_does_not_import_the_state_machine(module:
     code = f"import sys, {module}; print({absent!r} in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == "False", out.stderr
+
+
+ROOT = Path(__file__).resolve().parents[2]
+# Where a post's or a delivery's state may be written outside models/: nowhere. A new row starts in the
+# model's default state (draft, waiting); every change after that goes through advance or move_deliveries.
+STATE_WRITERS_ALLOWED: frozenset[str] = frozenset()
+RAW_STATE_UPDATE = re.compile(r"(?is)\bupdate\s+\"?(posts|deliveries)\"?\s.*\bset\b.*\bstate\b")
+
+
+def _state_writes(source: str) -> list[int]:
+    """The lines of ``source`` that set a ``state`` column by hand: ``.update(state=…)``,
+    ``Post/Delivery.create(state=…)``, ``row.state = …``, ``update_fields=[…"state"…]``, raw ``UPDATE … SET state``."""
+    found: set[int] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            keywords = {k.arg: k.value for k in node.keywords}
+            receiver, method = node.func.value, node.func.attr
+            model = isinstance(receiver, ast.Name) and receiver.id in {"Post", "Delivery"}
+            if "state" in keywords and (method == "update" or (model and method.endswith("create"))):
+                found.add(node.lineno)
+            fields = keywords.get("update_fields")
+            if isinstance(fields, ast.List | ast.Tuple) and any(
+                isinstance(e, ast.Constant) and e.value == "state" for e in fields.elts
+            ):
+                found.add(node.lineno)
+        elif isinstance(node, ast.Assign | ast.AugAssign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(isinstance(t, ast.Attribute) and t.attr == "state" for t in targets):
+                found.add(node.lineno)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and RAW_STATE_UPDATE.search(node.value):
+            found.add(node.lineno)
+    return sorted(found)
+
+
+def test_the_scan_finds_each_kind_of_state_write() -> None:
+    sample = (
+        "async def f(row, q):\n"
+        "    await q.filter(id=1).update(state='published')\n"
+        "    await Post.create(text='x', state='scheduled')\n"
+        "    row.state = 'failed'\n"
+        "    await row.save(update_fields=['state'])\n"
+        "    sql = 'UPDATE deliveries SET state = $1 WHERE id = $2'\n"
+        "    await AuditLog.create(state='published')\n"  # an audit entry records a state, it doesn't set one
+        "    await q.update(due_at=None)\n"
+        "    await Delivery.filter(state='scheduled').count()\n"
+    )
+    assert _state_writes(sample) == [2, 3, 4, 5, 6]
+
+
+def test_only_the_state_machine_writes_post_and_delivery_state() -> None:
+    """No module outside models/ sets a post's or a delivery's state itself: each change is a move in
+    RULES or DELIVERY_RULES, applied by :func:`advance` or :func:`move_deliveries`."""
+    writes = [
+        f"{path.relative_to(ROOT)}:{line}"
+        for package in ("bot", "handlers", "tasks")
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if str(path.relative_to(ROOT)) not in STATE_WRITERS_ALLOWED
+        for line in _state_writes(path.read_text())
+    ]
+    assert writes == []
