@@ -335,8 +335,10 @@ class SlackNotifier:
 
         async def attempt() -> AsyncSlackResponse:
             booked = (_booked.get() or {}).get(channel)
-            slot = booked if booked is not None and not booked.used else await self.pacer.book(channel)
-            await self.pacer.take(slot)
+            if booked is not None and not booked.used:
+                await self.pacer.take(booked)
+            else:
+                await self.pacer.wait(channel)  # book and take: one round trip to a free channel
             return await self.web().chat_postMessage(
                 channel=channel, text=msg.text, blocks=msg.blocks, thread_ts=thread
             )

@@ -103,6 +103,40 @@ async def test_a_slot_booked_earlier_goes_first_even_when_its_sender_is_late(pre
     assert waited and gap >= 0.09  # after it, and a full interval after it
 
 
+async def evals_run() -> int:
+    client = Redis(host="127.0.0.1", port=6379)
+    try:
+        return int((await client.info("commandstats")).get("cmdstat_eval", {}).get("calls", 0))
+    finally:
+        await client.aclose()
+
+
+async def test_a_message_to_a_free_channel_costs_one_round_trip_and_a_booked_slot_still_holds_it(
+    prefix: str,
+) -> None:
+    web, worker = shared_pacers(REDIS, prefix, 0.2)
+    try:
+        await worker.wait("C1")  # connects (the first call of a client)
+        await asyncio.sleep(0.25)
+        before = await evals_run()
+        await worker.wait("C1")  # free again: booked and taken at once
+        one = await evals_run() - before
+        booked = await web.book("C1")  # the answer to a click, booked before its commit
+        reporting = asyncio.create_task(worker.wait("C1"))  # the report of what the click caused
+        await asyncio.sleep(0.5)
+        held = not reporting.done()
+        await web.take(booked)
+        answered = time.monotonic()
+        await asyncio.wait_for(reporting, 2)
+        after = time.monotonic() - answered
+    finally:
+        await web.aclose()
+        await worker.aclose()
+
+    assert one == 1  # one EVAL: booked and taken together
+    assert held and after >= 0.18  # the report waited for the booked answer, then a full interval
+
+
 async def test_a_released_slot_leaves_no_gap(prefix: str) -> None:
     first, second = shared_pacers(REDIS, prefix, 10.0)
     try:
