@@ -16,7 +16,8 @@ click books its slots before the core commits the decision that lets a worker pu
 (``SlackAdapter.run``), so the report waits for them.
 
 * :class:`ChannelPacer` books in this process (the embedded default: one process does everything);
-* :class:`RedisPacer` books in Redis (small Lua scripts on one channel's two keys, on Redis's own clock),
+* :class:`RedisPacer` books in Redis (small Lua scripts on each channel's two keys, on Redis's own clock;
+  a burst of messages to free channels goes with one call for them all),
   so the web processes and the workers together keep Slack's pace. If Redis doesn't answer within its
   timeout, it books in the process instead for a while (logged once per outage), then asks Redis again.
 """
@@ -36,6 +37,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from handlers.settings import Settings
+from tasks.batching import Coalescer
 
 log = structlog.get_logger(__name__)
 DEFAULT_INTERVAL = 1.0
@@ -46,6 +48,7 @@ REDIS_TIMEOUT = 0.5  # seconds a booking may wait for Redis before it is booked 
 CONNECT_TIMEOUT = 2.0  # the same for a new client's first call (a cluster client learns the slot map first)
 REDIS_RETRY_AFTER = 5.0  # seconds of booking in the process before Redis is asked again
 KEY_PREFIX = "herald:slack:pace:"
+GO_BATCH = 100  # channels in one GO call at most
 
 
 @dataclass
@@ -192,27 +195,37 @@ redis.call('SET', KEYS[1], now, 'PX', tonumber(ARGV[1]) + 1000)
 redis.call('ZREM', KEYS[2], ARGV[2])
 return 0
 """
-# GO (ARGV: interval, hold), for a message with no slot booked before: when nothing is held in the channel
-# and its last message went out ``interval`` ago or more, notes this one as gone out and returns {0, 0} (one
-# round trip, the common case: a worker's report to a quiet channel); else books a slot as BOOK does.
+# GO (ARGV: interval, hold; KEYS: the (last, held) pairs of one or more channels), for messages with no slot
+# booked before: for each channel, when nothing is held in it and its last message went out ``interval`` ago
+# or more, notes the message as gone out ({0, 0}: go); else books a slot as BOOK does ({ms, id}). One round
+# trip for a whole burst of reports (a worker's relay tells many at once): see ``RedisPacer.wait``.
 GO = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local interval = tonumber(ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(ARGV[2]))
-local ready = tonumber(redis.call('GET', KEYS[1]) or '0') + interval
-if ready <= now and redis.call('ZCARD', KEYS[2]) == 0 then
-  redis.call('SET', KEYS[1], now, 'PX', interval + 1000)
-  return {0, 0}
+local hold = tonumber(ARGV[2])
+local out = {}
+for i = 1, #KEYS, 2 do
+  local last, held = KEYS[i], KEYS[i + 1]
+  redis.call('ZREMRANGEBYSCORE', held, '-inf', now - hold)
+  local ready = tonumber(redis.call('GET', last) or '0') + interval
+  if ready <= now and redis.call('ZCARD', held) == 0 then
+    redis.call('SET', last, now, 'PX', interval + 1000)
+    out[#out + 1] = 0
+    out[#out + 1] = 0
+  else
+    local at = math.max(now, ready)
+    local top = redis.call('ZRANGE', held, -1, -1, 'WITHSCORES')
+    if top[2] then
+      at = math.max(at, tonumber(top[2]) + math.max(interval, 1))
+    end
+    redis.call('ZADD', held, at, at)
+    redis.call('PEXPIRE', held, at - now + hold + 1000)
+    out[#out + 1] = at - now
+    out[#out + 1] = at
+  end
 end
-local at = math.max(now, ready)
-local top = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
-if top[2] then
-  at = math.max(at, tonumber(top[2]) + math.max(interval, 1))
-end
-redis.call('ZADD', KEYS[2], at, at)
-redis.call('PEXPIRE', KEYS[2], at - now + tonumber(ARGV[2]) + 1000)
-return {at - now, at}
+return out
 """
 # RELEASE (ARGV: the slot's id).
 RELEASE = """
@@ -242,6 +255,7 @@ class RedisPacer:
         self._connected = False  # the client has answered once
         self._local_until = 0.0  # booking in the process until then (Redis failed)
         self._falling_back = False
+        self._goes: tuple[asyncio.AbstractEventLoop, Coalescer[str, tuple[int, int]]] | None = None
 
     def _redis(self) -> Redis | RedisCluster:
         loop = asyncio.get_running_loop()
@@ -249,14 +263,31 @@ class RedisPacer:
             self._client, self._connected = (loop, self._connect()), False
         return self._client[1]
 
-    async def _eval(self, script: str, channel: str, *args: Any) -> Any:
-        """Run ``script`` on the channel's keys (one hash slot: the channel is their hash tag)."""
+    def _keys(self, channel: str) -> tuple[str, str]:
+        """The channel's two keys. Every channel's share one hash tag, so one script may run on many
+        channels (on a cluster they live on one master: a few small keys per channel, short-lived)."""
+        base = f"{self.prefix}{{pace}}:{channel}"
+        return base + ":last", base + ":held"
+
+    async def _eval(self, script: str, channels: list[str], *args: Any) -> Any:
+        """Run ``script`` on the keys of ``channels``."""
         client = self._redis()
-        base = f"{self.prefix}{{{channel}}}"
+        keys = [key for channel in channels for key in self._keys(channel)]
         async with asyncio.timeout(self.timeout if self._connected else max(self.timeout, CONNECT_TIMEOUT)):
-            result = await client.eval(script, 2, base + ":last", base + ":held", *args)  # type: ignore[misc]
+            result = await client.eval(script, len(keys), *keys, *args)  # type: ignore[misc]
         self._connected = True
         return result
+
+    async def _go(self, channels: list[str]) -> list[tuple[int, int]]:
+        """:data:`GO` for the channels of the messages that asked together (the ``_goes`` coalescer)."""
+        flat = await self._eval(GO, channels, self._ms(self.interval), self._ms(HOLD))
+        return [(int(flat[i]), int(flat[i + 1])) for i in range(0, len(flat), 2)]
+
+    def _going(self) -> Coalescer[str, tuple[int, int]]:
+        loop = asyncio.get_running_loop()
+        if self._goes is None or self._goes[0] is not loop:
+            self._goes = (loop, Coalescer(self._go, max_batch=GO_BATCH))
+        return self._goes[1]
 
     @staticmethod
     def _ms(seconds: float) -> int:
@@ -276,7 +307,7 @@ class RedisPacer:
     async def book(self, channel: str) -> Slot:
         if self._shared:
             try:
-                wait_ms, slot_id = await self._eval(BOOK, channel, self._ms(self.interval), self._ms(HOLD))
+                wait_ms, slot_id = await self._eval(BOOK, [channel], self._ms(self.interval), self._ms(HOLD))
             except Exception as exc:
                 self._redis_failed(exc)
             else:
@@ -292,7 +323,7 @@ class RedisPacer:
             if slot.shared and self._shared:
                 args = (self._ms(self.interval), slot.id, self._ms(HOLD), self._ms(POLL))
                 try:
-                    delay = int(await self._eval(TAKE, slot.channel, *args)) / 1000
+                    delay = int(await self._eval(TAKE, [slot.channel], *args)) / 1000
                 except Exception as exc:
                     self._redis_failed(exc)
                     return  # its slot was booked in Redis: go
@@ -309,17 +340,18 @@ class RedisPacer:
             await self.local.release(slot)
             return
         try:
-            await self._eval(RELEASE, slot.channel, slot.id)
+            await self._eval(RELEASE, [slot.channel], slot.id)
         except Exception as exc:  # it holds the slots after it until it is overdue (HOLD)
             log.info("slack.pacing_release_failed", error=type(exc).__name__)
 
     async def wait(self, channel: str) -> None:
-        """Book and take in one: one round trip when the channel is free now (:data:`GO`)."""
+        """Book and take in one (:data:`GO`): a message to a free channel goes at once, after one round trip
+        shared with the other messages asking at the same moment."""
         if not self._shared:
             await self.local.take(self.local._book(channel))
             return
         try:
-            wait_ms, slot_id = await self._eval(GO, channel, self._ms(self.interval), self._ms(HOLD))
+            wait_ms, slot_id = await self._going()(channel)
         except Exception as exc:
             self._redis_failed(exc)
             await self.local.take(self.local._book(channel))

@@ -111,7 +111,7 @@ async def evals_run() -> int:
         await client.aclose()
 
 
-async def test_a_message_to_a_free_channel_costs_one_round_trip_and_a_booked_slot_still_holds_it(
+async def test_messages_to_free_channels_cost_one_round_trip_together_and_a_booked_slot_still_holds_them(
     prefix: str,
 ) -> None:
     web, worker = shared_pacers(REDIS, prefix, 0.2)
@@ -121,6 +121,9 @@ async def test_a_message_to_a_free_channel_costs_one_round_trip_and_a_booked_slo
         before = await evals_run()
         await worker.wait("C1")  # free again: booked and taken at once
         one = await evals_run() - before
+        before = await evals_run()
+        await asyncio.gather(*(worker.wait(f"C{n}") for n in range(2, 42)))  # a burst of reports
+        burst = await evals_run() - before
         booked = await web.book("C1")  # the answer to a click, booked before its commit
         reporting = asyncio.create_task(worker.wait("C1"))  # the report of what the click caused
         await asyncio.sleep(0.5)
@@ -134,6 +137,7 @@ async def test_a_message_to_a_free_channel_costs_one_round_trip_and_a_booked_slo
         await worker.aclose()
 
     assert one == 1  # one EVAL: booked and taken together
+    assert burst <= 2  # forty free channels asked together: one or two calls for them all
     assert held and after >= 0.18  # the report waited for the booked answer, then a full interval
 
 
