@@ -132,7 +132,7 @@ async def describe(policy: Policy) -> str:
     lines = [f"Approval policy for {policy.source}:"]
     for number, level in enumerate(policy.levels, 1):
         people = ", ".join(m.name for m in await level.candidates()) or "nobody yet"
-        lines.append(f"  level {number} of {policy.depth}: {level.describe()} (now: {people})")
+        lines.append(f"  {policy.at(number) or 'approved by'}: {level.describe()} (now: {people})")
     direct = policy.direct.describe() if (policy.direct.members or policy.direct.roles) else "nobody"
     lines.append(f"  may publish without approval: {direct}")
     if policy.channel is not None:

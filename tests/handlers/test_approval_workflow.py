@@ -84,7 +84,7 @@ async def test_policy_validation_says_exactly_what_is_wrong(chat: Chat) -> None:
         assert len(chat.errors) == 1 and expected in chat.errors[0], (command, chat.errors)
     await chat.say("/policy set demo level1=@carol", as_="bob")
     assert chat.errors == ["Only admins can run /policy set."]
-    assert "level 1 of 1: anyone with role approver" in await chat.say("/policy show demo")
+    assert "approved by: anyone with role approver" in await chat.say("/policy show demo")
 
 
 async def test_policy_show_and_clear(chat: Chat) -> None:
