@@ -91,7 +91,7 @@ def create_app(settings: Settings, *, slack: SlackApp | None = None, lifespan: b
     @app.get("/readyz")
     async def readyz(response: Response) -> dict[str, str]:
         """503 while the database can't be reached; 200 otherwise, with ``"slack": "unreachable"`` while
-        Slack's Web API isn't answering.
+        Slack's Web API isn't answering (``"refused: invalid_auth"`` when it answers but refuses the token).
 
         Slack being down doesn't fail readiness: an unready process gets no traffic, and Slack's requests
         would then fail outright, while a ready one still acks them, saves what people ask for and posts
@@ -102,9 +102,8 @@ def create_app(settings: Settings, *, slack: SlackApp | None = None, lifespan: b
         except Exception as exc:
             response.status_code = 503
             return {"status": "database unavailable", "error": type(exc).__name__}
-        if slack is not None and not slack.reachable:
-            return {"status": "ready", "slack": "unreachable"}
-        return {"status": "ready"}
+        problem = slack.problem if slack is not None else None
+        return {"status": "ready", "slack": problem} if problem else {"status": "ready"}
 
     @app.get("/metrics")
     async def metrics() -> Response:

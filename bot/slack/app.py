@@ -23,6 +23,7 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped, warning_token_skipped
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.slack.adapter import SlackAdapter
@@ -90,6 +91,7 @@ class BotAuthorization:
         self._backoff = backoff
         self._authorized: AuthorizeResult | None = None
         self._retrying: asyncio.Task[None] | None = None
+        self.refused: str | None = None  # Slack's error when it answered auth.test with a refusal (invalid_auth)
 
     @property
     def ready(self) -> bool:
@@ -100,11 +102,14 @@ class BotAuthorization:
         web = self._web()
         response = await web.auth_test()
         self._authorized = AuthorizeResult.from_auth_test_response(auth_test_response=response, bot_token=web.token)
+        self.refused = None
         self.reachability.answered()
 
     def _failed(self, exc: BaseException, **fields: Any) -> None:
         if unreachable(exc):
             self.reachability.failed(exc)
+        elif isinstance(exc, SlackApiError):  # Slack answered: the token (or the app) is refused
+            self.refused = str(exc.response.get("error") or "refused")
         log.warning("slack.auth_test_failed", **fields, **describe(exc))
 
     async def warm_up(self, timeout: float = WARM_UP_TIMEOUT) -> None:  # noqa: ASYNC109
@@ -166,6 +171,14 @@ class SlackApp:
     def reachable(self) -> bool:
         """Whether the Web API answered the last time this process needed it (``auth.test`` included)."""
         return self.authorization.ready and self.adapter.notifier.reachability.reachable
+
+    @property
+    def problem(self) -> str | None:
+        """What ``/readyz`` says of Slack: None when all is well, ``refused: invalid_auth`` when Slack answers
+        but refuses the bot token, else ``unreachable``."""
+        if self.authorization.refused is not None and not self.authorization.ready:
+            return f"refused: {self.authorization.refused}"
+        return None if self.reachable else "unreachable"
 
     async def start(self) -> None:
         await self.authorization.warm_up()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import aiohttp
 import httpx
@@ -93,3 +94,18 @@ def test_the_retry_schedule_doubles_up_to_its_cap_within_its_total() -> None:
 
     assert delays[:7] == [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 60.0]
     assert set(delays[6:]) == {60.0} and 840 < sum(delays) <= 900
+
+
+@pytest.mark.usefixtures("pg_db")
+async def test_readyz_says_when_slack_answers_but_refuses_the_token(fake: FakeSlack) -> None:
+    fake.fail_auth = True  # a revoked or mistyped SLACK_BOT_TOKEN: Slack answers invalid_auth
+    async with harness(fake, backoff=QUICK) as h:
+        refused = (await h.http.get(h.url + "/readyz")).json()
+        fake.fail_auth = False
+        await until(lambda: _ready(h), "readiness once the token is accepted")
+
+    assert refused == {"status": "ready", "slack": "refused: invalid_auth"}
+
+
+async def _ready(h: Any) -> bool:
+    return bool((await h.http.get(h.url + "/readyz")).json() == {"status": "ready"})
