@@ -31,9 +31,10 @@ def live(client: httpx.AsyncClient, timeout: httpx.Timeout) -> Publishers:
     """
     return Publishers(
         {
-            "fake": FakePlatformPublisher(client, "http://127.0.0.1:8790", idempotent=True, timeout=timeout),
+            # test platforms: each account names its server (credentials' base_url)
+            "fake": FakePlatformPublisher(client, idempotent=True, timeout=timeout),
             "fake-nokey": FakePlatformPublisher(
-                client, "http://127.0.0.1:8790", idempotent=False, label="The fake platform (no key)", timeout=timeout
+                client, idempotent=False, label="The fake platform (no key)", timeout=timeout
             ),
         }
     )

@@ -6,13 +6,14 @@ from __future__ import annotations
 import httpx
 
 from tasks.publishers.base import Publication, Published
-from tasks.publishers.errors import AuthExpired, OutcomeUnknown
+from tasks.publishers.errors import AuthExpired, OutcomeUnknown, Rejected
 from tasks.publishers.http import DEFAULT_TIMEOUT, PlatformHTTP
 
 
 class FakePlatformPublisher:
     """Publishes a status with the account's Bearer ``credentials["token"]`` to ``credentials["base_url"]``, or
-    to ``base_url`` when the account names none.
+    to ``base_url`` when the account names none (the registry gives none: the server is wherever the account
+    says; an account that says nowhere is refused with a sentence).
 
     ``idempotent``: whether the platform honours ``Idempotency-Key`` (the header is sent only then, with
     ``Publication.idempotency_key``). Raises :mod:`tasks.publishers.errors` only, mapped by
@@ -22,7 +23,7 @@ class FakePlatformPublisher:
     def __init__(
         self,
         client: httpx.AsyncClient,
-        base_url: str,
+        base_url: str | None = None,
         *,
         idempotent: bool,
         label: str = "The fake platform",
@@ -39,7 +40,11 @@ class FakePlatformPublisher:
         headers = {"Authorization": f"Bearer {token}"}
         if self.idempotent:
             headers["Idempotency-Key"] = publication.idempotency_key
-        base = (publication.credentials.get("base_url") or self.base_url).rstrip("/")
+        base = (publication.credentials.get("base_url") or self.base_url or "").rstrip("/")
+        if not base:
+            raise Rejected(
+                f"{self._http.label} account has no server address; add it again with base_url=URL among its keys."
+            )
         form: dict[str, str | list[str]] = {"status": publication.text}
         if publication.media:
             form["media_ids[]"] = list(publication.media)

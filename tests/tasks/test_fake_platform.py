@@ -93,6 +93,14 @@ async def test_the_accounts_base_url_overrides_the_publishers(fake: FakePlatform
     assert fake.count() == 1
 
 
+async def test_an_account_without_a_server_address_is_refused_with_a_sentence(client: httpx.AsyncClient) -> None:
+    with pytest.raises(Rejected) as caught:
+        await FakePlatformPublisher(client, idempotent=True).publish(publication())
+    assert str(caught.value) == (
+        "The fake platform account has no server address; add it again with base_url=URL among its keys."
+    )
+
+
 async def test_rate_limit_gives_retry_after_from_the_header(fake: FakePlatform, client: httpx.AsyncClient) -> None:
     fake.mode = "rate_limit"
     fake.retry_after = 7
