@@ -6,8 +6,8 @@ script again, on uvloop, like the workers) each drive ``--concurrency`` posts at
 delivery must do, with no database and no queue:
 
 1. publish: ``POST /api/v1/statuses`` (form ``status=<~100 chars>``, Bearer token, Idempotency-Key) through
-   :class:`~tasks.publishers.fake.FakePlatformPublisher` over Herald's publish client
-   (:func:`tasks.publishers.transport.http_client`: httpx's API over aiohttp's pool), as a worker calls it;
+   :class:`~tasks.platforms.fake.FakePlatformPublisher` over Herald's publish client
+   (:func:`tasks.platforms.transport.http_client`: httpx's API over aiohttp's pool), as a worker calls it;
 2. report: ``chat.postMessage`` (text and two blocks, each post to its own channel) through slack-sdk's
    ``AsyncWebClient`` from :func:`bot.slack.notifier.web_client` with a pooled aiohttp session.
 
@@ -39,9 +39,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import cpu_reference, cpu_seconds, emit, load_average, say
 from bot import heap
 from bot.slack.notifier import SESSION_CONNECTIONS, web_client
-from tasks.publishers.base import Publication
-from tasks.publishers.fake import FakePlatformPublisher
-from tasks.publishers.transport import KEEPALIVE_S, MAX_CONNECTIONS, http_client
+from tasks.platforms.base import Publication
+from tasks.platforms.fake import FakePlatformPublisher
+from tasks.platforms.transport import KEEPALIVE_S, MAX_CONNECTIONS, http_client
 from tests.auxil.chat_server import BOT_TOKEN
 from tests.auxil.fake_servers import ChatProcess, PlatformProcess
 from tests.fakes.platform import DEFAULT_TOKEN

@@ -30,9 +30,9 @@ from models.errors import ConfigError
 from models.timers import Timer
 from tasks.broker import build_broker
 from tasks.dispatcher import Dispatcher
+from tasks.platforms import Publishers, dry_run, live
+from tasks.platforms.transport import http_client
 from tasks.probe import StreamProbe
-from tasks.publishers import Publishers, dry_run, live
-from tasks.publishers.transport import http_client
 from tasks.runtime import Runtime
 from tasks.streams import ResilientStreamClusterBroker
 from tasks.worker import run_worker

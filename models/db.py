@@ -111,9 +111,7 @@ async def _forget_previous() -> None:
     EXECUTOR_CACHE.clear()
 
 
-async def connect(
-    url: str, *, pool_max: int = 10, application_name: str = "herald", every_task: bool = False
-) -> None:
+async def connect(url: str, *, pool_max: int = 10, application_name: str = "herald", every_task: bool = False) -> None:
     """Open the process-wide tortoise connection. Tortoise keeps it in a context variable, seen by this task and
     the tasks it starts; ``every_task`` also makes it the fallback for tasks that don't descend from this one."""
     _ensure_sqlite_dir(url)

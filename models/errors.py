@@ -13,7 +13,7 @@ for the person who caused it; anything else is logged with a reference id and th
     │   ├── InvalidTransition     the post's state does not allow this action
     │   └── AlreadyDecided        somebody else won a race for the same decision
     ├── ConfigError               a setting is missing or wrong (start-up stops with one line)
-    └── PlatformError             (tasks.publishers.errors) a social platform refused or failed
+    └── PlatformError             (tasks.platforms.errors) a social platform refused or failed
 """
 
 from __future__ import annotations

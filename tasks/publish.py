@@ -15,8 +15,8 @@ from tortoise.exceptions import DBConnectionError, OperationalError, Transaction
 
 from handlers.messages import Reply
 from handlers.publishing import delivery
-from tasks.publishers.base import Publication
-from tasks.publishers.errors import OutcomeUnknown, Permanent, Transient
+from tasks.platforms.base import Publication
+from tasks.platforms.errors import OutcomeUnknown, Permanent, Transient
 from tasks.reports import Report
 from tasks.runtime import Runtime
 

@@ -14,7 +14,7 @@ from handlers.publishing import delivery
 from handlers.publishing.delivery import Claimed, Outcome
 from handlers.settings import DEFAULTS
 from tasks.batching import Coalescer
-from tasks.publishers import Publishers
+from tasks.platforms import Publishers
 from tasks.reports import Reports, TellNow
 
 #: Most deliveries one claim or record statement takes.

@@ -215,7 +215,7 @@ class SlackAdapter:
                 user=sender.external_id,
                 response_url=response_url,
                 thread_ts=thread_ts,
-                    clicked=clicked,
+                clicked=clicked,
                 booking=booking,
             )
         )

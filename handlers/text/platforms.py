@@ -1,6 +1,6 @@
 """What the application knows about each social platform: its name, label and limits.
 
-The publishers that talk to the platforms live in ``tasks/publishers``; this catalogue holds what
+The publishers that talk to the platforms live in ``tasks/platforms``; this catalogue holds what
 drafting and approval need to know without talking to anybody (character limits and how each
 platform counts against them, media rules). The approval card and the draft checks use the same
 :meth:`PlatformInfo.length` and the same sentences, so the card never says a post fits that the

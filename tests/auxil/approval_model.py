@@ -44,8 +44,8 @@ from models.audit import AuditEntry
 from models.lifecycle import TERMINAL, DeliveryState, PostState
 from models.members import Member, MemberRole
 from models.posts import Delivery, Post
-from tasks.publishers import DryRunPublisher
-from tasks.publishers.base import Publication, Published
+from tasks.platforms import DryRunPublisher
+from tasks.platforms.base import Publication, Published
 
 APPROVED_STATES = {PostState.SCHEDULED.value, PostState.PUBLISHING.value, PostState.PUBLISHED.value}
 UNAPPROVED_STATES = {

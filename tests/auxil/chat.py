@@ -19,8 +19,8 @@ from handlers.timing import recurring
 from models.outbox import OutboxMessage
 from models.timers import Timer
 from tasks.dispatcher import Dispatcher
+from tasks.platforms import dry_run
 from tasks.publish import run_delivery
-from tasks.publishers import dry_run
 from tasks.runtime import Runtime
 
 CONVERSATION = Conversation("shell", "test")

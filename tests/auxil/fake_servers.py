@@ -127,9 +127,7 @@ class PlatformProcess:
     def start(self, timeout: float = 20.0) -> Self:
         command = [sys.executable, "-m", "tests.fakes.platform", "--port", "0", *self._args]
         with self.log_path.open("ab") as log:
-            self._proc = subprocess.Popen(
-                command, cwd=ROOT, env=base_env(), stdout=subprocess.PIPE, stderr=log
-            )
+            self._proc = subprocess.Popen(command, cwd=ROOT, env=base_env(), stdout=subprocess.PIPE, stderr=log)
         lines = _read_lines(self._proc, 1, timeout)
         line = lines[0] if lines else ""
         if not line.startswith("http://"):

@@ -23,8 +23,8 @@ from handlers.messages import Button, Conversation, Reply
 from handlers.ports import SystemClock
 from models.posts import Post
 from tasks.dispatcher import Dispatcher
+from tasks.platforms import DryRunPublisher, Publishers
 from tasks.publish import run_deliveries
-from tasks.publishers import DryRunPublisher, Publishers
 from tasks.reports import ReportRelay
 from tasks.runtime import Runtime
 from tests.bot.harness import APPROVALS, GENERAL, SlackHarness, fields_of, harness, labels
@@ -202,7 +202,10 @@ async def test_after_publishing_the_card_says_published_with_the_link_wherever_i
         assert card.text.startswith("Post 1 by <@U0ALICE001> — published")
         assert ":white_check_mark: *demo (Dry run)* — published: https://dryrun.invalid/demo/dry-1" in sections(card)
         assert labels(card) == [] and fields_of(card)["Approved by"] == "<@U0BOB00001>"
-        assert thread(fake, card)[-1] == "Post 1 by <@U0ALICE001> published to demo (Dry run): https://dryrun.invalid/demo/dry-1"
+        assert (
+            thread(fake, card)[-1]
+            == "Post 1 by <@U0ALICE001> published to demo (Dry run): https://dryrun.invalid/demo/dry-1"
+        )
     card_updates = [c for c in fake.calls("chat.update") if "published" in str(c.args["text"]).split("\n")[0]]
     assert sorted(c.args["channel"] for c in card_updates) == sorted([GENERAL, APPROVALS])  # once in each
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tasks.publishers.http import DEFAULT_TIMEOUT
+from tasks.platforms.http import DEFAULT_TIMEOUT
 from tests.auxil.fake_servers import Platform
 from tests.auxil.processes import HeraldProcess
 from tests.auxil.stack import CHAOS, PostRef, Stack, chaos_tuning, due_in

@@ -101,8 +101,13 @@ class ServerThread:
         sock.bind(("127.0.0.1", self.port))
         self._socket, self.port = sock, sock.getsockname()[1]
         config = uvicorn.Config(
-            self._app, lifespan="off", log_config=None, log_level="warning", access_log=False,
-            loop="auto", timeout_graceful_shutdown=1,  # uvloop and httptools when installed, as in production
+            self._app,
+            lifespan="off",
+            log_config=None,
+            log_level="warning",
+            access_log=False,
+            loop="auto",
+            timeout_graceful_shutdown=1,  # uvloop and httptools when installed, as in production
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]}, name=self._name)
@@ -168,8 +173,13 @@ class PostedMessage:
     def as_json(self) -> Json:
         """The message object Slack returns for it."""
         out: Json = {"type": "message", "ts": self.ts, "text": self.text, "user": self.user, "bot_id": self.bot_id}
-        optional = {"blocks": self.blocks, "thread_ts": self.thread_ts, "attachments": self.attachments,
-                    "files": self.files or None, "metadata": self.metadata}
+        optional = {
+            "blocks": self.blocks,
+            "thread_ts": self.thread_ts,
+            "attachments": self.attachments,
+            "files": self.files or None,
+            "metadata": self.metadata,
+        }
         out.update({k: v for k, v in optional.items() if v is not None})
         if self.edits:
             out["edited"] = {"user": self.user, "ts": self.ts}
@@ -327,8 +337,16 @@ class FakeSlack:
         if email:
             profile["email"] = email
         user = {
-            "id": user_id, "team_id": self.team_id, "name": name, "real_name": real_name, "deleted": False,
-            "tz": tz, "tz_label": now.tzname(), "tz_offset": offset, "is_bot": is_bot, "is_admin": False,
+            "id": user_id,
+            "team_id": self.team_id,
+            "name": name,
+            "real_name": real_name,
+            "deleted": False,
+            "tz": tz,
+            "tz_label": now.tzname(),
+            "tz_offset": offset,
+            "is_bot": is_bot,
+            "is_admin": False,
             "profile": profile,
         }
         with self._lock:
@@ -337,8 +355,16 @@ class FakeSlack:
 
     def add_channel(self, channel_id: str, *, name: str, is_private: bool = False, is_im: bool = False) -> Json:
         """Make ``conversations.info(channel=channel_id)`` answer."""
-        channel = {"id": channel_id, "name": name, "is_channel": not (is_private or is_im), "is_private": is_private,
-                   "is_im": is_im, "is_member": True, "is_archived": False, "created": 1732800000}
+        channel = {
+            "id": channel_id,
+            "name": name,
+            "is_channel": not (is_private or is_im),
+            "is_private": is_private,
+            "is_im": is_im,
+            "is_member": True,
+            "is_archived": False,
+            "created": 1732800000,
+        }
         with self._lock:
             self._channels[channel_id] = channel
         return dict(channel)
@@ -453,12 +479,14 @@ class FakeSlack:
     # -- HTTP --------------------------------------------------------------------------------------------
 
     def _build_app(self) -> Starlette:
-        return Starlette(routes=[
-            Route("/api/{method}", self._api, methods=["GET", "POST"]),
-            Route("/upload/{file_id}", self._upload, methods=["POST", "PUT"]),
-            Route("/files-pri/{key}/{rest:path}", self._download, methods=["GET"]),
-            Route("/response/{key}", self._response, methods=["POST"]),
-        ])
+        return Starlette(
+            routes=[
+                Route("/api/{method}", self._api, methods=["GET", "POST"]),
+                Route("/upload/{file_id}", self._upload, methods=["POST", "PUT"]),
+                Route("/files-pri/{key}/{rest:path}", self._download, methods=["GET"]),
+                Route("/response/{key}", self._response, methods=["POST"]),
+            ]
+        )
 
     async def _api(self, request: Request) -> Response:
         method = request.path_params["method"]
@@ -559,8 +587,15 @@ class FakeSlack:
     # -- Web API methods (called with the lock held) -----------------------------------------------------
 
     def _auth_test(self, args: Json) -> Json:
-        return {"url": f"{self.url}/", "team": self.team, "user": self.bot_name, "team_id": self.team_id,
-                "user_id": self.bot_user_id, "bot_id": self.bot_id, "is_enterprise_install": False}
+        return {
+            "url": f"{self.url}/",
+            "team": self.team,
+            "user": self.bot_name,
+            "team_id": self.team_id,
+            "user_id": self.bot_user_id,
+            "bot_id": self.bot_id,
+            "is_enterprise_install": False,
+        }
 
     def _post_message(self, args: Json) -> Json:
         channel = _require(args, "channel", "channel_not_found")
@@ -613,10 +648,22 @@ class FakeSlack:
 
     def _store_view(self, view: Json, view_id: str | None) -> Json:
         view_id = view_id or self._next_id("V")
-        stored = {"private_metadata": "", "callback_id": "", "external_id": "", "clear_on_close": False,
-                  "notify_on_close": False, **view, "id": view_id, "team_id": self.team_id,
-                  "state": {"values": {}}, "hash": f"{self._next_ts()}.{view_id}", "root_view_id": view_id,
-                  "previous_view_id": None, "app_id": self.app_id, "bot_id": self.bot_id}
+        stored = {
+            "private_metadata": "",
+            "callback_id": "",
+            "external_id": "",
+            "clear_on_close": False,
+            "notify_on_close": False,
+            **view,
+            "id": view_id,
+            "team_id": self.team_id,
+            "state": {"values": {}},
+            "hash": f"{self._next_ts()}.{view_id}",
+            "root_view_id": view_id,
+            "previous_view_id": None,
+            "app_id": self.app_id,
+            "bot_id": self.bot_id,
+        }
         self._views[view_id] = stored
         return copy.deepcopy(stored)
 
@@ -654,8 +701,14 @@ class FakeSlack:
         if channel:
             for file in done:
                 file["channels"] = [channel]
-            self._post(channel, {"text": args.get("initial_comment", ""), "thread_ts": args.get("thread_ts"),
-                                 "files": [dict(f) for f in done]})
+            self._post(
+                channel,
+                {
+                    "text": args.get("initial_comment", ""),
+                    "thread_ts": args.get("thread_ts"),
+                    "files": [dict(f) for f in done],
+                },
+            )
         return {"files": [dict(f) for f in done]}
 
     def _files_info(self, args: Json) -> Json:
@@ -668,9 +721,16 @@ class FakeSlack:
 
     def _post(self, channel: str, args: Json) -> PostedMessage:
         message = PostedMessage(
-            channel=channel, ts=self._next_ts(), text=args.get("text") or "", blocks=args.get("blocks"),
-            thread_ts=args.get("thread_ts") or None, attachments=args.get("attachments"),
-            files=args.get("files") or [], metadata=args.get("metadata"), user=self.bot_user_id, bot_id=self.bot_id,
+            channel=channel,
+            ts=self._next_ts(),
+            text=args.get("text") or "",
+            blocks=args.get("blocks"),
+            thread_ts=args.get("thread_ts") or None,
+            attachments=args.get("attachments"),
+            files=args.get("files") or [],
+            metadata=args.get("metadata"),
+            user=self.bot_user_id,
+            bot_id=self.bot_id,
         )
         self._messages.setdefault(channel, []).append(message)
         return message
@@ -700,11 +760,21 @@ class FakeSlack:
         mimetype = mimetype or mimetypes.guess_type(name)[0] or "application/octet-stream"
         private = f"{self.url}/files-pri/{self.team_id}-{file_id}"
         return {
-            "id": file_id, "created": int(time.time()), "name": name, "title": title or name, "mimetype": mimetype,
-            "filetype": name.rpartition(".")[2].lower() if "." in name else "binary", "user": self.bot_user_id,
-            "size": size, "mode": "hosted", "is_external": False, "is_public": False,
-            "url_private": f"{private}/{name}", "url_private_download": f"{private}/download/{name}",
-            "permalink": f"{self.url}/files/{self.bot_user_id}/{file_id}/{name}", "channels": [],
+            "id": file_id,
+            "created": int(time.time()),
+            "name": name,
+            "title": title or name,
+            "mimetype": mimetype,
+            "filetype": name.rpartition(".")[2].lower() if "." in name else "binary",
+            "user": self.bot_user_id,
+            "size": size,
+            "mode": "hosted",
+            "is_external": False,
+            "is_public": False,
+            "url_private": f"{private}/{name}",
+            "url_private_download": f"{private}/download/{name}",
+            "permalink": f"{self.url}/files/{self.bot_user_id}/{file_id}/{name}",
+            "channels": [],
         }
 
     def _next_ts(self) -> str:

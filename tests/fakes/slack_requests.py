@@ -140,8 +140,12 @@ def block_action(
         payload["container"] = {"type": "view", "view_id": view.get("id", "")}
         payload["view"] = view
     else:
-        payload["container"] = {"type": "message", "message_ts": message_ts, "channel_id": channel_id,
-                                "is_ephemeral": False}
+        payload["container"] = {
+            "type": "message",
+            "message_ts": message_ts,
+            "channel_id": channel_id,
+            "is_ephemeral": False,
+        }
         payload["message"] = message or {"type": "message", "ts": message_ts, "text": "", "bot_id": "B0HERALDBOT"}
         if payload["message"].get("thread_ts"):
             payload["container"]["thread_ts"] = payload["message"]["thread_ts"]
@@ -171,12 +175,24 @@ def view_submission(
     """The Submit of a modal: ``values`` is ``{block_id: {action_id: <element state>}}`` (see the helpers)."""
     view_id = view_id or f"V{next(_ids):010d}"
     view = {
-        "id": view_id, "team_id": team_id, "type": "modal", "blocks": [], "private_metadata": private_metadata,
-        "callback_id": callback_id, "state": {"values": {b: dict(a) for b, a in values.items()}},
-        "hash": f"{int(time.time())}.{view_id}", "title": {"type": "plain_text", "text": "Herald", "emoji": True},
-        "clear_on_close": False, "notify_on_close": False, "close": None,
-        "submit": {"type": "plain_text", "text": "Submit", "emoji": True}, "previous_view_id": None,
-        "root_view_id": view_id, "app_id": api_app_id, "external_id": "", "app_installed_team_id": team_id,
+        "id": view_id,
+        "team_id": team_id,
+        "type": "modal",
+        "blocks": [],
+        "private_metadata": private_metadata,
+        "callback_id": callback_id,
+        "state": {"values": {b: dict(a) for b, a in values.items()}},
+        "hash": f"{int(time.time())}.{view_id}",
+        "title": {"type": "plain_text", "text": "Herald", "emoji": True},
+        "clear_on_close": False,
+        "notify_on_close": False,
+        "close": None,
+        "submit": {"type": "plain_text", "text": "Submit", "emoji": True},
+        "previous_view_id": None,
+        "root_view_id": view_id,
+        "app_id": api_app_id,
+        "external_id": "",
+        "app_installed_team_id": team_id,
         "bot_id": "B0HERALDBOT",
     }
     payload: Json = {

@@ -233,8 +233,12 @@ async def test_files_upload_v2_three_step_flow(fake: FakeSlack, client: AsyncWeb
     parent = await client.chat_postMessage(channel="C1", text="Post #7")
 
     result = await client.files_upload_v2(
-        channel="C1", content=b"\x89PNG fake image", filename="chart.png", title="Chart",
-        initial_comment="here is the chart", thread_ts=parent["ts"],
+        channel="C1",
+        content=b"\x89PNG fake image",
+        filename="chart.png",
+        title="Chart",
+        initial_comment="here is the chart",
+        thread_ts=parent["ts"],
     )
 
     file = result["file"]

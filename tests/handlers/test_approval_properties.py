@@ -39,8 +39,8 @@ from models.lifecycle import TERMINAL, DeliveryState, PostState
 from models.members import Member
 from models.posts import Delivery, Post
 from models.timers import Timer
-from tasks.publishers import Publishers
-from tasks.publishers.errors import OutcomeUnknown, Rejected
+from tasks.platforms import Publishers
+from tasks.platforms.errors import OutcomeUnknown, Rejected
 from tests.auxil.approval_model import Flaky, InvariantChecker, wipe_database
 from tests.auxil.chat import Chat
 

@@ -11,9 +11,9 @@ from models.chatrefs import ChatMessageRef
 from models.lifecycle import DeliveryState, PostState
 from models.outbox import OutboxMessage
 from models.posts import Delivery, Post
-from tasks.publishers import DryRunPublisher, Publishers
-from tasks.publishers.base import Publication, Published
-from tasks.publishers.errors import OutcomeUnknown, PlatformDown, Rejected
+from tasks.platforms import DryRunPublisher, Publishers
+from tasks.platforms.base import Publication, Published
+from tasks.platforms.errors import OutcomeUnknown, PlatformDown, Rejected
 from tests.auxil.chat import CONVERSATION, Chat
 
 

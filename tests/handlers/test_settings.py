@@ -18,7 +18,7 @@ from handlers.ports import NullScheduler, SystemClock
 from handlers.settings import Settings, load_settings
 from models.errors import ConfigError
 from tasks.dispatcher import Dispatcher
-from tasks.publishers import dry_run
+from tasks.platforms import dry_run
 from tasks.runtime import Runtime
 from tasks.streams import ResilientStreamClusterBroker
 from tasks.worker import run_worker

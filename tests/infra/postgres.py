@@ -169,8 +169,7 @@ async def drop_database_async(url: str) -> None:
     conn = await _connect_maintenance(url)
     try:
         await conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-            " WHERE datname = $1 AND pid <> pg_backend_pid()",
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
             name,
         )
         # WITH (FORCE) (PostgreSQL 13+) also ends sessions that connected after the line above.

@@ -378,9 +378,7 @@ class RedisClusterProcess:
             except redis.RedisError:
                 pass
             time.sleep(_POLL)
-        raise ClusterError(
-            f"redis-server on {port} did not answer PING within {timeout} s:\n{self.log_tail(port)}"
-        )
+        raise ClusterError(f"redis-server on {port} did not answer PING within {timeout} s:\n{self.log_tail(port)}")
 
     def _create(self, cli: str) -> None:
         addresses = [f"{HOST}:{port}" for port in self._ports]
@@ -390,9 +388,7 @@ class RedisClusterProcess:
         except subprocess.TimeoutExpired as exc:
             raise ClusterError(f"`{' '.join(command)}` did not finish in 60 s") from exc
         if done.returncode != 0:
-            raise ClusterError(
-                f"`{' '.join(command)}` failed ({done.returncode}):\n{done.stdout}{done.stderr}"
-            )
+            raise ClusterError(f"`{' '.join(command)}` failed ({done.returncode}):\n{done.stdout}{done.stderr}")
 
     # ----------------------------------------------------------------- health
 
@@ -558,9 +554,7 @@ class RedisClusterProcess:
         survivors = [p for p in self._live_ports() if p != old_master_port]
         slots = self._slots_at_kill.get(old_master_port, ())
         if not slots:
-            raise ClusterError(
-                f"{old_master_port} was not a master killed with kill_node(): no slots to wait for"
-            )
+            raise ClusterError(f"{old_master_port} was not a master killed with kill_node(): no slots to wait for")
         probe = slots[0][0]
         new_master: dict[str, int] = {}
 

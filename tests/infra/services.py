@@ -13,9 +13,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-REDIS_START_COMMAND = (
-    'redis-server --daemonize yes --bind 127.0.0.1 -::1 --port {port} --save "" --appendonly no'
-)
+REDIS_START_COMMAND = 'redis-server --daemonize yes --bind 127.0.0.1 -::1 --port {port} --save "" --appendonly no'
 REDIS_INSTALL_COMMAND = "apt-get install redis-server"
 
 

@@ -74,9 +74,7 @@ def test_required_services_are_there() -> None:
 
 def test_missing_services_fail_with_how_to_start_them() -> None:
     closed_port = find_free_cluster_ports(1)[0]
-    with pytest.raises(
-        ServiceUnavailableError, match=rf"127\.0\.0\.1:{closed_port}.*redis-server --daemonize yes"
-    ):
+    with pytest.raises(ServiceUnavailableError, match=rf"127\.0\.0\.1:{closed_port}.*redis-server --daemonize yes"):
         require_redis(port=closed_port)
     with pytest.raises(ServiceUnavailableError, match=r"PostgreSQL is not reachable on .*pg_ctlcluster"):
         require_postgres(f"postgresql://postgres@127.0.0.1:{closed_port}")
@@ -157,9 +155,7 @@ async def test_master_failover_and_rejoin(cluster: RedisClusterProcess) -> None:
     assert _read_on_replica(old_master, key, expect="after") == "after"
 
 
-def test_adopted_cluster_is_shared_not_owned(
-    cluster: RedisClusterProcess, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_adopted_cluster_is_shared_not_owned(cluster: RedisClusterProcess, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(ENV_PORTS, ",".join(map(str, cluster.ports)))
     adopted = start_from_env_or_new()
     assert not adopted.owned and adopted.ports == cluster.ports
@@ -219,9 +215,7 @@ async def _sessions_on(name: str, expect: list[str] | None = None, within: float
     try:
         deadline = time.monotonic() + within
         while True:
-            rows = await conn.fetch(
-                "SELECT application_name FROM pg_stat_activity WHERE datname = $1 ORDER BY 1", name
-            )
+            rows = await conn.fetch("SELECT application_name FROM pg_stat_activity WHERE datname = $1 ORDER BY 1", name)
             names = [row[0] for row in rows]
             if expect is None or names == expect or time.monotonic() > deadline:
                 return names

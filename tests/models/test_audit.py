@@ -12,8 +12,9 @@ from models.members import Member
 
 async def test_entries_are_created_and_read_back_in_order(any_db: str) -> None:
     bob = await Member.create(name="bob", display_name="Bob")
-    first = await AuditEntry.create(post_id=1, actor=bob, action="submit", state="pending_approval",
-                                    version=1, detail={"to": ["demo"]})
+    first = await AuditEntry.create(
+        post_id=1, actor=bob, action="submit", state="pending_approval", version=1, detail={"to": ["demo"]}
+    )
     second = AuditEntry(post_id=1, actor=None, action="expire", state="expired", version=1)
     await second.save()
     assert first.id is not None and second.id is not None and first.id < second.id
@@ -71,8 +72,10 @@ async def test_database_refuses_raw_update_and_delete(any_db: str) -> None:
 
     entry = await AuditEntry.create(post_id=7, action="submit")
     conn = connections.get("default")
-    for sql in (f"UPDATE audit_log SET action = 'forged' WHERE id = {entry.id}",
-                f"DELETE FROM audit_log WHERE id = {entry.id}"):
+    for sql in (
+        f"UPDATE audit_log SET action = 'forged' WHERE id = {entry.id}",
+        f"DELETE FROM audit_log WHERE id = {entry.id}",
+    ):
         with pytest.raises(Exception, match="append-only"):
             await conn.execute_script(sql)
     rows = await conn.execute_query_dict(f"SELECT action FROM audit_log WHERE id = {entry.id}")

@@ -37,8 +37,7 @@ async def raw_credentials(account_id: int) -> str | None:
 
 
 async def test_credentials_are_stored_encrypted_and_round_trip(any_db: str) -> None:
-    account = await SocialAccount.create(platform="mastodon", handle="herald@fosstodon",
-                                         credentials=CREDENTIALS)
+    account = await SocialAccount.create(platform="mastodon", handle="herald@fosstodon", credentials=CREDENTIALS)
     raw = await raw_credentials(account.id)
     assert raw is not None
     assert raw.startswith("gAAAA")

@@ -14,9 +14,24 @@ from tortoise.backends.base.executor import EXECUTOR_CACHE
 from models import db
 from tests.infra.postgres import create_database, drop_database
 
-EXPECTED_TABLES = {"aerich", "members", "member_roles", "chat_identities", "social_accounts", "posts",
-                   "deliveries", "approval_decisions", "audit_log", "outbox", "approval_policies", "timers",
-                   "chat_message_refs", "recurrences", "recurrence_runs", "posting_slots"}
+EXPECTED_TABLES = {
+    "aerich",
+    "members",
+    "member_roles",
+    "chat_identities",
+    "social_accounts",
+    "posts",
+    "deliveries",
+    "approval_decisions",
+    "audit_log",
+    "outbox",
+    "approval_policies",
+    "timers",
+    "chat_message_refs",
+    "recurrences",
+    "recurrence_runs",
+    "posting_slots",
+}
 
 
 def committed(dialect: str) -> list[str]:
@@ -52,10 +67,12 @@ async def table_names(url: str) -> set[str]:
         conn = connections.get("default")
         if db.dialect_of(url) == "sqlite":
             rows = await conn.execute_query_dict(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
         else:
             rows = await conn.execute_query_dict(
-                "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public'")
+                "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = 'public'"
+            )
         return {str(r["name"]) for r in rows}
     finally:
         await db.disconnect()

@@ -21,9 +21,9 @@ from models.members import Member
 from models.outbox import OutboxMessage
 from models.posts import Delivery, Post
 from tasks.batching import Coalescer
+from tasks.platforms import DryRunPublisher, Publishers
+from tasks.platforms.base import Publication, Published
 from tasks.publish import run_deliveries, run_delivery
-from tasks.publishers import DryRunPublisher, Publishers
-from tasks.publishers.base import Publication, Published
 from tasks.reports import Report, ReportRelay
 from tasks.runtime import CLAIMABLE, Runtime
 from tests.auxil.chat import FrozenClock

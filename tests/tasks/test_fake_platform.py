@@ -14,11 +14,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tasks.publishers.base import Publication, Published, Publisher
-from tasks.publishers.errors import AuthExpired, OutcomeUnknown, PlatformDown, RateLimited, Rejected
-from tasks.publishers.fake import FakePlatformPublisher
-from tasks.publishers.http import DEFAULT_TIMEOUT
-from tasks.publishers.transport import http_client
+from tasks.platforms.base import Publication, Published, Publisher
+from tasks.platforms.errors import AuthExpired, OutcomeUnknown, PlatformDown, RateLimited, Rejected
+from tasks.platforms.fake import FakePlatformPublisher
+from tasks.platforms.http import DEFAULT_TIMEOUT
+from tasks.platforms.transport import http_client
 from tests.fakes.platform import DEFAULT_TOKEN, FakePlatform
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,4 +1,4 @@
-"""The shared HTTP error mapping (tasks/publishers/http.py), on canned answers through ``httpx.MockTransport``."""
+"""The shared HTTP error mapping (tasks/platforms/http.py), on canned answers through ``httpx.MockTransport``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tasks.publishers.errors import (
+from tasks.platforms.errors import (
     AuthExpired,
     OutcomeUnknown,
     Permanent,
@@ -20,7 +20,7 @@ from tasks.publishers.errors import (
     Rejected,
     Transient,
 )
-from tasks.publishers.http import DEFAULT_TIMEOUT, Classify, PlatformHTTP, platform_reason, retry_after
+from tasks.platforms.http import DEFAULT_TIMEOUT, Classify, PlatformHTTP, platform_reason, retry_after
 
 NOW = 1_800_000_000.0  # 2027-01-15T08:00:00Z: the mapping's clock, so reset timestamps give exact waits
 URL = "https://mastodon.example/api/v1/statuses"

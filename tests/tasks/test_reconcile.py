@@ -14,8 +14,8 @@ from models.members import Member
 from models.outbox import OutboxMessage
 from models.posts import Delivery, Post
 from tasks.dispatcher import Dispatcher
+from tasks.platforms import DryRunPublisher, Publishers
 from tasks.publish import run_delivery
-from tasks.publishers import DryRunPublisher, Publishers
 from tasks.runtime import Runtime
 from tests.auxil.chat import FrozenClock
 

@@ -14,9 +14,9 @@ from contextlib import asynccontextmanager
 import httpx
 import pytest
 
-from tasks.publishers.errors import OutcomeUnknown, PlatformDown
-from tasks.publishers.http import PlatformHTTP
-from tasks.publishers.transport import http_client
+from tasks.platforms.errors import OutcomeUnknown, PlatformDown
+from tasks.platforms.http import PlatformHTTP
+from tasks.platforms.transport import http_client
 
 Peer = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 FAST = httpx.Timeout(connect=0.5, read=0.5, write=0.5, pool=0.5)

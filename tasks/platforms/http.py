@@ -1,4 +1,4 @@
-"""Calling a platform over HTTP, with every failure converted to :mod:`tasks.publishers.errors` — the one place
+"""Calling a platform over HTTP, with every failure converted to :mod:`tasks.platforms.errors` — the one place
 that mapping lives, so each publisher only builds requests and reads successful answers.
 
 Transport failures (httpx exceptions), by whether the platform can have acted on the request::
@@ -40,7 +40,7 @@ from typing import Any, Final
 
 import httpx
 
-from tasks.publishers.errors import (
+from tasks.platforms.errors import (
     AuthExpired,
     OutcomeUnknown,
     Permanent,
@@ -70,7 +70,7 @@ Classify = Callable[[httpx.Response], PlatformError | None]
 
 
 class PlatformHTTP:
-    """Sends one platform's requests through ``client`` and raises only :mod:`tasks.publishers.errors`.
+    """Sends one platform's requests through ``client`` and raises only :mod:`tasks.platforms.errors`.
 
     ``label`` starts every error message ("Mastodon"). ``timeout`` applies to every call, whatever the client's
     default. ``clock`` (unix seconds) turns reset timestamps into ``retry_after``.

@@ -6,7 +6,7 @@ from collections import deque
 
 import structlog
 
-from tasks.publishers.base import Publication, Published
+from tasks.platforms.base import Publication, Published
 
 log = structlog.get_logger(__name__)
 

@@ -28,7 +28,7 @@ class Published:
 class Publisher(Protocol):
     """Publish one post to one account.
 
-    Raises :mod:`tasks.publishers.errors` only: ``Transient`` (retry later), ``Permanent`` (don't),
+    Raises :mod:`tasks.platforms.errors` only: ``Transient`` (retry later), ``Permanent`` (don't),
     ``OutcomeUnknown`` (the request went out but no answer came back).
     """
 

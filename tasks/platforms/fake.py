@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import httpx
 
-from tasks.publishers.base import Publication, Published
-from tasks.publishers.errors import AuthExpired, OutcomeUnknown, Rejected
-from tasks.publishers.http import DEFAULT_TIMEOUT, PlatformHTTP
+from tasks.platforms.base import Publication, Published
+from tasks.platforms.errors import AuthExpired, OutcomeUnknown, Rejected
+from tasks.platforms.http import DEFAULT_TIMEOUT, PlatformHTTP
 
 
 class FakePlatformPublisher:
@@ -16,8 +16,8 @@ class FakePlatformPublisher:
     says; an account that says nowhere is refused with a sentence).
 
     ``idempotent``: whether the platform honours ``Idempotency-Key`` (the header is sent only then, with
-    ``Publication.idempotency_key``). Raises :mod:`tasks.publishers.errors` only, mapped by
-    :class:`~tasks.publishers.http.PlatformHTTP`.
+    ``Publication.idempotency_key``). Raises :mod:`tasks.platforms.errors` only, mapped by
+    :class:`~tasks.platforms.http.PlatformHTTP`.
     """
 
     def __init__(

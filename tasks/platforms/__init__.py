@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import httpx
 
-from tasks.publishers.base import Publication, Published, Publisher
-from tasks.publishers.dryrun import DryRunPublisher
-from tasks.publishers.fake import FakePlatformPublisher
+from tasks.platforms.base import Publication, Published, Publisher
+from tasks.platforms.dryrun import DryRunPublisher
+from tasks.platforms.fake import FakePlatformPublisher
 
 
 class Publishers:
