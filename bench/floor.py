@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import cpu_reference, cpu_seconds, emit, load_average, say
 from bot import heap
 from bot.slack.notifier import SESSION_CONNECTIONS, web_client
-from tasks.platforms.base import Publication
+from tasks.platforms.base import Credentials, Publication
 from tasks.platforms.fake import FakePlatformPublisher
 from tasks.platforms.transport import KEEPALIVE_S, MAX_CONNECTIONS, http_client
 from tests.auxil.chat_server import BOT_TOKEN
@@ -57,7 +57,7 @@ FILLER = "The quick brown fox jumps over the lazy dog; pack my box with five doz
 async def client(args: argparse.Namespace) -> None:
     """One client process: warm up, say ``ready``, wait for ``go`` on stdin, post, say ``done``, wait for EOF."""
     platform, variant, tag = args.platform_url.rstrip("/"), args.variant, f"{args.variant}-{args.first}"
-    credentials = {"token": DEFAULT_TOKEN, "base_url": platform}
+    credentials = Credentials(access_token=DEFAULT_TOKEN, extra={"base_url": platform})
     http = http_client()
     publisher = FakePlatformPublisher(http, platform, idempotent=True)
     raw = aiohttp.ClientSession(

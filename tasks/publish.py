@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -15,7 +14,7 @@ from tortoise.exceptions import DBConnectionError, OperationalError, Transaction
 
 from handlers.messages import Reply
 from handlers.publishing import delivery
-from tasks.platforms.base import Publication
+from tasks.platforms.base import Credentials, Publication
 from tasks.platforms.errors import OutcomeUnknown, Permanent, Transient
 from tasks.reports import Report
 from tasks.runtime import Runtime
@@ -97,7 +96,7 @@ async def _run_delivery(rt: Runtime, delivery_id: int, due_at: datetime | None) 
         handle=claimed.handle,
         text=claimed.text,
         media=claimed.media,
-        credentials=json.loads(claimed.credentials or "{}"),
+        credentials=Credentials.from_json(claimed.credentials),
         idempotency_key=claimed.idempotency_key,
     )
     try:

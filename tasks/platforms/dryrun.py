@@ -6,15 +6,16 @@ from collections import deque
 
 import structlog
 
-from tasks.platforms.base import Publication, Published
+from tasks.platforms.base import AccountChoice, BaseClient, Credentials, Publication, Published
 
 log = structlog.get_logger(__name__)
 
 
-class DryRunPublisher:
+class DryRunPublisher(BaseClient):
     """Publishes nothing. Every publication is kept in ``sent`` and logged, for trying Herald out."""
 
     idempotent = True
+    label = "The dry run"
 
     def __init__(self) -> None:
         self.sent: deque[Publication] = deque(maxlen=10_000)  # the latest ones, for inspection
@@ -26,3 +27,6 @@ class DryRunPublisher:
         )
         external_id = f"dry-{publication.delivery_id}"
         return Published(external_id=external_id, url=f"https://dryrun.invalid/{publication.handle}/{external_id}")
+
+    async def check(self, credentials: Credentials) -> AccountChoice:
+        return AccountChoice(handle="dryrun", label="the dry run", credentials=credentials)

@@ -5,8 +5,9 @@ PlatformError                       (models.errors.HeraldError)
 │   ├── RateLimited                 429 or the platform's throttling code; ``retry_after`` seconds
 │   └── PlatformDown                5xx, connection refused or reset before the request was sent
 └── Permanent                       retrying will not help; the message is the platform's reason
-    ├── AuthExpired                 401/403 token problems: someone must reconnect the account
-    └── Rejected                    4xx validation, duplicate content, media problems
+    ├── AuthExpired                 401/403 token problems: refresh once, else someone must reconnect the account
+    └── Rejected                    4xx validation, policy, media problems
+        └── Duplicate               the platform already has this post (reported, never retried)
 OutcomeUnknown                      the request was sent, no answer came: it may have been published
 """
 
@@ -42,6 +43,10 @@ class AuthExpired(Permanent):
 
 
 class Rejected(Permanent):
+    pass
+
+
+class Duplicate(Rejected):
     pass
 
 

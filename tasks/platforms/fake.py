@@ -1,16 +1,16 @@
-"""Publisher for the fake platform (``tests/fakes/platform.py``): Mastodon's ``POST /api/v1/statuses`` wire
+"""Client for the fake platform (``tests/fakes/platform.py``): Mastodon's ``POST /api/v1/statuses`` wire
 format, for tests and benchmarks of the real publishing path against a local server."""
 
 from __future__ import annotations
 
 import httpx
 
-from tasks.platforms.base import Publication, Published
+from tasks.platforms.base import AccountChoice, BaseClient, Credentials, Publication, Published
 from tasks.platforms.errors import AuthExpired, OutcomeUnknown, Rejected
 from tasks.platforms.http import DEFAULT_TIMEOUT, PlatformHTTP
 
 
-class FakePlatformPublisher:
+class FakePlatformPublisher(BaseClient):
     """Publishes a status with the account's Bearer ``credentials["token"]`` to ``credentials["base_url"]``, or
     to ``base_url`` when the account names none (the registry gives none: the server is wherever the account
     says; an account that says nowhere is refused with a sentence).
@@ -31,10 +31,11 @@ class FakePlatformPublisher:
     ) -> None:
         self.idempotent = idempotent
         self.base_url = base_url
+        self.label = label
         self._http = PlatformHTTP(client, label, timeout=timeout)
 
     async def publish(self, publication: Publication) -> Published:
-        token = publication.credentials.get("token")
+        token = publication.credentials.access_token
         if not token:
             raise AuthExpired(f"{self._http.label} has no access token for this account. Reconnect the account.")
         headers = {"Authorization": f"Bearer {token}"}
@@ -55,3 +56,13 @@ class FakePlatformPublisher:
             # It said yes but not to what: only a human (or an idempotent retry) can tell.
             raise OutcomeUnknown(f"{self._http.label} accepted the post but didn't say where it is.")
         return Published(external_id=str(external_id), url=url)
+
+    async def check(self, credentials: Credentials) -> AccountChoice:
+        base = (credentials.get("base_url") or self.base_url or "").rstrip("/")
+        response = await self._http.request(
+            "GET",
+            f"{base}/api/v1/accounts/verify_credentials",
+            headers={"Authorization": f"Bearer {credentials.access_token}"},
+        )
+        body = self._http.json_object(response)
+        return AccountChoice(handle=str(body.get("acct", "")), label=str(body.get("acct", "")), credentials=credentials)

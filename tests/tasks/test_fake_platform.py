@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import socket
 import subprocess
@@ -14,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tasks.platforms.base import Publication, Published, Publisher
+from tasks.platforms.base import Client, Credentials, Publication, Published
 from tasks.platforms.errors import AuthExpired, OutcomeUnknown, PlatformDown, RateLimited, Rejected
 from tasks.platforms.fake import FakePlatformPublisher
 from tasks.platforms.http import DEFAULT_TIMEOUT
@@ -52,14 +53,14 @@ def publication(text: str = "Hello from Herald", *, key: str = "delivery-1", **c
         handle="@herald",
         text=text,
         media=(),
-        credentials={"token": DEFAULT_TOKEN, **credentials},
+        credentials=Credentials.from_json(json.dumps({"token": DEFAULT_TOKEN, **credentials})),
         idempotency_key=key,
     )
 
 
 def publisher(
     client: httpx.AsyncClient, fake: FakePlatform, *, idempotent: bool = True, timeout: httpx.Timeout = DEFAULT_TIMEOUT
-) -> Publisher:
+) -> Client:
     return FakePlatformPublisher(client, fake.url, idempotent=idempotent, timeout=timeout)
 
 
@@ -82,7 +83,7 @@ async def test_publish_returns_the_status_and_the_fake_records_it(
 
 
 async def test_media_ids_are_sent_as_form_fields(fake: FakePlatform, client: httpx.AsyncClient) -> None:
-    with_media = Publication(1, 1, "@herald", "Look", ("m1", "m2"), {"token": DEFAULT_TOKEN}, "k")
+    with_media = Publication(1, 1, "@herald", "Look", ("m1", "m2"), Credentials(access_token=DEFAULT_TOKEN), "k")
     await publisher(client, fake).publish(with_media)
     assert fake.published[0].media_ids == ("m1", "m2")
 
@@ -149,7 +150,7 @@ async def test_a_wrong_token_is_auth_expired(fake: FakePlatform, client: httpx.A
 
     assert str(caught.value) == "The fake platform said: The access token is invalid. Reconnect the account."
     assert (fake.count(), fake.attempts, fake.state()["script"]) == (0, 1, ["ok"])
-    missing = Publication(1, 1, "@herald", "x", (), {}, "k")
+    missing = Publication(1, 1, "@herald", "x", (), Credentials(), "k")
     with pytest.raises(AuthExpired, match="no access token"):
         await publisher(client, fake).publish(missing)
     assert fake.attempts == 1  # refused before any request
