@@ -27,6 +27,9 @@ MODEL_MODULES = [
     "models.chatrefs",
     "models.recurrence",
     "models.slots",
+    "models.connections",
+    "models.progress",
+    "models.media",
     "aerich.models",
 ]
 MIGRATIONS_ROOT = Path(__file__).parent / "migrations"
