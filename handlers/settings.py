@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     slack_api_url: str = Field("https://slack.com/api/", alias="SLACK_API_URL")
     telegram_bot_token: str | None = Field(None, alias="TELEGRAM_BOT_TOKEN")
     telegram_webhook_secret: str | None = Field(None, alias="TELEGRAM_WEBHOOK_SECRET")
+    public_url: str | None = Field(None, alias="HERALD_PUBLIC_URL")  # where platforms and browsers reach Herald
     herald_secret_key: str | None = Field(None, alias="HERALD_SECRET_KEY", min_length=16)
     herald_secret_key_old: str | None = Field(None, alias="HERALD_SECRET_KEY_OLD", min_length=16)
 
@@ -88,6 +89,16 @@ class Settings(BaseSettings):
         except ConfigError as exc:
             raise ValueError(str(exc).removeprefix("DATABASE_URL ")) from exc
         return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _absolute_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("it must be an absolute http(s) URL such as https://herald.example.com")
+        return value.strip().rstrip("/")
 
     @model_validator(mode="after")
     def _cluster_needs_nodes(self) -> Settings:
