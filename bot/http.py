@@ -1,4 +1,5 @@
-"""The HTTP side: health, readiness and Prometheus metrics, and Slack's request URL ``POST /slack/events``.
+"""The HTTP side: health, readiness and Prometheus metrics, the login pages of ``/account connect``
+(:mod:`bot.oauth`), and Slack's request URL ``POST /slack/events``.
 
 Slack's slash commands, interactions (buttons, modals) and events all arrive at ``/slack/events``;
 :class:`SlackEndpoint` checks each one's signature over the raw body (unsigned or stale: 401, nothing
@@ -32,6 +33,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from starlette.routing import Route
 from tortoise import connections
 
+from bot import oauth
 from bot.slack import payloads
 from handlers.settings import Settings
 
@@ -68,9 +70,16 @@ def metrics_registry() -> CollectorRegistry:
     return registry
 
 
-def create_app(settings: Settings, *, slack: SlackApp | None = None, lifespan: bool = True) -> ASGIApp:
+def create_app(
+    settings: Settings,
+    *,
+    slack: SlackApp | None = None,
+    lifespan: bool = True,
+    login: oauth.LoginPages | None = None,
+) -> ASGIApp:
     """The HTTP app; with ``lifespan``, its ASGI lifespan starts and stops ``slack`` (``bot.serving`` does that
-    itself, around the database connection)."""
+    itself, around the database connection); with ``login``, the pages of ``/account connect``'s logins
+    (``/oauth/{platform}/start`` and ``…/callback``, :mod:`bot.oauth`)."""
 
     @asynccontextmanager
     async def slack_lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -109,6 +118,8 @@ def create_app(settings: Settings, *, slack: SlackApp | None = None, lifespan: b
     async def metrics() -> Response:
         return Response(generate_latest(metrics_registry()), media_type=CONTENT_TYPE_LATEST)
 
+    if login is not None:
+        app.include_router(oauth.router(login))
     if slack is None:
         return app
     endpoint = SlackEndpoint(slack.bolt, settings.slack_signing_secret or "")

@@ -54,7 +54,7 @@ def render(reply: Reply, *, updated: bool = False) -> str:
 
 
 def _twins(buttons: tuple[Button, ...]) -> str:
-    return " ".join(f"[{b.label}: {b.command}{' ' + b.ask.upper() if b.ask else ''}]" for b in buttons)
+    return " ".join(f"[{b.label}: {b.url or b.command}{' ' + b.ask.upper() if b.ask else ''}]" for b in buttons)
 
 
 class ShellAdapter:

@@ -31,6 +31,7 @@ from models.timers import Timer
 from tasks.broker import build_broker
 from tasks.dispatcher import Dispatcher
 from tasks.platforms import Publishers, dry_run, live
+from tasks.platforms.directory import Directory
 from tasks.platforms.transport import http_client
 from tasks.probe import StreamProbe
 from tasks.runtime import Runtime
@@ -72,6 +73,14 @@ def build_publishers(settings: Settings, client: httpx.AsyncClient) -> Publisher
     return live(client, platform_timeout(settings)) if settings.publish_mode == "live" else dry_run()
 
 
+def build_directory(settings: Settings, publishers: Publishers, client: httpx.AsyncClient) -> Directory:
+    """The clients ``/account connect`` and the login pages use: the worker's in live mode; in the dry run the
+    real ones too (an account connected while trying Herald out is the one it publishes to once live)."""
+    if settings.publish_mode == "live":
+        return Directory(publishers)
+    return Directory(live(client, platform_timeout(settings)))
+
+
 def queue_probe(broker: AsyncBroker) -> QueueProbe | None:
     """The probe /queue status reads the queue through; None for the in-process queue."""
     if isinstance(broker, RedisStreamBroker | ResilientStreamClusterBroker):
@@ -93,6 +102,7 @@ class Components:
     runtime: Runtime
     herald: Herald
     client: httpx.AsyncClient
+    platforms: Directory | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -115,6 +125,7 @@ def build(settings: Settings, *, consumer_name: str | None = None) -> Components
     client = http_client()
     notifier = build_notifier(settings)
     publishers = build_publishers(settings, client)
+    platforms = build_directory(settings, publishers, client)
 
     async def on_timer(timer: Timer) -> None:
         await timers.fire(timer, services)  # bound below: the services need the dispatcher as scheduler
@@ -140,8 +151,10 @@ def build(settings: Settings, *, consumer_name: str | None = None) -> Components
         default_timezone=settings.tz,
         queue_probe=queue_probe(broker),
         stuck_after=timedelta(seconds=settings.stuck_after_seconds),
+        platforms=platforms,
+        public_url=settings.public_url,
     )
-    return Components(settings, broker, task, dispatcher, runtime, Herald(services), client)
+    return Components(settings, broker, task, dispatcher, runtime, Herald(services), client, platforms)
 
 
 @asynccontextmanager

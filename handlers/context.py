@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from handlers.messages import Conversation
-from handlers.ports import Clock, Notifier, QueueProbe, Scheduler
+from handlers.ports import Clock, Notifier, Platforms, QueueProbe, Scheduler
 from handlers.settings import DEFAULTS
 from models.members import Member
 
@@ -23,6 +23,8 @@ class Services:
     queue_probe: QueueProbe | None = None  # None: the in-process queue, nothing to probe
     # a claim older than this is the reconciler's (the wiring passes Settings.stuck_after_seconds)
     stuck_after: timedelta = timedelta(seconds=DEFAULTS.stuck_after_seconds)
+    platforms: Platforms | None = None  # None: no platform clients (accounts are added with /account add only)
+    public_url: str | None = None  # HERALD_PUBLIC_URL: where browsers reach Herald's login links
 
 
 @dataclass(frozen=True)

@@ -319,6 +319,8 @@ class SlackAdapter:
         user = payload.user
         sender = await self.identities.sender(user.id, user.handle)
         click = _click_of(payload)
+        if not click.command:  # a link button: the browser opened its URL, nothing to run
+            return
         channel = payload.channel_id
         message = payload.message
         thread = (message.thread_ts if message is not None else None) or payload.message_ts  # the card's thread
