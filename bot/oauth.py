@@ -15,7 +15,7 @@ No log line carries a code, a token, a verifier or a state: only the platform an
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -51,7 +51,7 @@ class LoginPages:
     platforms: Directory
     services: Services
     public_url: str
-    timeout: httpx.Timeout = TIMEOUT
+    timeout: httpx.Timeout = field(default_factory=lambda: TIMEOUT)
 
     def redirect_uri(self, platform: str) -> str:
         return f"{self.public_url}/oauth/{platform}/callback"
@@ -73,7 +73,7 @@ def page(sentence: str, status: int = 200) -> HTMLResponse:
     body = (
         "<!doctype html><html><head><meta charset=utf-8><title>Herald</title>"
         '<meta name="viewport" content="width=device-width,initial-scale=1"></head>'
-        f'<body style="font-family:sans-serif;max-width:36em;margin:4em auto"><p>{html.escape(sentence)}</p>'
+        f'<body style="font-family:sans-serif;max-width:36em;margin:4em auto"><p>{html.escape(sentence, quote=False)}</p>'
         "</body></html>"
     )
     return HTMLResponse(

@@ -19,9 +19,10 @@ import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs
 
 import httpx
-from fastapi import FastAPI, Form, Header, Request
+from fastapi import FastAPI, Header, Request
 from fastapi.responses import JSONResponse, Response
 
 from handlers.text.platforms import PlatformInfo
@@ -37,6 +38,12 @@ APP_PASSWORD = "abcd-efgh-ijkl-mnop"  # noqa: S105 - the fake account's app pass
 
 TESTNET = PlatformInfo("testnet", "Testnet", 500, connect="oauth")
 TESTKEY = PlatformInfo("testkey", "Testkey", 300, connect="secret")
+
+
+async def form_of(request: Request) -> dict[str, str]:
+    if request.headers.get("content-type", "").split(";")[0] != "application/x-www-form-urlencoded":
+        return {}
+    return {k: v[-1] for k, v in parse_qs((await request.body()).decode(), keep_blank_values=True).items()}
 
 
 class ConnectableFake:
@@ -74,7 +81,7 @@ class ConnectableFake:
 
         @app.post("/oauth/token")
         async def token(request: Request) -> Response:
-            form = {k: str(v) for k, v in (await request.form()).items()}
+            form = await form_of(request)
             self.token_requests.append(form)
             if form.get("grant_type") != "authorization_code":
                 return JSONResponse({"error": "unsupported_grant_type"}, 400)
@@ -103,17 +110,24 @@ class ConnectableFake:
             return JSONResponse({"data": [{"id": i, "name": n, "token": self.issue(n)} for i, n in self.pages]})
 
         @app.post("/oauth/revoke")
-        async def revoke(token: str = Form(...)) -> Response:
+        async def revoke(request: Request) -> Response:
+            token = (await form_of(request)).get("token", "")
             with self._lock:
                 self.tokens.pop(token, None)
             self.revoked.append(token)
             return Response(status_code=200)
 
         @app.post("/session")
-        async def session(identifier: str = Form(...), password: str = Form(...)) -> Response:
+        async def session(request: Request) -> Response:
+            form = await form_of(request)
+            identifier, password = form.get("identifier", ""), form.get("password", "")
             if password != APP_PASSWORD:
-                return JSONResponse({"error": "AuthenticationRequired", "message": "Invalid identifier or password"}, 401)
-            return JSONResponse({"did": f"did:test:{identifier}", "handle": identifier, "accessJwt": self.issue(identifier)})
+                return JSONResponse(
+                    {"error": "AuthenticationRequired", "message": "Invalid identifier or password"}, 401
+                )
+            return JSONResponse(
+                {"did": f"did:test:{identifier}", "handle": identifier, "accessJwt": self.issue(identifier)}
+            )
 
         return app
 
@@ -142,7 +156,9 @@ class TestnetClient(BaseClient):
         )
 
     async def accounts(self, token: Mapping[str, Any], instance: str | None = None) -> list[AccountChoice]:
-        expires = datetime.now(UTC) + timedelta(seconds=int(token.get("expires_in", 0))) if token.get("expires_in") else None
+        expires = (
+            datetime.now(UTC) + timedelta(seconds=int(token.get("expires_in", 0))) if token.get("expires_in") else None
+        )
         user = Credentials(
             access_token=str(token["access_token"]), refresh_token=token.get("refresh_token"), expires_at=expires
         )
@@ -169,7 +185,9 @@ class TestnetClient(BaseClient):
         )
 
     async def revoke(self, credentials: Credentials) -> bool:
-        await self._http.request("POST", f"{self.base_url}/oauth/revoke", data={"token": credentials.access_token or ""})
+        await self._http.request(
+            "POST", f"{self.base_url}/oauth/revoke", data={"token": credentials.access_token or ""}
+        )
         return True
 
     async def _get(self, path: str, credentials: Credentials) -> httpx.Response:
@@ -196,11 +214,15 @@ class TestkeyClient(BaseClient):
 
     async def connect_secret(self, values: Mapping[str, str]) -> list[AccountChoice]:
         response = await self._http.request(
-            "POST", f"{self.base_url}/session", data={"identifier": values["handle"], "password": values["app_password"]}
+            "POST",
+            f"{self.base_url}/session",
+            data={"identifier": values["handle"], "password": values["app_password"]},
         )
         body = self._http.json_object(response)
         credentials = Credentials(access_token=str(body["accessJwt"]), extra={"did": str(body["did"])})
-        return [AccountChoice(handle=str(body["handle"]), label=f"@{body['handle']} on Testkey", credentials=credentials)]
+        return [
+            AccountChoice(handle=str(body["handle"]), label=f"@{body['handle']} on Testkey", credentials=credentials)
+        ]
 
     async def check(self, credentials: Credentials) -> AccountChoice:
         raise AuthExpired("Testkey refused the session. Reconnect the account.")
