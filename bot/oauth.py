@@ -70,10 +70,11 @@ class LoginPages:
 
 
 def page(sentence: str, status: int = 200) -> HTMLResponse:
+    text = html.escape(sentence, quote=False)
     body = (
         "<!doctype html><html><head><meta charset=utf-8><title>Herald</title>"
         '<meta name="viewport" content="width=device-width,initial-scale=1"></head>'
-        f'<body style="font-family:sans-serif;max-width:36em;margin:4em auto"><p>{html.escape(sentence, quote=False)}</p>'
+        f'<body style="font-family:sans-serif;max-width:36em;margin:4em auto"><p>{text}</p>'
         "</body></html>"
     )
     return HTMLResponse(

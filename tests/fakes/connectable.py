@@ -33,8 +33,8 @@ from tasks.platforms.http import PlatformHTTP
 from tests.fakes.oauth import AuthorizationCodes, OAuthError
 
 CLIENT_ID = "herald-test-app"
-CLIENT_SECRET = "s3cret-app"  # noqa: S105 - the fake app's secret
-APP_PASSWORD = "abcd-efgh-ijkl-mnop"  # noqa: S105 - the fake account's app password
+CLIENT_SECRET = "s3cret-app"
+APP_PASSWORD = "abcd-efgh-ijkl-mnop"
 
 TESTNET = PlatformInfo("testnet", "Testnet", 500, connect="oauth")
 TESTKEY = PlatformInfo("testkey", "Testkey", 300, connect="secret")
