@@ -15,6 +15,7 @@ No log line carries a code, a token, a verifier or a state: only the platform an
 from __future__ import annotations
 
 import html
+import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -146,6 +147,13 @@ def router(pages: LoginPages) -> APIRouter:
         except httpx.HTTPError as exc:
             log.warning("oauth.token_failed", platform=platform, connection=found.id, problem=type(exc).__name__)
             return await told(conversation, f"{label} didn't answer the login's token request; try again later.")
+        except ValueError as exc:  # a token answer that isn't JSON
+            log.warning("oauth.token_unreadable", platform=platform, connection=found.id, problem=type(exc).__name__)
+            return await told(conversation, f"{label} answered the login's token request with something unreadable.")
+        except Exception:
+            ref = secrets.token_hex(3)
+            log.exception("oauth.callback_failed", platform=platform, connection=found.id, ref=ref)
+            return await told(conversation, f"Connecting {label} went wrong (ref {ref}); it was logged.")
         if not accounts:
             return await told(conversation, f"This {label} login gives no account Herald can publish to.")
         if len(accounts) > 1:

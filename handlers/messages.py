@@ -98,7 +98,8 @@ class Button:
     @property
     def action_id(self) -> str:
         """Stable id for chat platforms' action ids: the command's verb, e.g. ``herald.approve``."""
-        return "herald." + self.command.lstrip("/").split()[0]
+        words = self.command.lstrip("/").split()
+        return "herald." + (words[0] if words else "link")
 
     @property
     def value(self) -> str:

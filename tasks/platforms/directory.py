@@ -52,7 +52,8 @@ class Directory:
     # -- handlers.ports.Platforms
 
     def secret_fields(self, platform: str) -> tuple[FormField, ...]:
-        fields = getattr(self.publishers.for_platform(platform), "secret_fields", ())
+        client = self.publishers.for_platform(platform)
+        fields = client.secret_fields if client is not None else ()
         return tuple(FormField(f.name, f.label, secret=f.secret, hint=f.hint) for f in fields)
 
     async def prepare_login(self, platform: str, instance: str | None) -> None:
@@ -66,8 +67,11 @@ class Directory:
         return [connected(c) for c in choices]
 
     async def check(self, platform: str, credentials_json: str | None) -> CheckResult:
+        client = self.publishers.for_platform(platform)
+        if client is None:
+            return CheckResult(problem=f"Herald has no client for {platform} to check it with.")
         try:
-            choice = await self.client(platform).check(Credentials.from_json(credentials_json))
+            choice = await client.check(Credentials.from_json(credentials_json))
         except AuthExpired as exc:
             return CheckResult(problem=str(exc), expired=True)
         except PlatformError as exc:
@@ -75,8 +79,11 @@ class Directory:
         return CheckResult(account=connected(choice))
 
     async def revoke(self, platform: str, credentials_json: str | None) -> bool:
+        client = self.publishers.for_platform(platform)
+        if client is None:
+            return False
         try:
-            return await self.client(platform).revoke(Credentials.from_json(credentials_json))
+            return await client.revoke(Credentials.from_json(credentials_json))
         except PlatformError:
             return False
 

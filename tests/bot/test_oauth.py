@@ -15,11 +15,15 @@ from tortoise import connections
 
 from bot import logs
 from bot.http import create_app
-from handlers.messages import Reply
+from bot.serving import login_pages
+from bot.slack.blocks import button_element
+from bot.wiring import build
+from handlers.messages import Button, Reply
 from handlers.settings import Settings
 from models.accounts import SocialAccount
 from models.connections import Connection
 from models.outbox import OutboxMessage
+from tasks.platforms.directory import Directory
 from tests.auxil.connecting import PUBLIC_URL, Connecting, connecting
 
 
@@ -190,3 +194,26 @@ async def test_several_accounts_are_offered_as_buttons_and_the_pick_saves(browse
     await world.chat.say(offer.buttons[0].command)
     assert world.chat.errors  # one pick per login
     assert await SocialAccount.all().count() == 1
+
+
+async def test_the_wiring_gives_the_core_and_the_login_pages_the_same_clients() -> None:
+    settings = Settings(_env_file=None, HERALD_PUBLIC_URL="https://herald.example.com/")  # type: ignore[call-arg]
+    comps = build(settings)
+    try:
+        assert isinstance(comps.platforms, Directory)
+        assert comps.herald.services.platforms is comps.platforms
+        assert comps.herald.services.public_url == "https://herald.example.com"
+        pages = login_pages(settings, comps)
+        assert pages is not None and pages.platforms is comps.platforms
+        assert pages.redirect_uri("x") == "https://herald.example.com/oauth/x/callback"
+        assert login_pages(Settings(_env_file=None), comps) is None  # type: ignore[call-arg]
+    finally:
+        await comps.aclose()
+
+
+def test_a_link_button_opens_its_url_in_slack_and_survives_the_outbox() -> None:
+    link = Button("Log in to X", "", "primary", url="https://herald.example.com/oauth/x/start?state=s")
+    element = button_element(link, set())
+    assert element["url"] == link.url and element["value"] == ""
+    reply = Reply(text="Log in", buttons=(link, Button("Cancel", "/cancel 1")))
+    assert Reply.from_json(reply.to_json()).buttons == reply.buttons
