@@ -206,6 +206,13 @@ async def save(
         existing = await SocialAccount.filter(platform=info.name, remote_id=account.remote_id).order_by("id").first()
     if existing is None:
         existing = await SocialAccount.filter(platform=info.name, handle=_handle(account.handle, info)).first()
+        if (
+            existing is not None
+            and existing.remote_id
+            and account.remote_id
+            and existing.remote_id != account.remote_id
+        ):
+            existing = None  # another account that had this name (a renamed page): this one gets a name of its own
     values: dict[str, Any] = {
         "label": account.label[:255],
         "url": account.url,

@@ -113,7 +113,7 @@ async def save(world: Connecting, account: ConnectedAccount, platform: str = "te
     )
 
 
-def account(token: str, *, refresh: str | None = None, remote_id: str = "u-acme", days: float = 1) -> ConnectedAccount:
+def account(token: str, *, refresh: str | None = None, remote_id: str = "u-acme") -> ConnectedAccount:
     document = {"access_token": token, "extra": {"user_id": remote_id}}
     if refresh:
         document["refresh_token"] = refresh
@@ -233,3 +233,10 @@ async def test_pick_after_expiry_is_refused(world: Connecting) -> None:
     world.chat.clock.advance(minutes=16)
     await world.chat.say(f"/account pick {'t' * 43} 1")
     assert world.chat.errors == ["That choice is no longer open; connect again with /account connect PLATFORM."]
+
+
+async def test_another_account_with_a_taken_name_gets_a_name_of_its_own(world: Connecting) -> None:
+    first = await save(world, account("at-1", remote_id="u-1"))
+    second = await save(world, account("at-2", remote_id="u-2"))  # also called acme on Testnet: not the same one
+    assert (first.handle, second.handle) == ("acme", "acme.testnet")
+    assert json.loads((await SocialAccount.get(id=first.id)).credentials or "")["access_token"] == "at-1"
