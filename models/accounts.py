@@ -80,19 +80,21 @@ def _lock(account_id: int) -> asyncio.Lock:
 
 
 async def refresh_credentials(
-    account_id: int, seen: str | None, refresh: Callable[[str | None], Awaitable[tuple[str, datetime | None]]]
+    account_id: int,
+    seen: Callable[[str | None], bool],
+    refresh: Callable[[str | None], Awaitable[tuple[str, datetime | None]]],
 ) -> str | None:
     """Replace the account's credentials with ``refresh(current)``, unless someone already did.
 
-    Runs under the account's row lock (``SELECT … FOR UPDATE`` on PostgreSQL, and a lock per account in this
-    process): if the stored credentials are no longer ``seen``, another worker refreshed meanwhile and its newer
-    credentials are returned without calling ``refresh`` — a rotating refresh token is used once, and the newer
-    one is never overwritten by an older answer. ``refresh`` returns the new JSON document and its expiry;
-    whatever it raises propagates and nothing is written.
+    Runs under the account's row lock (``SELECT … FOR UPDATE`` on PostgreSQL, plus a lock per account in this
+    process). When ``seen(stored)`` is False, the stored credentials are not the ones the caller used: another
+    worker refreshed meanwhile, and its newer credentials are returned without calling ``refresh``. So a rotating
+    refresh token is used once, and the newer one is never overwritten by an older answer. ``refresh`` returns
+    the new JSON document and its expiry; whatever it raises propagates and nothing is written.
     """
     async with _lock(account_id), in_transaction() as conn:
         account = await SocialAccount.select_for_update().using_db(conn).get(id=account_id)
-        if account.credentials != seen:
+        if not seen(account.credentials):
             return account.credentials
         new, expires_at = await refresh(account.credentials)
         await (

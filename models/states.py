@@ -23,7 +23,7 @@ Deliveries (one post on one account), in :data:`DELIVERY_RULES`::
        └──────────────────────────────┘                                 ├─lose─▶ unknown ─verify─▶ published
                                                                         │             └─republish─▶ scheduled
                                                                         ├─retry_later─▶ scheduled
-                                                                        ├─park (account refused)─▶ held ─unpark─▶ scheduled
+                                                                        ├─park (account refused)─▶ held ─unpark─▶ sched.
                                                                         ├─requeue (dead worker)─▶ queued
                                                                         └─unclaim (post changed)─▶ waiting/cancelled
     scheduled, queued, held ─miss─▶ missed ─reschedule─▶ scheduled;   waiting, scheduled, held ─cancel─▶ cancelled

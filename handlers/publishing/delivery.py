@@ -297,9 +297,13 @@ async def failed(claimed: Claimed, *, reason: str, unknown: bool = False) -> Rep
     return report_failed(claimed, reason, unknown=unknown)
 
 
-async def retry_later(claimed: Claimed, *, reason: str, at: datetime) -> None:
-    """A transient failure: put the delivery back on the schedule for ``at``."""
-    if not await move_deliveries(Move.RETRY_LATER, still_ours(claimed), due_at=at, last_error=reason):
+async def retry_later(claimed: Claimed, *, reason: str, at: datetime, counts: bool = True) -> None:
+    """A transient failure: put the delivery back on the schedule for ``at``. ``counts``: False when the
+    platform itself said when (a rate limit's reset, a quota), which is no failed attempt."""
+    changes: dict[str, Any] = {"due_at": at, "last_error": reason}
+    if not counts:
+        changes["attempts"] = F("attempts") - 1
+    if not await move_deliveries(Move.RETRY_LATER, still_ours(claimed), **changes):
         return _stale(claimed, "retry")
     log.info(
         "delivery.retry_scheduled",
