@@ -10,6 +10,7 @@ read for a second, so a burst to one account costs one Redis read per second, no
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Protocol
 
 import structlog
@@ -41,10 +42,12 @@ class RateGate(Protocol):
 
 
 class LocalGate:
-    """The gate of one process (the embedded default, and the fallback when Redis can't be reached)."""
+    """The gate of one process (the embedded default, and the fallback when Redis can't be reached). ``clock``
+    gives unix seconds."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
         self._until: dict[str, float] = {}
+        self.clock = clock
 
     def _left(self, key: str, now: float) -> float | None:
         until = self._until.get(key)
@@ -58,24 +61,24 @@ class LocalGate:
     async def wait(self, platform: str, account_id: int) -> float | None:
         if not self._until:
             return None
-        now = time.time()
-        waits = [
-            w for w in (self._left(account_key(platform, account_id), now), self._left(app_key(platform), now)) if w
-        ]
+        now = self.clock()
+        keys = (account_key(platform, account_id), app_key(platform))
+        waits = [w for w in (self._left(key, now) for key in keys) if w]
         return max(waits) if waits else None
 
     async def block(self, platform: str, account_id: int | None, seconds: float) -> None:
         key = app_key(platform) if account_id is None else account_key(platform, account_id)
-        until = time.time() + seconds
+        until = self.clock() + seconds
         self._until[key] = max(until, self._until.get(key, 0.0))
 
 
 class RedisGate:
     """The gate shared through Redis (a single node or a cluster: every operation is on one key)."""
 
-    def __init__(self, redis: Redis | RedisCluster) -> None:
+    def __init__(self, redis: Redis | RedisCluster, clock: Callable[[], float] = time.time) -> None:
         self.redis = redis
-        self._local = LocalGate()
+        self.clock = clock
+        self._local = LocalGate(clock)
         self._read: dict[str, tuple[float, float | None]] = {}  # key → (read at, until)
         self._warned = False
 
@@ -93,7 +96,7 @@ class RedisGate:
         return until
 
     async def wait(self, platform: str, account_id: int) -> float | None:
-        now = time.time()
+        now = self.clock()
         local = await self._local.wait(platform, account_id)
         untils = [await self._until(account_key(platform, account_id), now), await self._until(app_key(platform), now)]
         waits = [u - now for u in untils if u is not None and u > now]
@@ -104,8 +107,8 @@ class RedisGate:
     async def block(self, platform: str, account_id: int | None, seconds: float) -> None:
         await self._local.block(platform, account_id, seconds)
         key = app_key(platform) if account_id is None else account_key(platform, account_id)
-        until = time.time() + seconds
-        self._read[key] = (time.time(), until)
+        until = self.clock() + seconds
+        self._read[key] = (self.clock(), until)
         try:
             # keep the later of two blocks: GT needs Redis 7 for EXPIRE, so compare in the value instead
             current = await self.redis.get(KEY_PREFIX + key)

@@ -107,6 +107,7 @@ async def _run_delivery(rt: Runtime, delivery_id: int, due_at: datetime | None) 
     label = platform_label(claimed.platform)
     if claimed.account_status == AccountStatus.RECONNECT:
         return await _hold(rt, claimed, f"{label} refused this account and it hasn't been reconnected yet.")
+    assert rt.gate is not None
     wait = await rt.gate.wait(claimed.platform, claimed.account_id)
     if wait:
         return await _postpone(rt, claimed, wait, f"{label} asked Herald to wait before posting to it again.")
@@ -165,7 +166,7 @@ async def _publish(rt: Runtime, client: Client, claimed: delivery.Claimed, publi
     (then the call again) when the platform refuses it. Raises the platform's errors; ``AuthExpired`` means the
     token was refused and couldn't be refreshed: someone must reconnect the account."""
     credentials = publication.credentials
-    if credentials.refresh_token and credentials.expires_within(REFRESH_AHEAD, rt.clock.now()):
+    if credentials.expires_within(REFRESH_AHEAD, rt.clock.now()) and client.renewable(credentials):
         publication = replace(publication, credentials=await tokens.refresh(client, claimed.account_id, credentials))
     wait = await client.wait_before(publication)
     if wait:

@@ -56,7 +56,7 @@ class Runtime:
     worker_id: str = field(default_factory=worker_name)
     reports: Reports | None = None
     media: MediaSources | None = None  # None: posts with media fail with a sentence
-    gate: RateGate = field(default_factory=LocalGate)
+    gate: RateGate | None = None  # None: this process only, on the runtime's clock
     concurrency: int = DEFAULTS.worker_concurrency
     slots: asyncio.Semaphore = field(init=False)
     claimable: asyncio.Semaphore = field(init=False)
@@ -64,6 +64,8 @@ class Runtime:
     records: Coalescer[Outcome, Reply | None] = field(init=False)
 
     def __post_init__(self) -> None:
+        if self.gate is None:
+            self.gate = LocalGate(lambda: self.clock.now().timestamp())
         if self.reports is None:
             self.reports = TellNow(self.notifier, self.clock)
         self.limit(self.concurrency)

@@ -62,7 +62,7 @@ async def refresh_due(publishers: Publishers, notifier: Notifier | None, clock: 
         if client is None:
             continue
         credentials = Credentials.from_json(account.credentials)
-        if not credentials.refresh_token:
+        if not client.renewable(credentials):
             await _warn_expiring(account, notifier, now)
             continue
         if account.token_expires_at is not None and account.token_expires_at - now > AHEAD:
@@ -85,11 +85,8 @@ async def _warn_expiring(account: SocialAccount, notifier: Notifier | None, now:
     """Once a day until it expires: the token can't be refreshed, so someone must reconnect before it does."""
     if notifier is None or account.token_expires_at is None:
         return
-    if await AuditEntry.filter(
-        action="account.expiry_warned",
-        detail__contains={"handle": account.handle},
-        created_at__gte=now - timedelta(days=1),
-    ).exists():
+    recent = await AuditEntry.filter(action="account.expiry_warned", created_at__gte=now - timedelta(days=1))
+    if any(entry.detail.get("handle") == account.handle for entry in recent):
         return
     days = max(0, (account.token_expires_at - now).days)
     label = PLATFORMS[account.platform].label if account.platform in PLATFORMS else account.platform
