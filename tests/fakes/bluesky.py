@@ -567,9 +567,9 @@ class FakeBluesky:
             if not params.get(name):
                 raise XrpcError(400, "InvalidRequest", f'Error: Params must have the property "{name}"')
         repo, collection, rkey = params["repo"], params["collection"], params["rkey"]
-        did = self.handles.get(repo, repo)
-        uri = f"at://{did}/{collection}/{rkey}"
         with self._lock:
+            did = self.handles.get(repo, repo)
+            uri = f"at://{did}/{collection}/{rkey}"
             post = next((p for p in self.posts if p.uri == uri), None)
         if post is None:
             raise XrpcError(400, "RecordNotFound", f"Could not locate record: {uri}")

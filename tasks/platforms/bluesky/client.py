@@ -67,7 +67,7 @@ log = structlog.get_logger(__name__)
 LABEL: Final = "Bluesky"
 POST: Final = "app.bsky.feed.post"
 #: The error names that mean "this token no longer works": refresh, else reconnect.
-AUTH_ERRORS: Final = frozenset({"ExpiredToken", "InvalidToken", "AuthMissing", "AuthRequired"})
+AUTH_ERRORS: Final = frozenset({"ExpiredToken", "InvalidToken", "AuthMissing"})
 #: The account itself can't post (reconnecting doesn't help).
 ACCOUNT_ERRORS: Final = frozenset({"AccountTakedown", "AccountDeactivated", "AccountSuspended"})
 TID_ALPHABET: Final = "234567abcdefghijklmnopqrstuvwxyz"
@@ -112,14 +112,6 @@ def tid(now: float | None = None, clock_id: int | None = None) -> str:
     clock = secrets.randbelow(1024) if clock_id is None else clock_id
     value = ((micros & ((1 << 53) - 1)) << 10) | (clock & 0x3FF)
     return "".join(TID_ALPHABET[(value >> shift) & 31] for shift in range(60, -1, -5))
-
-
-def tid_time(key: str) -> datetime:
-    """When the TID ``key`` was made (the post's ``createdAt``, the same on every retry)."""
-    value = 0
-    for char in key:
-        value = value << 5 | TID_ALPHABET.index(char)
-    return datetime.fromtimestamp((value >> 10) / 1_000_000, UTC)
 
 
 def jwt_expiry(token: str | None) -> datetime | None:
@@ -270,7 +262,7 @@ class BlueskyClient(BaseClient):
             found = await self._lookup(credentials, rkey)
             if found is not None:
                 return found
-        record = await self._record(publication, rkey)
+        record = await self._record(publication)
         await progress.put("sent", rkey)
         try:
             response = await self._http.request(
@@ -323,11 +315,13 @@ class BlueskyClient(BaseClient):
     def _uri(self, credentials: Credentials, rkey: str) -> str:
         return f"at://{credentials.get('did')}/{POST}/{rkey}"
 
-    async def _record(self, publication: Publication, rkey: str) -> dict[str, Any]:
-        """The ``app.bsky.feed.post`` record: text, ``createdAt`` (the rkey's time, so every retry sends the same
-        record), facets and the images or link card embed."""
+    async def _record(self, publication: Publication) -> dict[str, Any]:
+        """The ``app.bsky.feed.post`` record: text, ``createdAt``, facets and the images or link card embed.
+
+        ``createdAt`` is now, not the rkey's time: a post held for hours (an account to reconnect) would otherwise
+        be back-dated, and the AppView sorts feeds by the earlier of ``createdAt`` and when it saw the post."""
         credentials, text = publication.credentials, publication.text
-        created = tid_time(rkey).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        created = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         record: dict[str, Any] = {"$type": POST, "text": text, "createdAt": created}
 
         async def resolve(handle: str) -> str | None:

@@ -19,7 +19,7 @@ from tasks import platforms
 from tasks.platforms.base import ABSENT, Credentials, MediaFile, MemoryProgress, Publication, Published
 from tasks.platforms.bluesky import PLATFORM, BlueskyClient, BlueskySettings
 from tasks.platforms.bluesky import cards as cards_module
-from tasks.platforms.bluesky.client import jwt_expiry, tid, tid_time
+from tasks.platforms.bluesky.client import TID_ALPHABET, jwt_expiry, tid
 from tasks.platforms.bluesky.facets import detect, facets
 from tasks.platforms.errors import AuthExpired, OutcomeUnknown, PlatformDown, RateLimited, Rejected
 from tests.fakes.bluesky import FakeBluesky
@@ -143,7 +143,11 @@ def test_tids_are_13_sortable_characters_carrying_their_time() -> None:
     assert len(first) == 13 and first[0] in "234567abcdefghij"
     assert set(first) <= set("234567abcdefghijklmnopqrstuvwxyz")
     assert first < second
-    assert abs(tid_time(first).timestamp() - now) < 0.001
+    value = 0
+    for char in first:
+        value = value << 5 | TID_ALPHABET.index(char)
+    assert value >> 63 == 0 and value & 0x3FF == 5
+    assert abs((value >> 10) / 1_000_000 - now) < 0.001
 
 
 def test_jwt_expiry_is_read_without_verification() -> None:
@@ -277,7 +281,9 @@ async def test_publish_text_with_facets_at_the_chosen_rkey(fake: FakeBluesky, ht
     )
     record = post.record
     assert record["text"] == text and record["$type"] == "app.bsky.feed.post"
-    assert record["createdAt"].endswith("Z") and "embed" not in record
+    created = datetime.fromisoformat(record["createdAt"].replace("Z", "+00:00"))
+    assert record["createdAt"].endswith("Z") and abs(created - datetime.now(UTC)) < timedelta(seconds=30)
+    assert "embed" not in record
     raw = text.encode()
     spans = {raw[f["index"]["byteStart"] : f["index"]["byteEnd"]]: f["features"][0] for f in record["facets"]}
     assert spans == {
