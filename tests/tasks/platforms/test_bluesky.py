@@ -404,6 +404,18 @@ def site() -> Iterator[tuple[str, dict[str, int]]]:
         hits["card"] = hits.get("card", 0) + 1
         return Response(image, media_type="image/png")
 
+    @app.get("/huge")
+    def huge() -> HTMLResponse:  # over the 1 MB a card page may have
+        return HTMLResponse('<html><head><meta property="og:title" content="Huge"></head>' + "x" * 1_100_000)
+
+    @app.get("/big-image")
+    def big_image() -> HTMLResponse:
+        return HTMLResponse('<html><head><title> Big\n image </title><meta property="og:image" content="/big.png">')
+
+    @app.get("/big.png")
+    def big() -> Response:  # over the thumb's 1,000,000 bytes
+        return Response(b"\x89PNG" + b"0" * 1_000_001, media_type="image/png")
+
     with ServedApp(app, name="site") as served:
         yield served.url, hits
 
@@ -439,8 +451,13 @@ async def test_a_card_that_cant_be_made_never_fails_the_post(
     client = client_for(fake, http)
     credentials = await connect(client)
     await client.publish(publication(credentials, f"gone: {url}/missing"))
-    [post] = fake.posts
-    assert "embed" not in post.record and post.record["facets"][0]["features"][0]["uri"] == f"{url}/missing"
+    await client.publish(publication(credentials, f"huge: {url}/huge"))
+    await client.publish(publication(credentials, f"big image: {url}/big-image"))
+    missing, huge, big = fake.posts
+    assert "embed" not in missing.record and missing.record["facets"][0]["features"][0]["uri"] == f"{url}/missing"
+    assert "embed" not in huge.record
+    assert big.record["embed"]["external"] == {"uri": f"{url}/big-image", "title": "Big image", "description": ""}
+    assert fake.calls[UPLOAD] == 0
 
 
 # --- errors, from the PDS's bodies
