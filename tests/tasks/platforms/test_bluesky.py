@@ -3,6 +3,7 @@ sessions, publishing with facets, images and link cards, resuming, the errors, a
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import time
@@ -152,8 +153,6 @@ def test_tids_are_13_sortable_characters_carrying_their_time() -> None:
 
 def test_jwt_expiry_is_read_without_verification() -> None:
     payload = json.dumps({"exp": 2_000_000_000}).encode()
-    import base64
-
     token = "x." + base64.urlsafe_b64encode(payload).decode().rstrip("=") + ".sig"
     assert jwt_expiry(token) == datetime.fromtimestamp(2_000_000_000, UTC)
     assert jwt_expiry("not-a-jwt") is None
@@ -230,6 +229,21 @@ async def test_refresh_rotates_and_the_old_refresh_token_stops_working(
     third = await client.refresh(second)
     assert (await client.check(third)).handle == "acme.bsky.social"
     assert fake.calls["com.atproto.server.createSession"] == 1  # never logs in again
+
+
+async def test_two_workers_refreshing_at_once_within_the_grace_period_get_the_same_next_token(
+    http: httpx.AsyncClient,
+) -> None:
+    def jti(token: str | None) -> str:
+        payload = (token or "").split(".")[1]
+        return str(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["jti"])
+
+    with FakeBluesky(app_password=PASSWORD, refresh_grace=7200) as fake:  # the reference PDS keeps 2 hours
+        client = client_for(fake, http)
+        first = await connect(client)
+        one, two = await client.refresh(first), await client.refresh(first)
+        assert jti(one.refresh_token) == jti(two.refresh_token) != jti(first.refresh_token)
+        assert (await client.refresh(two)).access_token
 
 
 async def test_a_revoked_or_expired_session_needs_reconnecting(fake: FakeBluesky, http: httpx.AsyncClient) -> None:
