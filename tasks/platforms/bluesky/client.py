@@ -197,8 +197,6 @@ class BlueskyClient(BaseClient):
         except OutcomeUnknown as exc:
             # The PDS may have rotated the refresh token; the old one still works within its grace period.
             raise PlatformDown(f"{LABEL} didn't answer the session refresh in time.") from exc
-        except AuthExpired as exc:
-            raise AuthExpired(f"{LABEL} ended this account's session. Reconnect the account.") from exc
         return self._choice(self._http.json_object(response), service, credentials).credentials
 
     async def check(self, credentials: Credentials) -> AccountChoice:
