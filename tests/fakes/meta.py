@@ -88,8 +88,12 @@ ERRORS: Final[dict[str, tuple[int, dict[str, Any], dict[str, str]]]] = {
     ),
     "app_limit": (
         403,
-        {"message": "(#4) Application request limit reached", "type": "OAuthException", "is_transient": True,
-         "code": 4},
+        {
+            "message": "(#4) Application request limit reached",
+            "type": "OAuthException",
+            "is_transient": True,
+            "code": 4,
+        },
         {"X-App-Usage": json.dumps({"call_count": 100, "total_cputime": 30, "total_time": 40})},
     ),
     "user_limit": (
@@ -176,9 +180,7 @@ ERRORS: Final[dict[str, tuple[int, dict[str, Any], dict[str, str]]]] = {
 
 
 class GraphError(Exception):
-    def __init__(
-        self, status: int, error: dict[str, Any], headers: dict[str, str] | None = None
-    ) -> None:
+    def __init__(self, status: int, error: dict[str, Any], headers: dict[str, str] | None = None) -> None:
         super().__init__(error.get("message"))
         self.status, self.error, self.headers = status, error, headers or {}
 
@@ -416,11 +418,11 @@ class MetaGraph:
         @app.api_route(f"/{v}/{{path:path}}", methods=["GET", "POST", "DELETE"])
         async def graph(path: str, request: Request) -> Response:
             params: dict[str, str] = dict(request.query_params)
-            if request.method == "POST":
-                # Graph takes form-encoded bodies (python-multipart isn't needed for those)
-                if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-                    form = parse_qs((await request.body()).decode(), keep_blank_values=True)
-                    params.update({k: values[-1] for k, values in form.items()})
+            # Graph takes form-encoded bodies (python-multipart isn't needed for those)
+            form_type = request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
+            if request.method == "POST" and form_type:
+                form = parse_qs((await request.body()).decode(), keep_blank_values=True)
+                params.update({k: values[-1] for k, values in form.items()})
             with self._lock:
                 self.calls.append((request.method, path))
             try:
@@ -462,15 +464,25 @@ class MetaGraph:
         status, error, headers = ERRORS[failure]
         headers = dict(headers)
         if failure == "page_limit":
-            usage = {page_id or "0": [{"type": "pages", "call_count": 100, "total_cputime": 20, "total_time": 30,
-                                       "estimated_time_to_regain_access": 7}]}
+            usage = {
+                page_id or "0": [
+                    {
+                        "type": "pages",
+                        "call_count": 100,
+                        "total_cputime": 20,
+                        "total_time": 30,
+                        "estimated_time_to_regain_access": 7,
+                    }
+                ]
+            }
             headers["X-Business-Use-Case-Usage"] = json.dumps(usage)
         raise GraphError(status, dict(error), headers)
 
     async def _hang(self) -> None:
         """The request was acted on; no answer until released (the client times out first)."""
         deadline = time.monotonic() + 30
-        while not self._release.is_set() and time.monotonic() < deadline:
+        # released from the test thread (a threading.Event), so polled rather than awaited
+        while not self._release.is_set() and time.monotonic() < deadline:  # noqa: ASYNC110
             await asyncio.sleep(0.02)
 
     async def _route(self, method: str, parts: list[str], params: dict[str, str], request: Request) -> Any:
@@ -490,8 +502,9 @@ class MetaGraph:
                 return self._page_fields(page, token, params.get("fields", "id,name"))
             if edge in ("feed", "photos"):
                 hang = await self._scripted(edge, page.id)
-                result = await (self._feed(method, page, token, params) if edge == "feed"
-                                else self._photos(page, token, params))
+                result = await (
+                    self._feed(method, page, token, params) if edge == "feed" else self._photos(page, token, params)
+                )
                 if hang:
                     await self._hang()
                 return result
@@ -524,8 +537,12 @@ class MetaGraph:
         media = next((m for m in self.media if m.id == node), None)
         if media is not None and edge is None and method == "GET":
             self._may_use_ig(self.ig[media.ig_user_id], token)
-            return {"id": media.id, "permalink": media.permalink, "caption": media.caption,
-                    "timestamp": _graph_time(media.created)}
+            return {
+                "id": media.id,
+                "permalink": media.permalink,
+                "caption": media.caption,
+                "timestamp": _graph_time(media.created),
+            }
         raise _invalid(
             f"Unsupported {method.lower()} request. Object with ID '{node}' does not exist, cannot be loaded due to "
             "missing permissions, or does not support this operation.",
@@ -563,8 +580,11 @@ class MetaGraph:
         if "*" not in token.scopes and scope not in token.scopes:
             raise GraphError(
                 403 if token.kind == "page" else 400,
-                {"message": f"(#200) Requires {scope} permission to manage the object", "type": "OAuthException",
-                 "code": 200},
+                {
+                    "message": f"(#200) Requires {scope} permission to manage the object",
+                    "type": "OAuthException",
+                    "code": 200,
+                },
             )
 
     def _accounts(self, token: Token) -> dict[str, Any]:
@@ -575,9 +595,18 @@ class MetaGraph:
         lifetime = None if token.expires_at is None or token.expires_at - time.time() > DAY else SHORT_LIVED
         for page in list(self.pages.values()):
             if token.user_id in page.admins:
-                page_token = self.issue(token.user_id, page_id=page.id, lifetime=lifetime, scopes=",".join(token.scopes))
-                data.append({"access_token": page_token, "category": "Coffee Shop", "name": page.name, "id": page.id,
-                             "tasks": ["ANALYZE", "ADVERTISE", "MODERATE", "CREATE_CONTENT", "MANAGE"]})
+                page_token = self.issue(
+                    token.user_id, page_id=page.id, lifetime=lifetime, scopes=",".join(token.scopes)
+                )
+                data.append(
+                    {
+                        "access_token": page_token,
+                        "category": "Coffee Shop",
+                        "name": page.name,
+                        "id": page.id,
+                        "tasks": ["ANALYZE", "ADVERTISE", "MODERATE", "CREATE_CONTENT", "MANAGE"],
+                    }
+                )
         return {"data": data, "paging": {"cursors": {"before": "QVFIUmJ", "after": "QVFIUmx"}}}
 
     def _page_fields(self, page: Page, token: Token, fields: str) -> dict[str, Any]:
@@ -599,8 +628,12 @@ class MetaGraph:
         if token.page_id != page.id:
             raise GraphError(
                 403,
-                {"message": "(#200) If posting to a page, requires both pages_read_engagement and pages_manage_posts "
-                 "as an admin with sufficient administrative permission", "type": "OAuthException", "code": 200},
+                {
+                    "message": "(#200) If posting to a page, requires both pages_read_engagement and "
+                    "pages_manage_posts as an admin with sufficient administrative permission",
+                    "type": "OAuthException",
+                    "code": 200,
+                },
             )
         self._need(token, "pages_manage_posts")
 
@@ -648,8 +681,11 @@ class MetaGraph:
                 posts = sorted((p for p in self.posts if p.page_id == page.id), key=lambda p: -p.created)[:limit]
             data = []
             for post in posts:
-                item = {"id": post.id, "created_time": _graph_time(post.created),
-                        "permalink_url": f"https://www.facebook.com/{post.id}"}
+                item = {
+                    "id": post.id,
+                    "created_time": _graph_time(post.created),
+                    "permalink_url": f"https://www.facebook.com/{post.id}",
+                }
                 if post.message:  # Graph leaves out fields a post doesn't have
                     item["message"] = post.message
                 data.append(item)
@@ -698,8 +734,9 @@ class MetaGraph:
                         raise _invalid(f"(#100) Invalid child {child}", 100, 2207008)
                 bad = [self.containers[c] for c in children if self.containers[c].final == "ERROR"]
                 final, reason = ("ERROR", bad[0].reason) if bad else ("FINISHED", "")
-                container = Container(self._id(), account.id, None, caption, False, children, final, reason,
-                                      self._in_progress)
+                container = Container(
+                    self._id(), account.id, None, caption, False, children, final, reason, self._in_progress
+                )
                 self.containers[container.id] = container
             return {"id": container.id}
         url = params.get("image_url")
@@ -708,15 +745,28 @@ class MetaGraph:
         image, size, why = await self._fetch_image(url)
         final, reason = "FINISHED", ""
         if image is None:
-            final, reason = "ERROR", f"Error: Media download has failed. The media URI doesn't meet our requirements ({why})."
+            final, reason = (
+                "ERROR",
+                f"Error: Media download has failed. The media URI doesn't meet our requirements ({why}).",
+            )
         elif image.format != "JPEG":
             final, reason = "ERROR", "Error: The image format is not supported. Only JPEG is."
         elif not 0.8 <= image.width / image.height <= 1.91:
             final, reason = "ERROR", "Error: The submitted image with aspect ratio isn't supported."
         carousel_item = params.get("is_carousel_item", "false").lower() == "true"
         with self._lock:
-            container = Container(self._id(), account.id, url, "" if carousel_item else caption, carousel_item, [],
-                                  final, reason, self._in_progress, fetched=size)
+            container = Container(
+                self._id(),
+                account.id,
+                url,
+                "" if carousel_item else caption,
+                carousel_item,
+                [],
+                final,
+                reason,
+                self._in_progress,
+                fetched=size,
+            )
             self.containers[container.id] = container
         return {"id": container.id}
 
@@ -775,8 +825,12 @@ class MetaGraph:
         limit = int(params.get("limit", "25"))
         with self._lock:
             items = sorted((m for m in self.media if m.ig_user_id == account.id), key=lambda m: -m.created)[:limit]
-            return {"data": [{"id": m.id, "caption": m.caption, "permalink": m.permalink,
-                              "timestamp": _graph_time(m.created)} for m in items]}
+            return {
+                "data": [
+                    {"id": m.id, "caption": m.caption, "permalink": m.permalink, "timestamp": _graph_time(m.created)}
+                    for m in items
+                ]
+            }
 
 
 class ImageHost:

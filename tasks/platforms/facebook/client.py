@@ -73,9 +73,7 @@ class FacebookClient(BaseClient):
             for index, url in enumerate(urls):
                 photo = await progress.get(f"media:{index}")
                 if not photo:
-                    uploaded = await self.graph.post(
-                        f"{page_id}/photos", token, {"url": url, "published": "false"}
-                    )
+                    uploaded = await self.graph.post(f"{page_id}/photos", token, {"url": url, "published": "false"})
                     photo = _id(uploaded, "photo")
                     await progress.put(f"media:{index}", photo)
                 form[f"attached_media[{index}]"] = json.dumps({"media_fbid": photo})

@@ -7,9 +7,9 @@ Graph answers errors (mostly HTTP 400, sometimes 403 or 500) as
     code 190 (and 102, 10, 200–299: token or permission)   → AuthExpired
     error_subcode 2207042 (Instagram daily publishing limit) → DailyLimit (a RateLimited)
     error_subcode 2207020 (expired Instagram container)      → ContainerExpired (a Rejected the client handles)
-    code 4, 17, 32, 613, 80001, 80002 (throttled)           → RateLimited; retry_after from
-                                                              X-Business-Use-Case-Usage ``estimated_time_to_regain_access``
-                                                              (minutes), the largest of the header's entries
+    code 4, 17, 32, 613, 80001, 80002 (throttled)           → RateLimited; retry_after from the header
+                                                              X-Business-Use-Case-Usage: the largest
+                                                              ``estimated_time_to_regain_access`` (minutes)
     is_transient true, code 2 (temporary trouble)            → PlatformDown
     code 506 (duplicate post)                                → Duplicate
     code 368 (blocked for policy)                            → Rejected

@@ -30,8 +30,11 @@ class FacebookSettings(BaseSettings):
 
     def require_app(self) -> tuple[str, str]:
         """The app id and secret; ConfigError naming what is missing."""
-        missing = [name for name, value in (("FACEBOOK_APP_ID", self.app_id), ("FACEBOOK_APP_SECRET", self.app_secret))
-                   if not value]
+        missing = [
+            name
+            for name, value in (("FACEBOOK_APP_ID", self.app_id), ("FACEBOOK_APP_SECRET", self.app_secret))
+            if not value
+        ]
         if missing:
             raise ConfigError(f"Facebook and Instagram need a Facebook app: set {' and '.join(missing)}.")
         return self.app_id, self.app_secret

@@ -108,9 +108,7 @@ class InstagramClient(BaseClient):
             return recorded
         urls = [_public_url(publication, ref) for ref in publication.media]
         if len(urls) == 1:
-            body = await self.graph.post(
-                f"{ig_user}/media", token, {"image_url": urls[0], "caption": publication.text}
-            )
+            body = await self.graph.post(f"{ig_user}/media", token, {"image_url": urls[0], "caption": publication.text})
         else:
             children = []
             for index, url in enumerate(urls):
@@ -196,8 +194,8 @@ class InstagramClient(BaseClient):
         again before publishing."""
         body = await self.graph.get(f"{ig_user}/content_publishing_limit", token, {"fields": "config,quota_usage"})
         data = body.get("data")
-        entry = data[0] if isinstance(data, list) and data and isinstance(data[0], dict) else {}
-        config = entry.get("config") if isinstance(entry.get("config"), dict) else {}
+        entry: dict[str, Any] = data[0] if isinstance(data, list) and data and isinstance(data[0], dict) else {}
+        config: dict[str, Any] = entry["config"] if isinstance(entry.get("config"), dict) else {}
         usage = _number(entry.get("quota_usage")) or 0
         total = _number(config.get("quota_total")) or self.settings.quota_total
         duration = _number(config.get("quota_duration")) or DAY
@@ -207,8 +205,11 @@ class InstagramClient(BaseClient):
             f"{ig_user}/media", token, {"fields": "id,timestamp", "limit": str(min(max(usage, 1), 100))}
         )
         now = datetime.now(UTC).timestamp()
-        times = [t for t in (_timestamp(m.get("timestamp")) for m in media.get("data") or [] if isinstance(m, dict))
-                 if t is not None and t > now - duration]
+        times = [
+            t
+            for t in (_timestamp(m.get("timestamp")) for m in media.get("data") or [] if isinstance(m, dict))
+            if t is not None and t > now - duration
+        ]
         if not times:
             return UNKNOWN_WAIT
         return float(max(1, math.ceil(min(times) + duration - now)))

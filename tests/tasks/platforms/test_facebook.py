@@ -167,7 +167,11 @@ async def test_resumes_without_uploading_again(
     ],
 )
 async def test_graph_errors_are_classified(
-    client: FacebookClient, graph: MetaGraph, world: World, error: str, expected: type[Exception],
+    client: FacebookClient,
+    graph: MetaGraph,
+    world: World,
+    error: str,
+    expected: type[Exception],
     retry_after: float | None,
 ) -> None:
     graph.fail("feed", error)
@@ -246,12 +250,13 @@ async def test_accounts_after_the_authorization_code_exchange(client: FacebookCl
     assert choices[0].credentials.expires_at is None
     assert graph.tokens[page_token].expires_at is None  # from the long-lived user token: doesn't expire
     # the code can't be used twice
-    with pytest.raises(Exception, match="already used|invalid"):
+    with pytest.raises(Exception, match=r"already used|invalid"):
         async with AsyncOAuth2Client(
             spec.client_id, spec.client_secret, token_endpoint_auth_method=spec.token_auth, timeout=5
         ) as again:
             await again.fetch_token(
-                spec.token_url, code=location.params["code"],
+                spec.token_url,
+                code=location.params["code"],
                 redirect_uri="https://herald.example/oauth/facebook/callback",
             )
     # and the Page token publishes
