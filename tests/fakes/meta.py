@@ -23,7 +23,9 @@ Written from Meta's documented behaviour (Graph API, Facebook Login, Pages API, 
     4:5..1.91:1. ``media_publish`` refuses a container not FINISHED, an ``EXPIRED`` one (subcode 2207020), and
     a full quota (subcode 2207042).
 
-Tokens go as ``access_token`` (query or form) or ``Authorization: Bearer|OAuth``. Errors are Graph's bodies:
+Tokens go as ``access_token`` (query or form) or ``Authorization: Bearer|OAuth``; ``appsecret_proof`` (HMAC-SHA256
+of the token keyed with the app secret) is checked when sent and required while :attr:`MetaGraph.require_proof`
+(the app's "Require App Secret" switch, on by default). Errors are Graph's bodies:
 ``{"error": {"message", "type", "code", "error_subcode", "is_transient", "fbtrace_id"}}``.
 
 Control (thread-safe, from the test thread): :meth:`fail` (a named error from :data:`ERRORS` for the next calls
@@ -36,6 +38,8 @@ to an endpoint, or ``"hang"``: do the work, then answer nothing until :meth:`rel
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import io
 import itertools
 import json
@@ -285,6 +289,7 @@ class MetaGraph:
         self.media: list[IGMedia] = []
         self.calls: list[tuple[str, str]] = []  # (method, path), every Graph call
         self.login_as: str | None = None
+        self.require_proof = True  # the app's "Require App Secret" switch
         self.grants: dict[str, str] = {}  # code → user id
         self._failures: dict[str, deque[str]] = defaultdict(deque)
         self._in_progress = 0
@@ -447,6 +452,12 @@ class MetaGraph:
             token = self.tokens.get(value)
         if token is None:
             raise _invalid("Invalid OAuth access token - Cannot parse access token", 190)
+        proof = params.get("appsecret_proof")
+        expected = hmac.new(self.app_secret.encode(), value.encode(), hashlib.sha256).hexdigest()
+        if proof is not None and proof != expected:
+            raise _invalid("Invalid appsecret_proof provided in the API argument", 100)
+        if proof is None and self.require_proof:
+            raise _invalid("API calls from the server require an appsecret_proof argument", 100)
         if token.invalid is not None:
             status, error, _ = ERRORS[token.invalid]
             raise GraphError(status, dict(error))

@@ -47,6 +47,7 @@ class FacebookClient(BaseClient):
             PlatformHTTP(http, self.label, timeout=timeout, classify=classifier(self.label)),
             settings.api_url,
             settings.graph_version,
+            settings.app_secret,
         )
 
     # --- publishing

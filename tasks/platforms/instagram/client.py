@@ -60,6 +60,7 @@ class InstagramClient(BaseClient):
             PlatformHTTP(http, self.label, timeout=timeout, classify=classifier(self.label)),
             settings.graph_url,
             settings.graph_version,
+            settings.app_secret,
         )
 
     # --- publishing
@@ -150,7 +151,10 @@ class InstagramClient(BaseClient):
         try:
             body = await self.graph.post(f"{ig_user}/media_publish", token, {"creation_id": container})
         except DailyLimit as exc:
-            wait = await self._quota_wait(ig_user, token)
+            try:
+                wait = await self._quota_wait(ig_user, token)
+            except PlatformError:
+                wait = UNKNOWN_WAIT
             raise DailyLimit(str(exc), retry_after=wait) from exc
         media_id = body.get("id")
         if not isinstance(media_id, str | int) or not str(media_id):

@@ -278,3 +278,11 @@ def test_settings_and_slug() -> None:
     assert settings.secret_values == ("s3cret",)
     assert slug("Café  Ünïcode — Ltd.", "123") == "caf-n-code-ltd"
     assert slug("☕", "123") == "123"
+
+
+async def test_calls_carry_the_appsecret_proof(graph: MetaGraph, world: World) -> None:
+    async with httpx.AsyncClient() as http:
+        wrong = FacebookClient(settings_for(graph, app_secret="not-the-secret"), http, TIMEOUT)
+        with pytest.raises(Rejected, match="appsecret_proof"):
+            await wrong.check(world.credentials)
+    assert graph.page_posts(world.page.id) == []
