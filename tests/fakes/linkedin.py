@@ -30,6 +30,7 @@ Control (thread-safe, from the test thread): :meth:`FakeLinkedIn.fail_next`, :me
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 import threading
 import time
@@ -53,6 +54,7 @@ MAX_COMMENTARY: Final = 3000
 PERSON: Final = "A1b2C3"  # the default member's id
 IMAGE_MAGIC: Final = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a")
 _RESERVED: Final = set("\\|{}@[]()<>#*_~")
+_HASHTAG: Final = re.compile(r"(?<![\\\w#])#(\w+)")
 
 
 def error(status: int, message: str, *, code: str | None = None, service: int | None = None) -> JSONResponse:
@@ -581,7 +583,9 @@ class FakeLinkedIn:
             with self._lock:
                 mine = [p for p in self.posts if p["author"] == author]
             mine.sort(key=lambda p: p["lastModifiedAt"], reverse=True)
-            return JSONResponse({"paging": {"start": 0, "count": count, "links": []}, "elements": mine[:count]})
+            # LinkedIn gives hashtags back as HashtagTemplates
+            elements = [{**p, "commentary": _HASHTAG.sub(r"{hashtag|\\#|\1}", p["commentary"])} for p in mine[:count]]
+            return JSONResponse({"paging": {"start": 0, "count": count, "links": []}, "elements": elements})
 
         return app
 

@@ -61,6 +61,8 @@ RESTLI: Final = "2.0.0"
 #: "little" text format: these are markup (mentions, hashtags, templates) unless escaped with a backslash
 RESERVED: Final = frozenset("\\|{}@[]()<>#*_~")
 _HASHTAG: Final = re.compile(r"(?<![\w\\#])#(?=\w)")
+_HASHTAG_TEMPLATE: Final = re.compile(r"\{hashtag\|\\?#\|([^}]*)\}")
+_ESCAPED: Final = re.compile(r"\\(.)", re.DOTALL)
 _SLUG: Final = re.compile(r"[^a-z0-9._-]+")
 #: how far back a post found by verify may have been created before "sent" was recorded (clock skew)
 SKEW_MS: Final = 60_000
@@ -71,6 +73,13 @@ def little_text(text: str) -> str:
     starts a hashtag (``#herald`` stays a clickable hashtag, as LinkedIn's HashtagElement is written)."""
     keep = {m.start() for m in _HASHTAG.finditer(text)}
     return "".join(f"\\{ch}" if ch in RESERVED and i not in keep else ch for i, ch in enumerate(text))
+
+
+def plain_text(little: str) -> str:
+    """What a reader sees of ``little`` text as LinkedIn gives it back: hashtags come back as templates
+    (``{hashtag|\\#|herald}``), every other escape is the character itself."""
+    little = _HASHTAG_TEMPLATE.sub(lambda m: f"#{m.group(1)}", little)
+    return _ESCAPED.sub(lambda m: m.group(1), little)
 
 
 def post_url(urn: str) -> str:
@@ -221,9 +230,10 @@ class LinkedInClient(BaseClient):
             return None
         sent = await publication.progress.get("sent")
         since = int(sent) - SKEW_MS if sent and sent.isdigit() else None
-        wanted = {little_text(publication.text), publication.text}
+        wanted = publication.text.strip()
         for element in elements:
-            if not isinstance(element, dict) or element.get("commentary") not in wanted:
+            commentary = element.get("commentary") if isinstance(element, dict) else None
+            if not isinstance(commentary, str) or plain_text(commentary).strip() != wanted:
                 continue
             created = element.get("createdAt")
             if since is not None and isinstance(created, int) and created < since:
@@ -462,6 +472,8 @@ def _input_error_codes(body: Mapping[str, Any]) -> set[str]:
 def _permission_for(request: httpx.Request) -> str:
     """Which LinkedIn permission a refused request needed, from what it asked."""
     path = request.url.path
+    if path.endswith("/userinfo"):
+        return "openid and profile"
     if path.endswith("/organizationAcls") or "/organizations" in path:
         return "rw_organization_admin"
     if request.method == "GET" and path.endswith("/rest/posts"):
@@ -507,4 +519,4 @@ def _org_choice(org: Mapping[str, Any], urn: str, credentials: Credentials) -> A
     return AccountChoice(handle=handle, label=f"{name} (LinkedIn page)", credentials=credentials, url=url)
 
 
-__all__ = ["LinkedInClient", "little_text", "post_url", "seconds_to_midnight_utc"]
+__all__ = ["LinkedInClient", "little_text", "plain_text", "post_url", "seconds_to_midnight_utc"]

@@ -25,7 +25,8 @@ from tasks.platforms.errors import (
     Rejected,
 )
 from tasks.platforms.linkedin import LinkedInClient, LinkedInSettings
-from tasks.platforms.linkedin.client import little_text, seconds_to_midnight_utc
+from tasks.platforms.linkedin.client import little_text, plain_text, seconds_to_midnight_utc
+from tasks.platforms.transport import http_client
 from tests.fakes.linkedin import CLIENT_ID, CLIENT_SECRET, PERSON, FakeLinkedIn, unescape, unescaped_reserved
 
 SHORT = httpx.Timeout(3.0, read=0.5)
@@ -133,6 +134,8 @@ def test_little_text_escapes_every_reserved_character_but_hashtags() -> None:
     )
     assert unescape(little_text(TEXT)) == TEXT
     assert unescaped_reserved(little_text(TEXT)) == set()
+    assert plain_text(little_text(TEXT)) == TEXT
+    assert plain_text("Out now {hashtag|\\#|herald} \\(beta\\)") == "Out now #herald (beta)"
 
 
 # --- publishing
@@ -225,7 +228,7 @@ async def test_an_image_the_platform_never_received_is_refused_by_the_fake(
 
 async def test_verify_settles_a_publish_that_got_no_answer(fake: FakeLinkedIn, client: LinkedInClient) -> None:
     token, _ = fake.grant(scopes=ORG_SCOPES)
-    pub = publication(token, ACME, "Did this go out?")
+    pub = publication(token, ACME, "Did this go out? #herald (beta)")
     fake.hang_posts()
 
     with pytest.raises(OutcomeUnknown):
@@ -494,3 +497,13 @@ def test_registered_with_its_rules() -> None:
     assert info.text_limit == 3000 and info.media.max_items == 20 and info.connect == "oauth"
     assert catalogue.too_long(info, "x" * 3001) == "LinkedIn allows 3000 characters, this is 3001."
     assert LinkedInSettings(LINKEDIN_CLIENT_SECRET="s3").secret_values == ("s3",)  # type: ignore[call-arg]
+
+
+async def test_the_workers_http_client_publishes_images_too(fake: FakeLinkedIn) -> None:
+    """The workers' client (httpx over aiohttp) sends the PUT of raw bytes and reads x-restli-id the same way."""
+    token, _ = fake.grant()
+    async with http_client() as http:
+        published = await LinkedInClient(settings(fake), http, SHORT).publish(publication(token, media=("blue",)))
+    [post] = fake.posts
+    assert post["id"] == published.external_id
+    assert fake.images[post["content"]["media"]["id"]].data == png("blue")
