@@ -385,6 +385,26 @@ class FakeLinkedIn:
                 }
             )
 
+        @app.get("/v2/me")
+        async def me(request: Request) -> Response:
+            token = self._auth(request)
+            if isinstance(token, JSONResponse):
+                return token
+            if not {"r_basicprofile", "r_liteprofile"} & token.scopes:
+                return error(
+                    403, "Not enough permissions to access: me.GET.NO_VERSION", code="ACCESS_DENIED", service=100
+                )
+            first, _, last = self.people[token.person].partition(" ")
+            return JSONResponse(
+                {
+                    "id": token.person,
+                    "localizedFirstName": first,
+                    "localizedLastName": last,
+                    "vanityName": f"{first}-{last}".lower(),
+                    "localizedHeadline": "Analyst",
+                }
+            )
+
         @app.get("/rest/organizationAcls")
         async def organization_acls(request: Request) -> Response:
             token = self._auth(request)

@@ -140,8 +140,8 @@ class LinkedInClient(BaseClient):
                 return verdict
             if verdict is None:
                 raise OutcomeUnknown(
-                    f"{LABEL} may already have this post from an earlier attempt and doesn't let Herald look "
-                    "(reading a member's posts needs a permission LinkedIn keeps for partners)."
+                    f"{LABEL} may already have this post from an earlier attempt, and doesn't let Herald read the "
+                    "account's recent posts to check (a member's need a permission LinkedIn keeps for partners)."
                 )
             log.info("linkedin.absent_after_sent", post_id=publication.post_id)
         images = [
@@ -306,7 +306,7 @@ class LinkedInClient(BaseClient):
         if author.startswith("urn:li:organization:"):
             org = await self._organization(token, author.rsplit(":", 1)[1])
             return _org_choice(org, author, credentials)
-        person, name = await self._person(token)
+        person, name = await self._person(token, _granted(credentials, self.settings))
         if person != author:
             raise AuthExpired(f"{LABEL}'s token belongs to someone else now. Reconnect the account.")
         return _person_choice(person, name, credentials)
@@ -334,9 +334,9 @@ class LinkedInClient(BaseClient):
         """The member, then every page they administer (when the app asked for the organization scopes)."""
         credentials = self._credentials(token)
         access = _token(credentials)
-        person, name = await self._person(access)
+        granted = _granted(credentials, self.settings)
+        person, name = await self._person(access, granted)
         choices = [_person_choice(person, name, credentials.model_copy(update={"extra": {"author_urn": person}}))]
-        granted = (credentials.scope or " ".join(self.settings.scopes)).replace(",", " ").split()
         if "rw_organization_admin" not in granted:
             return choices
         try:
@@ -358,16 +358,22 @@ class LinkedInClient(BaseClient):
             choices.append(_org_choice(details, org, credentials.model_copy(update={"extra": {"author_urn": org}})))
         return choices
 
-    async def _person(self, token: str) -> tuple[str, str]:
-        response = await self._http.request(
-            "GET", f"{self._api}/v2/userinfo", headers={"Authorization": f"Bearer {token}"}
-        )
-        body = self._http.json_object(response)
-        sub = body.get("sub")
-        if not isinstance(sub, str) or not sub:
+    async def _person(self, token: str, granted: list[str]) -> tuple[str, str]:
+        """The member's URN and name: OpenID Connect's userinfo, or the profile (``/v2/me``) for an app without
+        OpenID (a Community Management API app has ``r_basicprofile`` instead)."""
+        headers = {"Authorization": f"Bearer {token}"}
+        if "openid" not in granted and ("r_basicprofile" in granted or "r_liteprofile" in granted):
+            me = self._http.json_object(await self._http.request("GET", f"{self._api}/v2/me", headers=headers))
+            member = me.get("id")
+            first, last = me.get("localizedFirstName") or "", me.get("localizedLastName") or ""
+            name = f"{first} {last}".strip()
+        else:
+            info = self._http.json_object(await self._http.request("GET", f"{self._api}/v2/userinfo", headers=headers))
+            member = info.get("sub")
+            name = info.get("name") or " ".join(str(info.get(k) or "") for k in ("given_name", "family_name")).strip()
+        if not isinstance(member, str) or not member:
             raise PlatformDown(f"{LABEL} didn't say who this login is.")
-        name = body.get("name") or " ".join(str(body.get(k, "")) for k in ("given_name", "family_name")).strip()
-        return f"urn:li:person:{sub}", str(name or sub)
+        return f"urn:li:person:{member}", str(name or member)
 
     async def _organization(self, token: str, org_id: str) -> dict[str, Any]:
         response = await self._http.request(
@@ -440,6 +446,11 @@ def _author(credentials: Credentials) -> str:
     return author
 
 
+def _granted(credentials: Credentials, settings: LinkedInSettings) -> list[str]:
+    """The scopes the token has (LinkedIn lists them comma-separated), else the ones Herald asks for."""
+    return (credentials.scope or " ".join(settings.scopes)).replace(",", " ").split()
+
+
 def _reconnect(credentials: Credentials, now: float) -> str:
     expires = credentials.expires_at
     if expires is None:
@@ -474,6 +485,8 @@ def _permission_for(request: httpx.Request) -> str:
     path = request.url.path
     if path.endswith("/userinfo"):
         return "openid and profile"
+    if path.endswith("/v2/me"):
+        return "r_basicprofile"
     if path.endswith("/organizationAcls") or "/organizations" in path:
         return "rw_organization_admin"
     if request.method == "GET" and path.endswith("/rest/posts"):

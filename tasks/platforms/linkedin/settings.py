@@ -11,7 +11,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 #: ``/rest`` call; each monthly version lives at least a year. 202607 (July 2026) is the newest version the
 #: versioning page listed when this was written; move it forward with LINKEDIN_VERSION.
 DEFAULT_VERSION = "202607"
-MEMBER_SCOPES = ("openid", "profile", "w_member_social")
+#: "Sign In with LinkedIn using OpenID Connect" + "Share on LinkedIn". LinkedIn wants the Community Management API
+#: alone on its app, so such an app has no OpenID: it asks for "r_basicprofile w_member_social" instead.
+MEMBER_SCOPES = "openid profile w_member_social"
 #: Posting as a page needs LinkedIn's Community Management API product on the app.
 ORGANIZATION_SCOPES = "w_organization_social r_organization_social rw_organization_admin"
 _VERSION = re.compile(r"\d{6}(\.\d{2})?")
@@ -26,6 +28,7 @@ class LinkedInSettings(BaseSettings):
     #: authorization, accessToken and revoke live under this one base
     auth_url: str = Field("https://www.linkedin.com/oauth/v2", alias="LINKEDIN_AUTH_URL")
     version: str = Field(DEFAULT_VERSION, alias="LINKEDIN_VERSION")
+    member_scopes: str = Field(MEMBER_SCOPES, alias="LINKEDIN_MEMBER_SCOPES")
     #: scopes asked for besides the member's; empty when the app has no Community Management API access
     organization_scopes: str = Field(ORGANIZATION_SCOPES, alias="LINKEDIN_ORGANIZATION_SCOPES")
 
@@ -39,7 +42,8 @@ class LinkedInSettings(BaseSettings):
 
     @property
     def scopes(self) -> tuple[str, ...]:
-        return (*MEMBER_SCOPES, *self.organization_scopes.replace(",", " ").split())
+        scopes = f"{self.member_scopes} {self.organization_scopes}".replace(",", " ").split()
+        return tuple(dict.fromkeys(scopes))
 
     @property
     def secret_values(self) -> tuple[str, ...]:

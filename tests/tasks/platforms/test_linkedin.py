@@ -476,6 +476,20 @@ async def test_without_organization_scopes_only_the_member(fake: FakeLinkedIn, h
     assert not any(path.startswith("/rest/organizationAcls") for _, path, _ in fake.requests)
 
 
+async def test_a_community_management_app_without_openid_finds_the_member_by_profile(
+    fake: FakeLinkedIn, http: httpx.AsyncClient
+) -> None:
+    client = LinkedInClient(settings(fake, LINKEDIN_MEMBER_SCOPES="r_basicprofile w_member_social"), http, SHORT)
+    token = await authorize(client, http)
+
+    choices = await client.accounts(token)
+
+    assert [c.credentials.get("author_urn") for c in choices] == [ME, ACME, "urn:li:organization:777"]
+    assert choices[0].label == "Ada Lovelace on LinkedIn"
+    assert not any(path == "/v2/userinfo" for _, path, _ in fake.requests)
+    assert (await client.check(choices[0].credentials)).handle == "ada-lovelace"
+
+
 async def test_oauth_needs_the_apps_credentials(http: httpx.AsyncClient) -> None:
     client = LinkedInClient(LinkedInSettings(LINKEDIN_CLIENT_ID="", LINKEDIN_CLIENT_SECRET=""), http)  # type: ignore[call-arg]
     with pytest.raises(ConfigError, match="LINKEDIN_CLIENT_ID and LINKEDIN_CLIENT_SECRET"):
