@@ -46,7 +46,6 @@ from tasks.platforms.errors import (
     PlatformDown,
     PlatformError,
     Rejected,
-    Transient,
 )
 from tasks.platforms.http import PlatformHTTP
 from tasks.platforms.threads.graph import classify
@@ -101,12 +100,13 @@ class ThreadsClient(BaseClient):
                     "Threads may already have published this post and Herald can't find it; check the account."
                 )
         self._preflight(publication)
+        looks = _Looks(self.settings.poll_attempts)
         container = await progress.get("container")
         for _ in range(2):  # a container that expired (24 h) is made again, once
             if container is None:
-                container = await self._create(publication, token, user_id, fresh=False)
+                container = await self._create(publication, token, user_id, looks, fresh=False)
                 await progress.put("container", container)
-            status, error = await self._settled(container, token)
+            status, error = await self._settled(container, token, looks)
             if status == "FINISHED":
                 break
             if status == "PUBLISHED":  # an earlier attempt's publish went through after all
@@ -116,7 +116,7 @@ class ThreadsClient(BaseClient):
                 raise OutcomeUnknown("Threads says this post was published but Herald can't find it on the account.")
             if status == "ERROR":
                 raise Rejected(_media_error(error))
-            container = await self._create(publication, token, user_id, fresh=True)  # EXPIRED
+            container = await self._create(publication, token, user_id, looks, fresh=True)  # EXPIRED
             await progress.put("container", container)
         else:
             raise PlatformDown("Threads let the post's container expire twice; Herald will try again.", retry_after=60)
@@ -149,7 +149,7 @@ class ThreadsClient(BaseClient):
         if RULES.max_links is not None and found > RULES.max_links:
             raise Rejected(f"Threads allows {RULES.max_links} links in a post, this one has {found}.")
 
-    async def _create(self, publication: Publication, token: str, user_id: str, *, fresh: bool) -> str:
+    async def _create(self, publication: Publication, token: str, user_id: str, looks: _Looks, *, fresh: bool) -> str:
         """A new container for the post (its carousel items first, reusing recorded ones unless ``fresh``)."""
         refs = publication.media
         form: dict[str, str] = {"access_token": token}
@@ -160,11 +160,13 @@ class ThreadsClient(BaseClient):
         elif len(refs) == 1:
             form |= {"media_type": "IMAGE", "image_url": _public_url(publication, refs[0])}
         else:
-            children = [await self._item(publication, i, token, user_id, fresh=fresh) for i in range(len(refs))]
+            children = [await self._item(publication, i, token, user_id, looks, fresh=fresh) for i in range(len(refs))]
             form |= {"media_type": "CAROUSEL", "children": ",".join(children)}
         return await self._container(user_id, form)
 
-    async def _item(self, publication: Publication, index: int, token: str, user_id: str, *, fresh: bool) -> str:
+    async def _item(
+        self, publication: Publication, index: int, token: str, user_id: str, looks: _Looks, *, fresh: bool
+    ) -> str:
         """Carousel item ``index``: recorded as ``media:N`` once Threads made it, FINISHED before it is used."""
         step = f"media:{index}"
         item = None if fresh else await publication.progress.get(step)
@@ -178,7 +180,7 @@ class ThreadsClient(BaseClient):
                 }
                 item = await self._container(user_id, form)
                 await publication.progress.put(step, item)
-            status, error = await self._settled(item, token)
+            status, error = await self._settled(item, token, looks)
             if status == "FINISHED":
                 return item
             if status == "ERROR":
@@ -187,24 +189,27 @@ class ThreadsClient(BaseClient):
         raise PlatformDown("Threads let an image of the post expire twice; Herald will try again.", retry_after=60)
 
     async def _container(self, user_id: str, form: dict[str, str]) -> str:
-        response = await self._http.request("POST", f"{self.settings.graph}/{user_id}/threads", data=form)
-        container = self._http.json_object(response).get("id")
+        """A new container's id. Nothing shows until it is published, so a container lost to a timeout is harmless
+        (it expires unused): no answer here is PlatformDown, to try again, not an unknown outcome."""
+        container = (await self._safe("POST", f"{self.settings.graph}/{user_id}/threads", data=form)).get("id")
         if not isinstance(container, str | int):
             raise PlatformDown("Threads made no container for the post; Herald will try again.")
         return str(container)
 
-    async def _settled(self, container: str, token: str) -> tuple[str, str | None]:
-        """The container's status once it is no longer IN_PROGRESS (looked at ``poll_attempts`` times at most)."""
-        for attempt in range(max(1, self.settings.poll_attempts)):
-            if attempt:
-                await self._sleep(self.settings.poll_interval)
-            body = await self._get(f"{self.settings.graph}/{container}", token, fields="status,error_message")
-            status = str(body.get("status", "")).upper()
+    async def _settled(self, container: str, token: str, looks: _Looks) -> tuple[str, str | None]:
+        """The container's status once it is no longer IN_PROGRESS; PlatformDown (retry later, resuming this
+        container) when the publish attempt's waits are spent."""
+        while True:
+            status, error = await self._status(container, token)
             if status and status != "IN_PROGRESS":
-                error = body.get("error_message")
-                return status, str(error) if error else None
-        wait = self.settings.poll_interval * self.settings.poll_attempts
-        raise PlatformDown("Threads is still processing the post's media; Herald will look again.", retry_after=wait)
+                return status, error
+            if looks.left <= 0:
+                raise PlatformDown(
+                    "Threads is still processing the post's media; Herald will look again.",
+                    retry_after=self.settings.poll_interval * max(1, self.settings.poll_attempts),
+                )
+            looks.left -= 1
+            await self._sleep(self.settings.poll_interval)
 
     async def _permalink(self, post: str, token: str, publication: Publication) -> str:
         """The post's link; the profile's when Threads won't say (never fail a live post over its link)."""
@@ -218,7 +223,16 @@ class ThreadsClient(BaseClient):
         return PROFILE.format(username=publication.credentials.get("username") or publication.handle)
 
     async def _get(self, url: str, token: str, **params: str) -> dict[str, Any]:
-        return self._http.json_object(await self._http.request("GET", url, params={**params, "access_token": token}))
+        return await self._safe("GET", url, params={**params, "access_token": token})
+
+    async def _safe(
+        self, method: str, url: str, *, params: Mapping[str, str] | None = None, data: Mapping[str, str] | None = None
+    ) -> dict[str, Any]:
+        """A call that publishes nothing (reads, containers), so one without an answer is simply retried."""
+        try:
+            return self._http.json_object(await self._http.request(method, url, params=params, data=data))
+        except OutcomeUnknown as exc:
+            raise PlatformDown(f"{LABEL} didn't answer; Herald will try again.") from exc
 
     # --- after an unknown outcome
 
@@ -292,7 +306,7 @@ class ThreadsClient(BaseClient):
         for _ in range(QUOTA_PAGES):
             if url is None:
                 break
-            body = self._http.json_object(await self._http.request("GET", url, params=params))
+            body = await self._safe("GET", url, params=params)
             stamps += [t for t in (_timestamp(p.get("timestamp")) for p in _items(body)) if t is not None]
             paging = body.get("paging")
             following = paging.get("next") if isinstance(paging, dict) else None
@@ -344,16 +358,9 @@ class ThreadsClient(BaseClient):
         short = token.get("access_token")
         if not isinstance(short, str) or not short:
             raise AuthExpired("Threads gave no access token for this login. Connect the account again.")
-        response = await self._http.request(
-            "GET",
-            f"{self.settings.base}/access_token",
-            params={
-                "grant_type": "th_exchange_token",
-                "client_secret": self.settings.app_secret,
-                "access_token": short,
-            },
-        )
-        credentials = self._long_lived(self._http.json_object(response), Credentials(scope=",".join(SCOPES)))
+        params = {"grant_type": "th_exchange_token", "client_secret": self.settings.app_secret, "access_token": short}
+        body = await self._safe("GET", f"{self.settings.base}/access_token", params=params)
+        credentials = self._long_lived(body, Credentials(scope=",".join(SCOPES)))
         if token.get("user_id") is not None:
             credentials = credentials.model_copy(
                 update={"extra": {**credentials.extra, "user_id": str(token["user_id"])}}
@@ -371,20 +378,15 @@ class ThreadsClient(BaseClient):
         if issued is not None and now - issued < REFRESH_MIN_AGE:
             return credentials
         try:
-            response = await self._http.request(
-                "GET",
-                f"{self.settings.base}/refresh_access_token",
-                params={"grant_type": "th_refresh_token", "access_token": token},
-            )
-            return self._long_lived(self._http.json_object(response), credentials)
-        except Transient:
-            raise
-        except OutcomeUnknown as exc:  # a refresh is safe to repeat
-            raise PlatformDown(f"{exc}") from exc
+            params = {"grant_type": "th_refresh_token", "access_token": token}
+            body = await self._safe("GET", f"{self.settings.base}/refresh_access_token", params=params)
         except Permanent as exc:
-            if isinstance(exc, AuthExpired):
+            if isinstance(exc, AuthExpired):  # code 190: the token is invalid, expired or revoked
                 raise
-            raise AuthExpired(f"Threads refused to refresh the token: {exc} Reconnect the account.") from exc
+            # Anything else (a token Threads finds too young, say) leaves the token working until it expires: try
+            # again later rather than disconnect the account.
+            raise PlatformDown(f"Threads didn't refresh the token now ({exc}); Herald will try again.", 3600) from exc
+        return self._long_lived(body, credentials)
 
     def _long_lived(self, body: Mapping[str, Any], base: Credentials) -> Credentials:
         token, expires_in = body.get("access_token"), body.get("expires_in")
@@ -394,6 +396,14 @@ class ThreadsClient(BaseClient):
         lifetime = timedelta(seconds=expires_in) if isinstance(expires_in, int | float) else LONG_LIVED
         extra = {**base.extra, "issued_at": now.isoformat()}
         return base.model_copy(update={"access_token": token, "expires_at": now + lifetime, "extra": extra})
+
+
+class _Looks:
+    """How many more times one publish attempt waits for containers still IN_PROGRESS (its carousel items and
+    the post share them, so an attempt stays well inside the task timeout)."""
+
+    def __init__(self, waits: int) -> None:
+        self.left = max(0, waits)
 
 
 def _account(credentials: Credentials, *, need_user: bool = True) -> tuple[str, str]:

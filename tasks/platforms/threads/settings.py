@@ -19,9 +19,10 @@ class ThreadsSettings(BaseSettings):
     authorize_url: str = Field("https://threads.net/oauth/authorize", alias="THREADS_AUTHORIZE_URL")
     #: The code exchange; empty: ``{THREADS_API_URL}/oauth/access_token``.
     token_url: str = Field("", alias="THREADS_TOKEN_URL")
-    #: Seconds between two looks at a container still IN_PROGRESS, and how many looks before giving up for now
-    #: (the publish is retried later and resumes polling the same container).
-    poll_interval: float = Field(3.0, alias="THREADS_POLL_INTERVAL")
+    #: Seconds between two looks at a container still IN_PROGRESS, and how many such waits one publish attempt
+    #: makes (all its containers together) before giving up for now: the publish is retried later and resumes
+    #: with the same containers. 2 s × 10 keeps an attempt well inside Herald's task timeout (60 s).
+    poll_interval: float = Field(2.0, alias="THREADS_POLL_INTERVAL")
     poll_attempts: int = Field(10, alias="THREADS_POLL_ATTEMPTS")
 
     @property

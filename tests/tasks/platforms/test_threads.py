@@ -258,6 +258,14 @@ async def test_a_hang_is_an_unknown_outcome_that_verify_settles(fake: FakeThread
     assert again.external_id == post.id and len(fake.published) == 1 and fake.publish_attempts == 1
 
 
+async def test_no_answer_to_a_container_is_retried_not_unknown(fake: FakeThreads, client: ThreadsClient) -> None:
+    fake.fail("container", "hang")  # nothing shows until threads_publish: a lost container is harmless
+    with pytest.raises(PlatformDown):
+        await client.publish(publication(fake))
+    await client.publish(publication(fake))
+    assert len(fake.published) == 1
+
+
 async def test_verify_says_absent_when_the_publish_never_happened(fake: FakeThreads, client: ThreadsClient) -> None:
     progress = MemoryProgress()
     fake.fail("publish", "server_error")
@@ -462,6 +470,14 @@ async def test_a_token_younger_than_24_hours_is_kept_as_it_is(fake: FakeThreads,
     young = credentials(fake, age=3_600)
     assert await client.refresh(young) == young
     assert not any(path == "/refresh_access_token" for _, path in fake.requests)
+
+
+async def test_a_refresh_threads_finds_too_early_is_tried_again_later(fake: FakeThreads, client: ThreadsClient) -> None:
+    young = Credentials(access_token=fake.issue_token(age=3_600), extra={"user_id": fake.user_id})  # age unknown
+    with pytest.raises(PlatformDown, match="24 hours") as caught:
+        await client.refresh(young)
+    assert caught.value.retry_after == 3600
+    await client.check(young)  # still works
 
 
 async def test_an_expired_token_cannot_be_refreshed(fake: FakeThreads, client: ThreadsClient) -> None:
