@@ -273,9 +273,9 @@ class ThreadsClient(BaseClient):
     async def wait_before(self, publication: Publication) -> float | None:
         """None while the account has API posts left in Threads' rolling 24 hours (250); else the seconds until
         the oldest post that must leave the window does: its ``timestamp`` + ``quota_duration`` - now. The
-        account's posts of the window are read newest first (3 pages of 100 at most); they include posts made in
-        the app, which don't count against the API quota, so the answer can be early, never late: the next
-        look at the quota tells again."""
+        account's posts of the window are read newest first (3 pages of 100 at most). They include posts made in
+        the app, which don't count against the API quota, so the answer can come early (the next look at the
+        quota then tells again); it comes late only if the window holds more than 300 posts."""
         token, user_id = _account(publication.credentials)
         body = await self._get(
             f"{self.settings.graph}/{user_id}/threads_publishing_limit", token, fields="quota_usage,config"
