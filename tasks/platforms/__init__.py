@@ -14,7 +14,7 @@ from tasks.platforms.dryrun import DryRunPublisher
 from tasks.platforms.fake import FakePlatformPublisher
 
 #: The social networks, in the order the README and the chat list them.
-from tasks.platforms import bluesky, facebook, instagram, linkedin
+from tasks.platforms import bluesky, facebook, instagram, linkedin, threads
 
 
 def install() -> None:
