@@ -220,6 +220,10 @@ class InstagramClient(BaseClient):
 
     # --- accounts
 
+    def renewable(self, credentials: Credentials) -> bool:
+        """The long-lived user token is exchanged for a newer one while it is still valid."""
+        return bool(credentials.access_token and credentials.expires_at)
+
     async def refresh(self, credentials: Credentials) -> Credentials:
         """A new long-lived token for the user's still valid one (``fb_exchange_token``); AuthExpired when Meta
         refuses it (expired, password changed, app removed: someone must log in again)."""

@@ -367,6 +367,10 @@ class ThreadsClient(BaseClient):
             )
         return [await self.check(credentials)]
 
+    def renewable(self, credentials: Credentials) -> bool:
+        """Threads renews the long-lived token itself (th_refresh_token): there is no separate refresh token."""
+        return bool(credentials.access_token and credentials.expires_at)
+
     async def refresh(self, credentials: Credentials) -> Credentials:
         """A new 60-day token. Threads refreshes only a token at least 24 hours old: a younger one is returned as
         it is; an expired one can't be refreshed (AuthExpired: reconnect)."""
