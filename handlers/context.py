@@ -23,6 +23,8 @@ class Services:
     queue_probe: QueueProbe | None = None  # None: the in-process queue, nothing to probe
     # a claim older than this is the reconciler's (the wiring passes Settings.stuck_after_seconds)
     stuck_after: timedelta = timedelta(seconds=DEFAULTS.stuck_after_seconds)
+    # a post held or down longer than this past its time is reported missed instead of sent late
+    missed_grace: timedelta = timedelta(seconds=DEFAULTS.missed_grace_seconds)
     platforms: Platforms | None = None  # None: no platform clients (accounts are added with /account add only)
     public_url: str | None = None  # HERALD_PUBLIC_URL: where browsers reach Herald's login links
 

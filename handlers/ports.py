@@ -126,6 +126,10 @@ class Platforms(Protocol):
     def secret_fields(self, platform: str) -> tuple[FormField, ...]:
         """What an admin types to connect ``platform`` without a login (empty: it connects with OAuth)."""
 
+    def renewable(self, platform: str, credentials_json: str | None) -> bool:
+        """Whether Herald renews these credentials itself (a refresh token, or a token the platform exchanges for
+        a newer one): their access token's expiry is then no reason to reconnect."""
+
     async def prepare_login(self, platform: str, instance: str | None) -> None:
         """Make sure ``platform`` (on ``instance``) can send an admin to its login page; UserError naming what
         to configure when it can't."""

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from tortoise import fields
 from tortoise.models import Model
+from tortoise.transactions import in_transaction
 
 from models.crypto import EncryptedTextField
 from models.members import Member
@@ -21,7 +25,7 @@ class SocialAccount(Model):
 
     ``credentials`` is a JSON document (:class:`tasks.platforms.base.Credentials`) kept encrypted at rest.
     ``credentials_rev`` goes up by one on every write of ``credentials``: a refresh writes back only over the
-    revision it read (:func:`models.credentials.swap`), so two workers refreshing at once can't lose the newer
+    revision it read (:func:`refresh_credentials`), so two workers refreshing at once can't lose the newer
     refresh token. ``status`` is ``reconnect`` while the platform refuses the account (its posts are held).
     """
 
@@ -66,3 +70,51 @@ class PlatformApp(Model):
         table = "platform_apps"
         table_description = "OAuth apps of Herald per server of a federated platform"
         unique_together = (("platform", "instance", "redirect_uri"),)
+
+
+_local_locks: dict[int, asyncio.Lock] = {}
+
+
+def _lock(account_id: int) -> asyncio.Lock:
+    return _local_locks.setdefault(account_id, asyncio.Lock())
+
+
+async def refresh_credentials(
+    account_id: int,
+    seen: Callable[[str | None], bool],
+    refresh: Callable[[str | None], Awaitable[tuple[str, datetime | None]]],
+) -> str | None:
+    """Replace the account's credentials with ``refresh(current)``, unless someone already did.
+
+    Runs under the account's row lock (``SELECT … FOR UPDATE`` on PostgreSQL, plus a lock per account in this
+    process). When ``seen(stored)`` is False, the stored credentials are not the ones the caller used: another
+    worker refreshed meanwhile, and its newer credentials are returned without calling ``refresh``. So a rotating
+    refresh token is used once, and the newer one is never overwritten by an older answer. ``refresh`` returns
+    the new JSON document and its expiry; whatever it raises propagates and nothing is written.
+    """
+    async with _lock(account_id), in_transaction() as conn:
+        account = await SocialAccount.select_for_update().using_db(conn).get(id=account_id)
+        if not seen(account.credentials):
+            return account.credentials
+        new, expires_at = await refresh(account.credentials)
+        await (
+            SocialAccount.filter(id=account_id)
+            .using_db(conn)
+            .update(
+                credentials=new,
+                credentials_rev=account.credentials_rev + 1,
+                token_expires_at=expires_at,
+                refreshed_at=datetime.now(UTC),
+                status=AccountStatus.OK.value,
+                status_reason=None,
+            )
+        )
+        return new
+
+
+async def needs_reconnect(account_id: int, reason: str) -> bool:
+    """Mark the account refused; True when this call changed it (so the owner is told once)."""
+    changed = await SocialAccount.filter(id=account_id, status=AccountStatus.OK.value).update(
+        status=AccountStatus.RECONNECT.value, status_reason=reason
+    )
+    return bool(changed)

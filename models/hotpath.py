@@ -55,7 +55,8 @@ WITH c AS (
                  ORDER BY id FOR UPDATE)
     RETURNING id, text, media, origin, author_id
 )
-SELECT c.id, c.post_id, c.attempts, c.idempotency_key, a.platform, a.handle, a.credentials,
+SELECT c.id, c.post_id, c.account_id, c.attempts, c.idempotency_key, a.platform, a.handle, a.credentials,
+       a.status AS account_status,
        p.text, p.media, p.origin, (p.id IS NOT NULL) AS started,
        (SELECT count(*) FROM deliveries s WHERE s.post_id = c.post_id) AS siblings,
        m.name AS author,

@@ -23,9 +23,10 @@ Deliveries (one post on one account), in :data:`DELIVERY_RULES`::
        └──────────────────────────────┘                                 ├─lose─▶ unknown ─verify─▶ published
                                                                         │             └─republish─▶ scheduled
                                                                         ├─retry_later─▶ scheduled
+                                                                        ├─park (account refused)─▶ held ─unpark─▶ sched.
                                                                         ├─requeue (dead worker)─▶ queued
                                                                         └─unclaim (post changed)─▶ waiting/cancelled
-    scheduled, queued ─miss─▶ missed ─reschedule─▶ scheduled;   waiting, scheduled ─cancel─▶ cancelled
+    scheduled, queued, held ─miss─▶ missed ─reschedule─▶ scheduled;   waiting, scheduled, held ─cancel─▶ cancelled
 
 A delivery's state changes only through :func:`models.lifecycle.move_deliveries` (and the raw SQL of
 :mod:`models.hotpath`, which builds its conditions from this table).
@@ -77,6 +78,7 @@ class DeliveryState(StrEnum):
     UNKNOWN = "unknown"  # the request was sent but its outcome is not known; a human decides
     CANCELLED = "cancelled"
     MISSED = "missed"  # came due while Herald was down, beyond the grace window
+    HELD = "held"  # the platform refused the account and refreshing failed: goes out once it is reconnected
 
 
 DELIVERY_FINAL = frozenset(
@@ -187,6 +189,8 @@ class Move(StrEnum):
     VERIFY = "verify"  # /verify: a human confirms an unknown outcome was a publish
     REPUBLISH = "republish"  # /republish: a human sends an unknown outcome once more
     RESCHEDULE = "reschedule"  # /publish, /schedule: a missed delivery goes out again
+    PARK = "park"  # the account needs reconnecting: held, not failed
+    UNPARK = "unpark"  # the account is reconnected: due again
 
 
 @dataclass(frozen=True)
@@ -207,12 +211,14 @@ DELIVERY_RULES: dict[Move, DeliveryRule] = {
     Move.RETRY_LATER: DeliveryRule(frozenset({D.PUBLISHING}), D.SCHEDULED),
     Move.REQUEUE: DeliveryRule(frozenset({D.PUBLISHING}), D.QUEUED),
     Move.UNCLAIM: DeliveryRule(frozenset({D.PUBLISHING}), None),
-    Move.MISS: DeliveryRule(frozenset({D.SCHEDULED, D.QUEUED}), D.MISSED),
-    Move.CANCEL: DeliveryRule(frozenset({D.WAITING, D.SCHEDULED}), D.CANCELLED),
+    Move.MISS: DeliveryRule(frozenset({D.SCHEDULED, D.QUEUED, D.HELD}), D.MISSED),
+    Move.CANCEL: DeliveryRule(frozenset({D.WAITING, D.SCHEDULED, D.HELD}), D.CANCELLED),
     Move.RETRY: DeliveryRule(frozenset({D.FAILED}), D.SCHEDULED),
     Move.VERIFY: DeliveryRule(frozenset({D.UNKNOWN}), D.PUBLISHED),
     Move.REPUBLISH: DeliveryRule(frozenset({D.UNKNOWN}), D.SCHEDULED),
     Move.RESCHEDULE: DeliveryRule(frozenset({D.MISSED}), D.SCHEDULED),
+    Move.PARK: DeliveryRule(frozenset({D.PUBLISHING}), D.HELD),
+    Move.UNPARK: DeliveryRule(frozenset({D.HELD}), D.SCHEDULED),
 }
 
 

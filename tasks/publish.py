@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -13,9 +14,13 @@ from taskiq import AsyncBroker, Context, TaskiqDepends
 from tortoise.exceptions import DBConnectionError, OperationalError, TransactionManagementError
 
 from handlers.messages import Reply
-from handlers.publishing import delivery
-from tasks.platforms.base import Credentials, Publication
-from tasks.platforms.errors import OutcomeUnknown, Permanent, Transient
+from handlers.publishing import delivery, holds
+from handlers.text.platforms import PLATFORMS
+from models.accounts import AccountStatus
+from models.progress import StoredProgress
+from tasks import tokens
+from tasks.platforms.base import ABSENT, Client, Credentials, Publication, Published, Verdict
+from tasks.platforms.errors import AuthExpired, OutcomeUnknown, Permanent, PlatformError, RateLimited, Transient
 from tasks.reports import Report
 from tasks.runtime import Runtime
 
@@ -41,6 +46,15 @@ DB_TRANSIENT = (
     asyncpg.exceptions.AdminShutdownError,
 )
 DB_ATTEMPTS = 12
+#: A token this close to its expiry is refreshed before the call rather than after a refusal.
+REFRESH_AHEAD = timedelta(minutes=5)
+#: A post put back by at least this many seconds (a platform's limit) is announced with its new time.
+POSTPONE_TOLD = 60.0
+
+
+def platform_label(name: str) -> str:
+    info = PLATFORMS.get(name)
+    return info.label if info else name
 
 
 async def with_db_retry(what: str, op: Callable[[], Awaitable[T]], *, delivery_id: int) -> T:
@@ -87,9 +101,16 @@ async def _run_delivery(rt: Runtime, delivery_id: int, due_at: datetime | None) 
         return "skipped"
     if due_at is not None:
         await sleep_until(rt, due_at)
-    publisher = rt.publishers.for_platform(claimed.platform)
-    if publisher is None:
+    client = rt.publishers.for_platform(claimed.platform)
+    if client is None:
         return await _failed(rt, claimed, f"Herald can't publish to {claimed.platform} yet.")
+    label = platform_label(claimed.platform)
+    if claimed.account_status == AccountStatus.RECONNECT:
+        return await _hold(rt, claimed, f"{label} refused this account and it hasn't been reconnected yet.")
+    assert rt.gate is not None
+    wait = await rt.gate.wait(claimed.platform, claimed.account_id)
+    if wait:
+        return await _postpone(rt, claimed, wait, f"{label} asked Herald to wait before posting to it again.")
     publication = Publication(
         post_id=claimed.post_id,
         delivery_id=claimed.delivery_id,
@@ -98,23 +119,38 @@ async def _run_delivery(rt: Runtime, delivery_id: int, due_at: datetime | None) 
         media=claimed.media,
         credentials=Credentials.from_json(claimed.credentials),
         idempotency_key=claimed.idempotency_key,
+        progress=StoredProgress(claimed.delivery_id),
+        media_source=rt.media.for_platform(claimed.platform) if claimed.media and rt.media else None,
+        account_id=claimed.account_id,
     )
     try:
         async with rt.slots:
-            result = await publisher.publish(publication)
+            result = await _publish(rt, client, claimed, publication)
+    except RateLimited as exc:
+        if exc.retry_after:
+            await rt.gate.block(claimed.platform, claimed.account_id, exc.retry_after)
+            return await _postpone(rt, claimed, exc.retry_after, str(exc))
+        return await _transient(rt, claimed, str(exc), None)
     except Transient as exc:
         return await _transient(rt, claimed, str(exc), exc.retry_after)
+    except AuthExpired as exc:
+        return await _hold(rt, claimed, str(exc))
     except Permanent as exc:
         return await _failed(rt, claimed, str(exc))
     except OutcomeUnknown as exc:
-        if publisher.idempotent:
+        if client.idempotent:
             return await _transient(rt, claimed, str(exc), None)
-        return await _failed(rt, claimed, str(exc), unknown=True)
+        found = await _verify(client, publication)
+        if found is None:
+            return await _failed(rt, claimed, str(exc), unknown=True)
+        if found == ABSENT:  # the platform shows it didn't happen: the next attempt verifies again first
+            return await _transient(rt, claimed, str(exc), None)
+        result = found
     except Exception:
-        # A bug in a publisher: we can't tell whether the request went out.
+        # A bug in a client: we can't tell whether the request went out.
         log.exception("publisher.crashed", post_id=claimed.post_id, delivery_id=delivery_id)
         reason = "Herald hit an unexpected error while publishing."
-        if publisher.idempotent:
+        if client.idempotent:
             return await _transient(rt, claimed, reason, None)
         return await _failed(rt, claimed, reason, unknown=True)
     outcome = delivery.Outcome(claimed, external_id=result.external_id, url=result.url)
@@ -123,6 +159,63 @@ async def _run_delivery(rt: Runtime, delivery_id: int, due_at: datetime | None) 
         return "stale"
     await _report(rt, claimed, reply)
     return "published"
+
+
+async def _publish(rt: Runtime, client: Client, claimed: delivery.Claimed, publication: Publication) -> Published:
+    """The platform call, with the account's token refreshed first when it is about to expire, and once more
+    (then the call again) when the platform refuses it. Raises the platform's errors; ``AuthExpired`` means the
+    token was refused and couldn't be refreshed: someone must reconnect the account."""
+    credentials = publication.credentials
+    if credentials.expires_within(REFRESH_AHEAD, rt.clock.now()) and client.renewable(credentials):
+        publication = replace(publication, credentials=await tokens.refresh(client, claimed.account_id, credentials))
+    wait = await client.wait_before(publication)
+    if wait:
+        raise RateLimited(f"{platform_label(claimed.platform)}'s publishing limit for this account is used up.", wait)
+    try:
+        return await client.publish(publication)
+    except AuthExpired:
+        fresh = await tokens.refresh(client, claimed.account_id, publication.credentials)
+        log.info("token.refreshed_after_refusal", post_id=claimed.post_id, account=claimed.handle)
+        return await client.publish(replace(publication, credentials=fresh))
+
+
+async def _verify(client: Client, publication: Publication) -> Verdict:
+    """Look at the platform after an unknown outcome; None (a human decides) when even that fails."""
+    try:
+        verdict = await client.verify(publication)
+    except PlatformError as exc:
+        log.info("delivery.verify_failed", post_id=publication.post_id, error=str(exc))
+        return None
+    log.info("delivery.verified", post_id=publication.post_id, found=isinstance(verdict, Published), verdict=verdict)
+    return verdict
+
+
+async def _hold(rt: Runtime, claimed: delivery.Claimed, reason: str) -> str:
+    held = await with_db_retry(
+        "hold", lambda: holds.park(claimed, reason=reason, notifier=rt.notifier), delivery_id=claimed.delivery_id
+    )
+    return "held" if held else "stale"
+
+
+async def _postpone(rt: Runtime, claimed: delivery.Claimed, seconds: float, reason: str) -> str:
+    """The platform said when it will take the post: put it back for then without counting an attempt, and tell
+    the author when it goes if that is more than a minute away."""
+    at = rt.clock.now() + timedelta(seconds=seconds)
+    await delivery.retry_later(claimed, reason=reason, at=at, counts=False)
+    await rt.scheduler.scheduled(at)
+    if seconds >= POSTPONE_TOLD and claimed.origin is not None:
+        when = at.strftime("%a %d %b %H:%M UTC")
+        reply = Reply(
+            text=f"{claimed.subject} goes to {claimed.handle} at {when} instead: {reason}",
+            post_id=claimed.post_id,
+            kind="report",
+            mentions=claimed.mentions,
+        )
+        try:
+            await rt.notifier.notify(claimed.origin, reply)
+        except Exception:
+            log.exception("notice.failed", post_id=claimed.post_id)
+    return "postponed"
 
 
 async def _failed(rt: Runtime, claimed: delivery.Claimed, reason: str, *, unknown: bool = False) -> str:

@@ -14,7 +14,9 @@ from handlers.publishing import delivery
 from handlers.publishing.delivery import Claimed, Outcome
 from handlers.settings import DEFAULTS
 from tasks.batching import Coalescer
+from tasks.limits import LocalGate, RateGate
 from tasks.platforms import Publishers
+from tasks.platforms.base import MediaSources
 from tasks.reports import Reports, TellNow
 
 #: Most deliveries one claim or record statement takes.
@@ -53,6 +55,8 @@ class Runtime:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     worker_id: str = field(default_factory=worker_name)
     reports: Reports | None = None
+    media: MediaSources | None = None  # None: posts with media fail with a sentence
+    gate: RateGate | None = None  # None: this process only, on the runtime's clock
     concurrency: int = DEFAULTS.worker_concurrency
     slots: asyncio.Semaphore = field(init=False)
     claimable: asyncio.Semaphore = field(init=False)
@@ -60,6 +64,8 @@ class Runtime:
     records: Coalescer[Outcome, Reply | None] = field(init=False)
 
     def __post_init__(self) -> None:
+        if self.gate is None:
+            self.gate = LocalGate(lambda: self.clock.now().timestamp())
         if self.reports is None:
             self.reports = TellNow(self.notifier, self.clock)
         self.limit(self.concurrency)

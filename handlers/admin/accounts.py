@@ -13,6 +13,7 @@ from handlers import audit
 from handlers.admin import connect
 from handlers.context import Context
 from handlers.messages import Reply, info
+from handlers.ports import Platforms
 from handlers.router import Router
 from handlers.text.platforms import platform
 from models.accounts import AccountStatus, SocialAccount
@@ -55,15 +56,15 @@ async def list_command(ctx: Context, args: str) -> list[Reply]:
     for a in accounts:
         label = platform(a.platform).label
         named = f"{a.label} ({label})" if a.label else label
-        lines.append(f"{a.handle} — {named}: {state_of(a, ctx.now)}")
+        lines.append(f"{a.handle} — {named}: {state_of(a, ctx.now, ctx.services.platforms)}")
     return [info("Accounts:\n" + "\n".join(lines))]
 
 
-def state_of(account: SocialAccount, now: datetime) -> str:
+def state_of(account: SocialAccount, now: datetime, ports: Platforms | None) -> str:
     """``ok``, ``token expires in N days`` (a warning under a week) or ``needs reconnecting (reason)``."""
     if account.status == AccountStatus.RECONNECT.value:
         return f"needs reconnecting ({account.status_reason or 'the platform refused its token'})"
-    expires = _expiry(account)
+    expires = _expiry(account, ports)
     if expires is None:
         return "ok"
     days = (expires - now).days
@@ -74,14 +75,17 @@ def state_of(account: SocialAccount, now: datetime) -> str:
     return f"ok, token expires in {days} days"
 
 
-def _expiry(account: SocialAccount) -> datetime | None:
-    """When the account stops working unless someone reconnects it: its refresh token's expiry where Herald can
-    renew the access token, else the access token's."""
+def _expiry(account: SocialAccount, ports: Platforms | None) -> datetime | None:
+    """When the account stops working unless someone reconnects it: where Herald renews the access token itself,
+    its refresh token's expiry (if it has one), else the access token's."""
     try:
         document = json.loads(account.credentials) if account.credentials else {}
     except ValueError:
         document = {}
-    if isinstance(document, dict) and document.get("refresh_token"):
+    if not isinstance(document, dict):
+        document = {}
+    renewable = ports.renewable(account.platform, account.credentials) if ports else bool(document.get("refresh_token"))
+    if renewable:
         refresh_expires = document.get("refresh_expires_at")
         return datetime.fromisoformat(refresh_expires) if isinstance(refresh_expires, str) else None
     return account.token_expires_at

@@ -11,7 +11,6 @@ a reply, the audit log or a log line.
 
 from __future__ import annotations
 
-import importlib
 import json
 import re
 import secrets
@@ -26,6 +25,7 @@ from handlers import audit
 from handlers.context import Context, Services
 from handlers.messages import Button, Conversation, Form, Reply
 from handlers.ports import ConnectedAccount, Platforms
+from handlers.publishing import holds
 from handlers.text.platforms import PlatformInfo, platform
 from models.accounts import AccountStatus, SocialAccount
 from models.connections import Connection
@@ -59,10 +59,11 @@ async def connect_command(ctx: Context, args: str) -> list[Reply]:
         return await _connect_secret(ctx, info, words[1:])
     instance = None
     if info.connect == "instance":
-        if len(words) < 2:
+        known = [] if len(words) > 1 else await servers_of(info.name)
+        if len(words) < 2 and len(known) != 1:
             example = info.account_hint or "your server, e.g. mastodon.social"
             raise InvalidInput(f"Which {info.label} server? /account connect {info.name} SERVER ({example}).")
-        instance = server_url(words[1])
+        instance = server_url(words[1]) if len(words) > 1 else known[0]
     if not ctx.services.public_url:
         raise InvalidInput(
             f"Herald has no public address for the {info.label} login to come back to: set HERALD_PUBLIC_URL "
@@ -86,6 +87,21 @@ async def connect_command(ctx: Context, args: str) -> list[Reply]:
         f"for {minutes} minutes; I'll say here when the account is connected."
     )
     return [Reply(text=text, buttons=(Button(f"Log in to {info.label}", "", "primary", url=url),), ephemeral=True)]
+
+
+async def servers_of(platform_name: str) -> list[str]:
+    """The servers Herald's accounts on a federated platform are on (a Reconnect button names no server: with
+    one server, that's the one)."""
+    found: set[str] = set()
+    for account in await SocialAccount.filter(platform=platform_name).only("id", "credentials"):
+        try:
+            document = json.loads(account.credentials or "{}")
+        except ValueError:
+            continue
+        extra = document.get("extra") if isinstance(document, dict) else None
+        if isinstance(extra, dict) and isinstance(extra.get("instance"), str):
+            found.add(extra["instance"])
+    return sorted(found)
 
 
 def server_url(text: str) -> str:
@@ -251,14 +267,8 @@ async def save(
 
 
 async def release_held(account_id: int, services: Services) -> None:
-    """The posts held while the account needed reconnecting go out now (late within the grace window).
-
-    CALL SITE for ``handlers.publishing.holds.release`` (#11, being written on main): looked up by name until
-    it is there, so this module works before and after."""
-    try:
-        holds = importlib.import_module("handlers.publishing.holds")
-    except ModuleNotFoundError:
-        return
+    """The posts held while the account needed reconnecting go out now (late within the grace window, else
+    reported missed)."""
     await holds.release(account_id, services)
 
 

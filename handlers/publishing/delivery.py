@@ -48,6 +48,8 @@ class Claimed:
     siblings: int = 1  # deliveries of the same post (1: the post settles with this one)
     worker: str | None = None  # who holds the claim; a result from anyone else is stale
     author: Mention | None = None  # the post's author, named in the report so they are told
+    account_id: int = 0
+    account_status: str = "ok"  # "reconnect": the platform refuses the account; don't call it
 
     @property
     def subject(self) -> str:
@@ -116,6 +118,8 @@ def _claimed(row: dict[str, Any], worker: str) -> Claimed:
         author=Mention(str(row["author"]), tuple((str(a), str(i)) for a, i in row["author_chats"] or ()))
         if row.get("author")
         else None,
+        account_id=int(row["account_id"]),
+        account_status=str(row["account_status"]),
     )
 
 
@@ -144,6 +148,8 @@ async def load(delivery_id: int) -> Claimed:
         siblings=await Delivery.filter(post_id=post.id).count(),
         worker=delivery.claimed_by,
         author=(await mentions([post.author]))[0],
+        account_id=delivery.account.id,
+        account_status=delivery.account.status,
     )
 
 
@@ -157,7 +163,9 @@ async def abandoned(delivery_id: int, *, notifier: Notifier | None, now: datetim
         await tell(notifier, claimed, reply, [delivery_id], now=now)
 
 
-async def missed(delivery_ids: list[int], *, notifier: Notifier | None, grace: timedelta) -> None:
+async def missed(
+    delivery_ids: list[int], *, notifier: Notifier | None, grace: timedelta, because: str | None = None
+) -> None:
     """Deliveries that came due while Herald was down, beyond the grace window: tell the author."""
     posts: dict[int, list[Claimed]] = {}
     for delivery_id in delivery_ids:
@@ -168,7 +176,12 @@ async def missed(delivery_ids: list[int], *, notifier: Notifier | None, grace: t
         post = await Post.get(id=post_id)
         open_ = await Delivery.filter(
             post_id=post_id,
-            state__in=[DeliveryState.SCHEDULED.value, DeliveryState.QUEUED.value, DeliveryState.PUBLISHING.value],
+            state__in=[
+                DeliveryState.SCHEDULED.value,
+                DeliveryState.QUEUED.value,
+                DeliveryState.PUBLISHING.value,
+                DeliveryState.HELD.value,
+            ],
         ).exists()
         if not open_:
             try:
@@ -177,11 +190,12 @@ async def missed(delivery_ids: list[int], *, notifier: Notifier | None, grace: t
             except InvalidTransition:
                 await _settle(post_id)
         minutes = int(grace.total_seconds() // 60)
+        herald_down = f"Herald wasn't running then (more than {minutes} min ago)"
         rows = await Delivery.filter(id__in=[c.delivery_id for c in claims]).only("due_at")
         dues = [r.due_at for r in rows if r.due_at is not None]
         when = min(dues).strftime("%Y-%m-%d %H:%M UTC") if dues else "earlier"
         text = (
-            f"{claims[0].subject} was due {when} but Herald wasn't running then (more than {minutes} min ago), so it "
+            f"{claims[0].subject} was due {when} but {because or herald_down}, so it "
             f"was not sent to {', '.join(c.handle for c in claims)}. Publish it now or pick a new time."
         )
         buttons = (
@@ -192,7 +206,7 @@ async def missed(delivery_ids: list[int], *, notifier: Notifier | None, grace: t
         await tell(notifier, claims[0], reply, [c.delivery_id for c in claims], now=datetime.now(UTC))
 
 
-def _still_ours(claimed: Claimed) -> dict[str, Any]:
+def still_ours(claimed: Claimed) -> dict[str, Any]:
     """The delivery, if the claim this result belongs to is still the current one (every move out of
     publishing starts from there)."""
     return {"id": claimed.delivery_id, "claimed_by": claimed.worker}
@@ -248,7 +262,7 @@ async def _record_published_orm(outcome: Outcome, *, now: datetime) -> bool:
     async with in_transaction():  # all or nothing, so a retry after a lost connection is exact
         changed = await move_deliveries(
             Move.PUBLISH,
-            _still_ours(claimed),
+            still_ours(claimed),
             external_id=outcome.external_id,
             url=outcome.url,
             published_at=now,
@@ -268,7 +282,7 @@ async def failed(claimed: Claimed, *, reason: str, unknown: bool = False) -> Rep
     the report to tell, or None when the claim was no longer current."""
     state = DeliveryState.UNKNOWN if unknown else DeliveryState.FAILED
     async with in_transaction():  # all or nothing, so a retry after a lost connection is exact
-        if not await move_deliveries(Move.LOSE if unknown else Move.FAIL, _still_ours(claimed), last_error=reason):
+        if not await move_deliveries(Move.LOSE if unknown else Move.FAIL, still_ours(claimed), last_error=reason):
             _stale(claimed, state.value)
             return None
         await audit.record(f"delivery.{state.value}", post_id=claimed.post_id, account=claimed.handle, error=reason)
@@ -283,9 +297,13 @@ async def failed(claimed: Claimed, *, reason: str, unknown: bool = False) -> Rep
     return report_failed(claimed, reason, unknown=unknown)
 
 
-async def retry_later(claimed: Claimed, *, reason: str, at: datetime) -> None:
-    """A transient failure: put the delivery back on the schedule for ``at``."""
-    if not await move_deliveries(Move.RETRY_LATER, _still_ours(claimed), due_at=at, last_error=reason):
+async def retry_later(claimed: Claimed, *, reason: str, at: datetime, counts: bool = True) -> None:
+    """A transient failure: put the delivery back on the schedule for ``at``. ``counts``: False when the
+    platform itself said when (a rate limit's reset, a quota), which is no failed attempt."""
+    changes: dict[str, Any] = {"due_at": at, "last_error": reason}
+    if not counts:
+        changes["attempts"] = F("attempts") - 1
+    if not await move_deliveries(Move.RETRY_LATER, still_ours(claimed), **changes):
         return _stale(claimed, "retry")
     log.info(
         "delivery.retry_scheduled",

@@ -47,6 +47,7 @@ class PlatformInfo:
     byte_limit: int | None = None  # UTF-8 bytes (Bluesky: 3000)
     max_hashtags: int | None = None
     max_mentions: int | None = None
+    max_links: int | None = None  # distinct URLs in the text (Threads: 5)
     connect: Literal["oauth", "instance", "secret", "none"] = "none"  # how an admin connects an account
     account_hint: str = ""  # what /account connect asks for, e.g. "your Mastodon server, e.g. mastodon.social"
 

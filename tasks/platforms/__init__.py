@@ -9,12 +9,19 @@ from __future__ import annotations
 import httpx
 
 from handlers.text import platforms as catalogue
+from tasks.platforms import bluesky, facebook, instagram, linkedin, threads
 from tasks.platforms.base import Client, Platform, Publication, Published
 from tasks.platforms.dryrun import DryRunPublisher
 from tasks.platforms.fake import FakePlatformPublisher
 
 #: The social networks, in the order the README and the chat list them.
-PLATFORMS: tuple[Platform, ...] = ()
+PLATFORMS: tuple[Platform, ...] = (
+    facebook.PLATFORM,
+    instagram.PLATFORM,
+    linkedin.PLATFORM,
+    threads.PLATFORM,
+    bluesky.PLATFORM,
+)
 
 
 def install() -> None:

@@ -197,6 +197,10 @@ class Client(Protocol):
         platform refuses it (someone must reconnect); a Transient error when the platform is down or throttling
         (never a reason to disconnect)."""
 
+    def renewable(self, credentials: Credentials) -> bool:
+        """Whether :meth:`refresh` can renew these credentials (a refresh token, or a long-lived token the platform
+        exchanges for a newer one): the token is then refreshed ahead of expiry instead of its owner warned."""
+
     async def check(self, credentials: Credentials) -> AccountChoice:
         """A cheap authenticated call: who these credentials are (``/account check``, and after connecting)."""
 
@@ -233,6 +237,9 @@ class BaseClient:
 
     async def verify(self, publication: Publication) -> Verdict:
         return None
+
+    def renewable(self, credentials: Credentials) -> bool:
+        return bool(credentials.refresh_token)
 
     async def refresh(self, credentials: Credentials) -> Credentials:
         raise AuthExpired(f"{self.label} can't refresh this account's token. Reconnect the account.")
@@ -308,3 +315,9 @@ __all__ = [
     "SecretField",
     "Verdict",
 ]
+
+
+class MediaSources(Protocol):
+    """The worker's media, prepared for each platform's rules (converted, downsized) and signed for by-URL ones."""
+
+    def for_platform(self, name: str) -> MediaSource: ...

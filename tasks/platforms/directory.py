@@ -22,7 +22,7 @@ from tasks.platforms.errors import AuthExpired, PlatformError
 REMOTE_ID_KEYS = ("remote_id", "user_id", "page_id", "ig_user_id", "author_urn", "did", "chat_id", "account_id")
 
 
-def connected(choice: AccountChoice) -> ConnectedAccount:
+def connected(choice: AccountChoice, client: Client) -> ConnectedAccount:
     """A platform's account, as the handlers save it."""
     credentials = choice.credentials
     remote_id = next((credentials.get(key) for key in REMOTE_ID_KEYS if credentials.get(key)), None)
@@ -33,7 +33,7 @@ def connected(choice: AccountChoice) -> ConnectedAccount:
         remote_id=remote_id,
         credentials_json=credentials.to_json(),
         expires_at=credentials.expires_at,
-        refreshable=bool(credentials.refresh_token),
+        refreshable=client.renewable(credentials),
     )
 
 
@@ -56,15 +56,20 @@ class Directory:
         fields = client.secret_fields if client is not None else ()
         return tuple(FormField(f.name, f.label, secret=f.secret, hint=f.hint) for f in fields)
 
+    def renewable(self, platform: str, credentials_json: str | None) -> bool:
+        client = self.publishers.for_platform(platform)
+        return client is not None and client.renewable(Credentials.from_json(credentials_json))
+
     async def prepare_login(self, platform: str, instance: str | None) -> None:
         await self.oauth(platform, instance)
 
     async def connect_secret(self, platform: str, values: dict[str, str]) -> list[ConnectedAccount]:
+        client = self.client(platform)
         try:
-            choices = await self.client(platform).connect_secret(values)
+            choices = await client.connect_secret(values)
         except PlatformError as exc:
             raise InvalidInput(str(exc)) from None  # no chained traceback: it may quote the values
-        return [connected(c) for c in choices]
+        return [connected(c, client) for c in choices]
 
     async def check(self, platform: str, credentials_json: str | None) -> CheckResult:
         client = self.publishers.for_platform(platform)
@@ -76,7 +81,7 @@ class Directory:
             return CheckResult(problem=str(exc), expired=True)
         except PlatformError as exc:
             return CheckResult(problem=str(exc))
-        return CheckResult(account=connected(choice))
+        return CheckResult(account=connected(choice, client))
 
     async def revoke(self, platform: str, credentials_json: str | None) -> bool:
         client = self.publishers.for_platform(platform)
@@ -100,8 +105,9 @@ class Directory:
 
     async def accounts(self, platform: str, token: Mapping[str, Any], instance: str | None) -> list[ConnectedAccount]:
         """The accounts a login's token gives access to; UserError with the platform's reason."""
+        client = self.client(platform)
         try:
-            choices = await self.client(platform).accounts(token, instance)
+            choices = await client.accounts(token, instance)
         except (PlatformError, UserError) as exc:
             raise InvalidInput(str(exc)) from None
-        return [connected(c) for c in choices]
+        return [connected(c, client) for c in choices]

@@ -45,7 +45,7 @@ from models.lifecycle import TERMINAL, DeliveryState, PostState
 from models.members import Member, MemberRole
 from models.posts import Delivery, Post
 from tasks.platforms import DryRunPublisher
-from tasks.platforms.base import Publication, Published
+from tasks.platforms.base import BaseClient, Publication, Published
 
 APPROVED_STATES = {PostState.SCHEDULED.value, PostState.PUBLISHING.value, PostState.PUBLISHED.value}
 UNAPPROVED_STATES = {
@@ -69,7 +69,7 @@ UNAUDITED = {PostState.PUBLISHING.value: {PostState.SCHEDULED.value}}
 
 
 @dataclass
-class Flaky:
+class Flaky(BaseClient):
     """Dry-run publishing that fails as told: each of ``next`` is raised by one publish, in turn."""
 
     next: list[Exception] = field(default_factory=list)

@@ -12,13 +12,13 @@ from models.lifecycle import DeliveryState, PostState
 from models.outbox import OutboxMessage
 from models.posts import Delivery, Post
 from tasks.platforms import DryRunPublisher, Publishers
-from tasks.platforms.base import Publication, Published
+from tasks.platforms.base import BaseClient, Publication, Published
 from tasks.platforms.errors import OutcomeUnknown, PlatformDown, Rejected
 from tests.auxil.chat import CONVERSATION, Chat
 
 
 @dataclass
-class Scripted:
+class Scripted(BaseClient):
     """A publisher that raises the given errors in turn, then succeeds."""
 
     errors: list[Exception]

@@ -22,7 +22,7 @@ from models.outbox import OutboxMessage
 from models.posts import Delivery, Post
 from tasks.batching import Coalescer
 from tasks.platforms import DryRunPublisher, Publishers
-from tasks.platforms.base import Publication, Published
+from tasks.platforms.base import BaseClient, Publication, Published
 from tasks.publish import run_deliveries, run_delivery
 from tasks.reports import Report, ReportRelay
 from tasks.runtime import CLAIMABLE, Runtime
@@ -229,7 +229,7 @@ async def test_outbox_reports_from_the_relay_are_written_once_with_their_mark(pg
     assert not await Delivery.filter(id__in=ids, reported_at__isnull=True).exists()
 
 
-class Gate:
+class Gate(BaseClient):
     """A publisher that holds every call until released, counting calls in flight."""
 
     idempotent = False
