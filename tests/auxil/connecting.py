@@ -42,7 +42,9 @@ class Connecting:
 async def connecting(*, public_url: str | None = PUBLIC_URL) -> AsyncIterator[Connecting]:
     """The fake platform served, its two test platforms known to the catalogue for the block's duration."""
     fake = connectable.ConnectableFake()
-    added = [p for p in (connectable.TESTNET, connectable.TESTKEY) if p.name not in catalogue.PLATFORMS]
+    added = [
+        p for p in (connectable.TESTNET, connectable.TESTKEY, connectable.TESTFED) if p.name not in catalogue.PLATFORMS
+    ]
     for info in added:
         catalogue.register(info)
     try:

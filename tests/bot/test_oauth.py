@@ -5,6 +5,7 @@ redirects followed one by one."""
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
@@ -217,3 +218,20 @@ def test_a_link_button_opens_its_url_in_slack_and_survives_the_outbox() -> None:
     assert element["url"] == link.url and element["value"] == ""
     reply = Reply(text="Log in", buttons=(link, Button("Cancel", "/cancel 1")))
     assert Reply.from_json(reply.to_json()).buttons == reply.buttons
+
+
+async def test_a_federated_platform_logs_in_on_the_admins_server(browser: Browser) -> None:
+    world = browser.world
+    await world.chat.say("/account connect testfed")
+    assert world.chat.errors == ["Which Testfed server? /account connect testfed SERVER (e.g. testfed.social)."]
+    await world.chat.say(f"/account connect testfed {world.served.url}/")
+    link = world.chat.last[0].buttons[0].url
+    assert link is not None and (await Connection.get(state=state_of(link))).instance == world.served.url
+    done, _ = await browser.login(link)
+    assert done.status_code == 200, done.text
+    account = await SocialAccount.get(platform="testfed")
+    assert json.loads(account.credentials or "")["extra"]["instance"] == world.served.url
+    # a Reconnect button names no server: the one server its accounts are on is taken
+    await world.chat.say("/account connect testfed")
+    again = world.chat.last[0].buttons[0].url
+    assert again is not None and (await Connection.get(state=state_of(again))).instance == world.served.url

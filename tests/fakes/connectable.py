@@ -38,6 +38,7 @@ APP_PASSWORD = "abcd-efgh-ijkl-mnop"
 
 TESTNET = PlatformInfo("testnet", "Testnet", 500, connect="oauth")
 TESTKEY = PlatformInfo("testkey", "Testkey", 300, connect="secret")
+TESTFED = PlatformInfo("testfed", "Testfed", 500, connect="instance", account_hint="e.g. testfed.social")
 
 
 async def form_of(request: Request) -> dict[str, str]:
@@ -145,9 +146,10 @@ class TestnetClient(BaseClient):
         raise Rejected("Testnet doesn't publish.")
 
     async def oauth(self, instance: str | None = None) -> OAuthSpec:
+        base = instance or self.base_url  # a federated one (testfed) logs in on the admin's server
         return OAuthSpec(
-            authorize_url=f"{self.base_url}/oauth/authorize",
-            token_url=f"{self.base_url}/oauth/token",
+            authorize_url=f"{base}/oauth/authorize",
+            token_url=f"{base}/oauth/token",
             client_id=CLIENT_ID,
             client_secret=CLIENT_SECRET,
             scopes=("read", "write"),
@@ -156,11 +158,12 @@ class TestnetClient(BaseClient):
         )
 
     async def accounts(self, token: Mapping[str, Any], instance: str | None = None) -> list[AccountChoice]:
-        expires = (
-            datetime.now(UTC) + timedelta(seconds=int(token.get("expires_in", 0))) if token.get("expires_in") else None
-        )
+        seconds = int(token.get("expires_in") or 0)
         user = Credentials(
-            access_token=str(token["access_token"]), refresh_token=token.get("refresh_token"), expires_at=expires
+            access_token=str(token["access_token"]),
+            refresh_token=token.get("refresh_token"),
+            expires_at=datetime.now(UTC) + timedelta(seconds=seconds) if seconds else None,
+            extra={"instance": instance} if instance else {},
         )
         pages = self._http.json_object(await self._get("/me/pages", user)).get("data", [])
         if pages:
@@ -191,8 +194,9 @@ class TestnetClient(BaseClient):
         return True
 
     async def _get(self, path: str, credentials: Credentials) -> httpx.Response:
+        base = credentials.get("instance") or self.base_url
         return await self._http.request(
-            "GET", self.base_url + path, headers={"Authorization": f"Bearer {credentials.access_token}"}
+            "GET", base + path, headers={"Authorization": f"Bearer {credentials.access_token}"}
         )
 
 
@@ -230,4 +234,10 @@ class TestkeyClient(BaseClient):
 
 def publishers(base_url: str, http: httpx.AsyncClient) -> Publishers:
     """The test's own registry: both test platforms, over ``http``."""
-    return Publishers({"testnet": TestnetClient(base_url, http), "testkey": TestkeyClient(base_url, http)})
+    return Publishers(
+        {
+            "testnet": TestnetClient(base_url, http),
+            "testkey": TestkeyClient(base_url, http),
+            "testfed": TestnetClient("https://nowhere.invalid", http),  # its server is the admin's
+        }
+    )

@@ -16,7 +16,9 @@ from handlers.ports import ConnectedAccount
 from models.accounts import AccountStatus, SocialAccount
 from models.audit import AuditEntry
 from models.connections import Connection
+from models.lifecycle import DeliveryState
 from models.members import Member
+from models.posts import Delivery, Post
 from tests.auxil.chat import CONVERSATION
 from tests.auxil.connecting import PUBLIC_URL, Connecting, connecting
 from tests.fakes.connectable import APP_PASSWORD
@@ -240,3 +242,20 @@ async def test_another_account_with_a_taken_name_gets_a_name_of_its_own(world: C
     second = await save(world, account("at-2", remote_id="u-2"))  # also called acme on Testnet: not the same one
     assert (first.handle, second.handle) == ("acme", "acme.testnet")
     assert json.loads((await SocialAccount.get(id=first.id)).credentials or "")["access_token"] == "at-1"
+
+
+async def test_reconnecting_a_held_account_sends_its_held_posts(world: Connecting) -> None:
+    chat = world.chat
+    first = await save(world, account("at-1", refresh="rt-1"))
+    await chat.say("/role add bob approver")
+    await chat.say("/draft --to acme Hello")
+    post = await Post.all().order_by("-id").first()
+    assert post is not None and chat.errors == []
+    await chat.say(f"/approve {post.id}", as_="bob")
+    await Delivery.filter(post_id=post.id).update(state=DeliveryState.HELD.value)
+    await SocialAccount.filter(id=first.id).update(status="reconnect", status_reason="Testnet refused the token.")
+
+    chat.clock.advance(minutes=2)
+    await save(world, account("at-2"))
+    delivery = await Delivery.get(post_id=post.id)
+    assert delivery.state == DeliveryState.SCHEDULED and delivery.due_at == chat.clock.now()
