@@ -19,7 +19,7 @@ from tasks.platforms.base import AccountChoice, Client, Credentials, OAuthSpec
 from tasks.platforms.errors import AuthExpired, PlatformError
 
 #: Where a platform's credentials say which account they are for (the first one present is the account's id).
-REMOTE_ID_KEYS = ("remote_id", "user_id", "page_id", "ig_user_id", "author_urn", "did", "chat_id", "account_id")
+REMOTE_ID_KEYS = ("remote_id", "ig_user_id", "author_urn", "did", "chat_id", "page_id", "user_id", "account_id")
 
 
 def connected(choice: AccountChoice, client: Client) -> ConnectedAccount:

@@ -7,20 +7,30 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 from tortoise import connections
 
+from bot.notifiers import OutboxNotifier
 from handlers.admin import connect
+from handlers.app import Herald
+from handlers.context import Services
 from handlers.messages import Conversation
-from handlers.ports import ConnectedAccount
+from handlers.ports import ConnectedAccount, NullScheduler
+from handlers.text import platforms as catalogue
 from models.accounts import AccountStatus, SocialAccount
 from models.audit import AuditEntry
 from models.connections import Connection
 from models.lifecycle import DeliveryState
 from models.members import Member
 from models.posts import Delivery, Post
-from tests.auxil.chat import CONVERSATION
+from tasks.platforms import Publishers, bluesky, dry_run
+from tasks.platforms.bluesky.settings import BlueskySettings
+from tasks.platforms.directory import Directory
+from tasks.runtime import Runtime
+from tests.auxil.chat import CONVERSATION, Chat, FrozenClock
 from tests.auxil.connecting import PUBLIC_URL, Connecting, connecting
+from tests.fakes.bluesky import FakeBluesky
 from tests.fakes.connectable import APP_PASSWORD
 
 
@@ -259,3 +269,24 @@ async def test_reconnecting_a_held_account_sends_its_held_posts(world: Connectin
     await save(world, account("at-2"))
     delivery = await Delivery.get(post_id=post.id)
     assert delivery.state == DeliveryState.SCHEDULED and delivery.due_at == chat.clock.now()
+
+
+async def test_bluesky_connects_from_chat_with_its_app_password(sqlite_db: str) -> None:
+    """The same flow with a real platform client: Bluesky against its fake PDS."""
+    catalogue.register(bluesky.PLATFORM.rules)
+    with FakeBluesky(app_password=APP_PASSWORD) as pds:
+        async with httpx.AsyncClient(timeout=10) as http:
+            settings = BlueskySettings(BLUESKY_PDS_URL=pds.url, BLUESKY_WEB_URL="https://bsky.app")  # type: ignore[call-arg]
+            directory = Directory(Publishers({"bluesky": bluesky.PLATFORM.build(http, httpx.Timeout(5), settings)}))
+            clock = FrozenClock()
+            services = Services(notifier=OutboxNotifier(), scheduler=NullScheduler(), clock=clock, platforms=directory)
+            chat = Chat(Herald(services), Runtime(publishers=dry_run(), notifier=services.notifier, clock=clock), clock)
+            await chat.say("/account connect bluesky")
+            assert chat.last[0].form is not None
+            await chat.say(f"/account connect bluesky handle=acme.bsky.social app_password={APP_PASSWORD}")
+            assert chat.errors == []
+            assert "Connected" in await chat.reports()
+            account = await SocialAccount.get(platform="bluesky")
+            assert account.remote_id == "did:plc:acmeacmeacmeacmeacme2345"
+            said = await chat.say(f"/account check {account.handle}")
+            assert said.startswith(f"{account.handle} works: Bluesky says it is")
