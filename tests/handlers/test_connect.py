@@ -24,9 +24,10 @@ from models.connections import Connection
 from models.lifecycle import DeliveryState
 from models.members import Member
 from models.posts import Delivery, Post
-from tasks.platforms import Publishers, bluesky, dry_run
+from tasks.platforms import Publishers, bluesky, dry_run, facebook
 from tasks.platforms.bluesky.settings import BlueskySettings
 from tasks.platforms.directory import Directory
+from tasks.platforms.facebook.settings import FacebookSettings
 from tasks.runtime import Runtime
 from tests.auxil.chat import CONVERSATION, Chat, FrozenClock
 from tests.auxil.connecting import PUBLIC_URL, Connecting, connecting
@@ -238,9 +239,13 @@ async def test_several_accounts_are_picked_with_buttons_once(world: Connecting) 
 async def test_pick_after_expiry_is_refused(world: Connecting) -> None:
     alice = await Member.get(name="alice")
     connection = await Connection.create(
-        state="t" * 43, platform="testnet", member=alice, conversation=Conversation("shell", "test").to_json(),
-        expires_at=world.chat.clock.now(), used_at=world.chat.clock.now(),
-    )  # fmt: skip
+        state="t" * 43,
+        platform="testnet",
+        member=alice,
+        conversation=Conversation("shell", "test").to_json(),
+        expires_at=world.chat.clock.now(),
+        used_at=world.chat.clock.now(),
+    )
     await connect.offer(connection, [account("a"), account("b", remote_id="u-b")], world.services)
     world.chat.clock.advance(minutes=16)
     await world.chat.say(f"/account pick {'t' * 43} 1")
@@ -290,3 +295,23 @@ async def test_bluesky_connects_from_chat_with_its_app_password(sqlite_db: str) 
             assert account.remote_id == "did:plc:acmeacmeacmeacmeacme2345"
             said = await chat.say(f"/account check {account.handle}")
             assert said.startswith(f"{account.handle} works: Bluesky says it is")
+
+
+async def test_a_platform_without_its_app_configured_names_what_to_set(sqlite_db: str) -> None:
+    catalogue.register(facebook.PLATFORM.rules)
+    async with httpx.AsyncClient() as http:
+        settings = FacebookSettings(FACEBOOK_APP_ID="", FACEBOOK_APP_SECRET="")  # type: ignore[call-arg]
+        directory = Directory(Publishers({"facebook": facebook.PLATFORM.build(http, httpx.Timeout(5), settings)}))
+        clock = FrozenClock()
+        services = Services(
+            notifier=OutboxNotifier(),
+            scheduler=NullScheduler(),
+            clock=clock,
+            platforms=directory,
+            public_url="https://herald.example.com",
+        )
+        chat = Chat(Herald(services), Runtime(publishers=dry_run(), notifier=services.notifier, clock=clock), clock)
+        await chat.say("/account connect facebook")
+    [problem] = chat.errors
+    assert "FACEBOOK_APP_ID" in problem
+    assert await Connection.all().count() == 0
