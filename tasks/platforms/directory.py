@@ -99,7 +99,7 @@ class Directory:
         try:
             return await self.client(platform).oauth(instance)
         except ConfigError as exc:
-            raise InvalidInput(f"{platform} isn't set up for logins yet: {exc}") from None
+            raise InvalidInput(str(exc)) from None  # names the variables to set
         except PlatformError as exc:
             raise InvalidInput(str(exc)) from None
 
