@@ -28,8 +28,10 @@ from handlers.timing import recurring
 from models import crypto, db
 from models.errors import ConfigError
 from models.timers import Timer
-from tasks.broker import build_broker
+from tasks import platforms, tokens
+from tasks.broker import build_broker, redis_client
 from tasks.dispatcher import Dispatcher
+from tasks.limits import RedisGate
 from tasks.platforms import Publishers, dry_run, live
 from tasks.platforms.transport import http_client
 from tasks.probe import StreamProbe
@@ -106,6 +108,7 @@ class Components:
 
 def build(settings: Settings, *, consumer_name: str | None = None) -> Components:
     recurring.install()  # every process role records post states or fires timers: series follow both
+    platforms.install()  # every platform's rules, for drafting and approval
     broker, task = build_broker(settings, consumer_name=consumer_name)
 
     async def enqueue(chunk: list[tuple[int, datetime]]) -> None:
@@ -132,7 +135,8 @@ def build(settings: Settings, *, consumer_name: str | None = None) -> Components
         idempotent=lambda platform: _idempotent(publishers, platform),
     )
     scheduler: Scheduler = dispatcher
-    runtime = Runtime(publishers=publishers, notifier=notifier, clock=clock, scheduler=scheduler)
+    gate = None if settings.queue_backend == "memory" else RedisGate(redis_client(settings))
+    runtime = Runtime(publishers=publishers, notifier=notifier, clock=clock, scheduler=scheduler, gate=gate)
     services = Services(
         notifier=notifier,
         scheduler=scheduler,
@@ -181,7 +185,11 @@ async def publishing(comps: Components, *, worker: bool) -> AsyncIterator[None]:
     """The dispatcher running in this process for the block's duration, and with ``worker`` a worker too
     (on the in-process queue the publish tasks run here anyway); both stopped on the way out."""
     stop = asyncio.Event()
-    background: list[asyncio.Task[None]] = [asyncio.create_task(comps.dispatcher.run(stop))]
+    background: list[asyncio.Task[None]] = [
+        asyncio.create_task(comps.dispatcher.run(stop)),
+        # tokens renewed ahead of expiry, owners warned of those that can't be: wherever the dispatcher runs
+        asyncio.create_task(tokens.keep_fresh(comps.runtime.publishers, comps.runtime.notifier, SystemClock(), stop)),
+    ]
     if comps.in_process_queue:
         comps.broker.state.runtime = comps.runtime
         await comps.broker.startup()
