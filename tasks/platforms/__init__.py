@@ -13,9 +13,10 @@ from tasks.platforms.base import Client, Platform, Publication, Published
 from tasks.platforms.dryrun import DryRunPublisher
 from tasks.platforms.fake import FakePlatformPublisher
 from tasks.platforms.mastodon import PLATFORM as MASTODON
+from tasks.platforms.telegram import PLATFORM as TELEGRAM
 
 #: The social networks, in the order the README and the chat list them.
-PLATFORMS: tuple[Platform, ...] = (MASTODON,)
+PLATFORMS: tuple[Platform, ...] = (MASTODON, TELEGRAM)
 
 
 def install() -> None:
