@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import itertools
+import re
 import secrets
 import threading
 import time
@@ -105,6 +106,37 @@ class Call:
     method: str
     path: str
     headers: dict[str, str] = field(default_factory=dict)
+
+
+_URL: Final = re.compile(r"https?://[^\s<>\"]+")
+_MENTION: Final = re.compile(r"@([a-z0-9_]+)@([\w.-]*\w)", re.IGNORECASE)
+
+
+def _render(text: str) -> str:
+    """Text as Mastodon renders it: links cut in spans (the full URL kept), mentions as @user, line breaks."""
+
+    def link(match: re.Match[str]) -> str:
+        url = match.group()
+        scheme, rest = url.split("://", 1)
+        shown, hidden = rest[:30], rest[30:]
+        return (
+            f'<a href="{escape(url)}" rel="nofollow noopener" target="_blank">'
+            f'<span class="invisible">{scheme}://</span><span class="ellipsis">{escape(shown)}</span>'
+            f'<span class="invisible">{escape(hidden)}</span></a>'
+        )
+
+    def mention(match: re.Match[str]) -> str:
+        user, server = match.groups()
+        anchor = f'<a href="https://{server}/@{user}" class="u-url mention">@<span>{user}</span></a>'
+        return f'<span class="h-card">{anchor}</span>'
+
+    parts, last = [], 0
+    for found in _URL.finditer(text):
+        parts.append(_MENTION.sub(mention, escape(text[last : found.start()])))
+        parts.append(link(found))
+        last = found.end()
+    parts.append(_MENTION.sub(mention, escape(text[last:])))
+    return "".join(parts).replace("\n", "<br />")
 
 
 def _scope_ok(granted: list[str], needed: str) -> bool:
@@ -248,7 +280,7 @@ class FakeMastodon:
         }
 
     def _status_json(self, status: Status) -> dict[str, Any]:
-        paragraphs = "".join(f"<p>{escape(p)}</p>" for p in status.text.split("\n\n") if p)
+        paragraphs = "".join(f"<p>{_render(p)}</p>" for p in status.text.split("\n\n") if p)
         with self._lock:
             media = [self._media_json(self.media[m]) for m in status.media_ids]
         return {
@@ -257,7 +289,7 @@ class FakeMastodon:
             "visibility": status.visibility,
             "uri": f"{self.url}/users/{status.username}/statuses/{status.id}",
             "url": f"{self.url}/@{status.username}/{status.id}",
-            "content": paragraphs.replace("\n", "<br />"),
+            "content": paragraphs,
             "media_attachments": media,
             "account": self._account(status.username),
         }
@@ -533,6 +565,18 @@ class FakeMastodon:
             if mode == "hang":
                 await asyncio.sleep(self.hang_seconds)
             return JSONResponse(self._status_json(status))
+
+        @app.get("/api/v1/accounts/{account_id}/statuses")
+        async def account_statuses(account_id: str, request: Request) -> Response:
+            header = request.headers.get("authorization")
+            if header is not None:  # a token must carry read:statuses here
+                who = self._auth(request, "read:statuses")
+                if isinstance(who, Response):
+                    return who
+            limit = min(int(request.query_params.get("limit", "20")), 40)
+            with self._lock:
+                mine = [s for s in self.statuses if self._account(s.username)["id"] == account_id]
+            return JSONResponse([self._status_json(s) for s in reversed(mine)][:limit])
 
         @app.get("/api/v1/statuses/{status_id}")
         async def get_status(status_id: str) -> Response:

@@ -9,14 +9,17 @@ Publishing a status::
 Each uploaded media id is recorded (``media:N``) so a retry never uploads again. The status call carries the
 delivery's ``Idempotency-Key``: for an hour the server answers a repeat with the status it already made, so an
 unknown outcome is simply retried (``idempotent``). ``sent`` records when the first status call went out; past
-that hour a repeat could post twice, and Herald leaves the decision to a human instead.
+that hour a repeat could post twice, so :meth:`MastodonClient.verify` looks at the account's latest statuses
+first, and what it can't settle goes to a human.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from html import unescape
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -53,6 +56,8 @@ log = structlog.get_logger(__name__)
 
 #: How long a server remembers an Idempotency-Key (Mastodon: one hour), less a margin for clock drift.
 KEY_WINDOW: Final = timedelta(minutes=55)
+TAG: Final = re.compile(r"<[^>]*>")
+MENTION: Final = textcount.MASTODON_MENTION
 
 
 def normalize_instance(value: str) -> str:
@@ -136,7 +141,41 @@ class MastodonClient(BaseClient):
         return Published(external_id=str(status_id), url=url)
 
     async def verify(self, publication: Publication) -> Verdict:
-        """None: a repeat with the same Idempotency-Key (within the hour) is the check, and publish does it."""
+        """The account's latest public statuses (``GET /api/v1/accounts/:id/statuses``, no token: Herald's scopes
+        don't include ``read:statuses``), matched by text and media count among those made since ``sent``.
+
+        ABSENT only when the account made no status at all since then; a status that doesn't match (Mastodon
+        returns HTML, and renders mentions and links its own way) leaves it to a human: None. Within the hour a
+        repeat with the same Idempotency-Key settles it anyway, which is what :meth:`publish` does.
+        """
+        credentials = publication.credentials
+        instance, account_id = credentials.get("instance"), credentials.get("account_id")
+        sent = _parse_time(await publication.progress.get("sent"))
+        if not instance or not account_id or sent is None:
+            return None
+        response = await self._http.request(
+            "GET",
+            f"{instance.rstrip('/')}/api/v1/accounts/{account_id}/statuses",
+            params={"limit": "40", "exclude_reblogs": "true"},
+        )
+        try:
+            statuses = response.json()
+        except ValueError:
+            return None
+        if not isinstance(statuses, list):
+            return None
+        since = sent - timedelta(minutes=5)  # clocks differ
+        recent = [s for s in statuses if isinstance(s, dict) and (_parse_time(s.get("created_at")) or since) > since]
+        wanted = _plain(MENTION.sub(r"@\1", publication.text), html=False)
+        for status in recent:
+            media = status.get("media_attachments")
+            same_media = isinstance(media, list) and len(media) == len(publication.media)
+            if same_media and _plain(str(status.get("content", "")), html=True) == wanted:
+                url = status.get("url") or status.get("uri")
+                if isinstance(url, str) and isinstance(status.get("id"), str | int):
+                    return Published(external_id=str(status["id"]), url=url)
+        if not recent and len(statuses) < 40:
+            return ABSENT
         return None
 
     async def _media(self, publication: Publication, instance: str, headers: dict[str, str]) -> list[str]:
@@ -360,11 +399,26 @@ def _server(credentials: Credentials) -> str:
 
 
 def _key_still_honoured(sent: str) -> bool:
+    when = _parse_time(sent)
+    return when is not None and datetime.now(UTC) - when < KEY_WINDOW
+
+
+def _parse_time(value: object) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
     try:
-        when = datetime.fromisoformat(sent)
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        return False
-    return datetime.now(UTC) - when < KEY_WINDOW
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _plain(text: str, *, html: bool) -> str:
+    """Text without markup and whitespace, to compare a status's HTML ``content`` with the text sent: Mastodon
+    keeps a link's full URL across its (invisible) spans, and renders ``@user@server`` as ``@user``."""
+    if html:
+        text = unescape(TAG.sub("", text))
+    return "".join(text.split())
 
 
 async def _send_files(

@@ -13,7 +13,7 @@ from authlib.integrations.httpx_client import AsyncOAuth2Client
 from PIL import Image
 
 from models.errors import ConfigError, InvalidInput
-from tasks.platforms.base import Credentials, MediaFile, MemoryProgress, Publication
+from tasks.platforms.base import ABSENT, Credentials, MediaFile, MemoryProgress, Publication
 from tasks.platforms.errors import (
     AuthExpired,
     OutcomeUnknown,
@@ -179,14 +179,49 @@ async def test_an_unknown_outcome_is_settled_by_retrying_with_the_same_key(
     assert fake.count("POST", "/api/v1/statuses") == 2
 
 
-async def test_a_send_older_than_the_key_window_is_not_repeated(fake: FakeMastodon, client: MastodonClient) -> None:
-    progress = MemoryProgress()
-    await progress.put("sent", (datetime.now(UTC) - timedelta(hours=2)).isoformat())
+def an_hour_ago(progress: MemoryProgress) -> MemoryProgress:
+    progress.steps["sent"] = (datetime.now(UTC) - timedelta(hours=2)).isoformat()
+    return progress
+
+
+async def test_a_send_older_than_the_key_window_is_found_by_verify(fake: FakeMastodon, client: MastodonClient) -> None:
+    creds = (await client.check(credentials(fake))).credentials
+    text = "Hi @bob@example.social,\nread https://example.com/a/very/long/path/that/goes/on?x=1&y=2 <b>now</b>"
+    first = await client.publish(publication(creds, text, media=("a",)))
+
+    progress = an_hour_ago(MemoryProgress())
+    assert await client.verify(publication(creds, text, media=("a",), progress=progress)) == first
+    again = await client.publish(publication(creds, text, media=("a",), progress=progress, idempotency_key="k2"))
+
+    assert again == first
+    assert len(fake.statuses) == 1
+    [lookup, *_] = [c for c in fake.calls if c.path.endswith("/statuses") and c.method == "GET"]
+    assert "authorization" not in lookup.headers  # public statuses: Herald's token can't read:statuses
+
+
+async def test_a_send_older_than_the_key_window_is_not_repeated_when_verify_cant_tell(
+    fake: FakeMastodon, client: MastodonClient
+) -> None:
+    creds = (await client.check(credentials(fake))).credentials
+    await client.publish(publication(creds, "Something else", idempotency_key="other"))
+    progress = an_hour_ago(MemoryProgress())
 
     with pytest.raises(OutcomeUnknown, match="/verify or /republish"):
-        await client.publish(publication(credentials(fake), progress=progress))
-    assert fake.count("POST", "/api/v1/statuses") == 0
-    assert await client.verify(publication(credentials(fake), progress=progress)) is None
+        await client.publish(publication(creds, progress=progress))
+    assert fake.count("POST", "/api/v1/statuses") == 1
+    assert await client.verify(publication(creds, progress=progress)) is None
+
+
+async def test_an_account_quiet_since_the_send_is_absent_and_publishes(
+    fake: FakeMastodon, client: MastodonClient
+) -> None:
+    creds = (await client.check(credentials(fake))).credentials
+    progress = an_hour_ago(MemoryProgress())
+    assert await client.verify(publication(creds, progress=progress)) == ABSENT
+
+    await client.publish(publication(creds, progress=progress))
+    assert len(fake.statuses) == 1
+    assert progress.steps["sent"] > (datetime.now(UTC) - timedelta(minutes=1)).isoformat()
 
 
 @pytest.mark.parametrize(
