@@ -201,7 +201,7 @@ class FakeMastodon:
 
     def fail(self, endpoint: str, mode: str, times: int = 1) -> None:
         """The next ``times`` calls of ``endpoint`` (``statuses``, ``media``, ``media_get``, ``verify_credentials``,
-        ``apps``, ``token``) answer ``mode`` (:data:`MODES`) instead."""
+        ``apps``, ``token``, ``account_statuses``) answer ``mode`` (:data:`MODES`) instead."""
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}")
         with self._lock:
@@ -568,6 +568,8 @@ class FakeMastodon:
 
         @app.get("/api/v1/accounts/{account_id}/statuses")
         async def account_statuses(account_id: str, request: Request) -> Response:
+            if mode := self._failure("account_statuses"):
+                return self._scripted(mode)
             header = request.headers.get("authorization")
             if header is not None:  # a token must carry read:statuses here
                 who = self._auth(request, "read:statuses")

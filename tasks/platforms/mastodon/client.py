@@ -153,11 +153,14 @@ class MastodonClient(BaseClient):
         sent = _parse_time(await publication.progress.get("sent"))
         if not instance or not account_id or sent is None:
             return None
-        response = await self._http.request(
-            "GET",
-            f"{instance.rstrip('/')}/api/v1/accounts/{account_id}/statuses",
-            params={"limit": "40", "exclude_reblogs": "true"},
-        )
+        try:
+            response = await self._http.request(
+                "GET",
+                f"{instance.rstrip('/')}/api/v1/accounts/{account_id}/statuses",
+                params={"limit": "40", "exclude_reblogs": "true"},
+            )
+        except Permanent:  # a server that shows statuses only to signed-in readers (Herald can't read:statuses)
+            return None
         try:
             statuses = response.json()
         except ValueError:

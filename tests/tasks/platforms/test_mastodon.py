@@ -210,6 +210,9 @@ async def test_a_send_older_than_the_key_window_is_not_repeated_when_verify_cant
         await client.publish(publication(creds, progress=progress))
     assert fake.count("POST", "/api/v1/statuses") == 1
     assert await client.verify(publication(creds, progress=progress)) is None
+    # a server that hides statuses from anonymous readers can't tell either (and the account stays connected)
+    fake.fail("account_statuses", "expired")
+    assert await client.verify(publication(creds, progress=progress)) is None
 
 
 async def test_an_account_quiet_since_the_send_is_absent_and_publishes(
