@@ -9,7 +9,7 @@ from __future__ import annotations
 import httpx
 
 from handlers.text import platforms as catalogue
-from tasks.platforms import bluesky, facebook, instagram, linkedin, threads
+from tasks.platforms import bluesky, facebook, instagram, linkedin, mastodon, telegram, threads
 from tasks.platforms.base import Client, Platform, Publication, Published
 from tasks.platforms.dryrun import DryRunPublisher
 from tasks.platforms.fake import FakePlatformPublisher
@@ -20,7 +20,9 @@ PLATFORMS: tuple[Platform, ...] = (
     instagram.PLATFORM,
     linkedin.PLATFORM,
     threads.PLATFORM,
+    mastodon.PLATFORM,
     bluesky.PLATFORM,
+    telegram.PLATFORM,
 )
 
 
