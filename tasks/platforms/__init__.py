@@ -12,9 +12,10 @@ from handlers.text import platforms as catalogue
 from tasks.platforms.base import Client, Platform, Publication, Published
 from tasks.platforms.dryrun import DryRunPublisher
 from tasks.platforms.fake import FakePlatformPublisher
+from tasks.platforms.x import PLATFORM as X
 
 #: The social networks, in the order the README and the chat list them.
-PLATFORMS: tuple[Platform, ...] = ()
+PLATFORMS: tuple[Platform, ...] = (X,)
 
 
 def install() -> None:
