@@ -30,7 +30,8 @@ Served endpoints (``XSettings`` pointed at :attr:`FakeX.url` for the API, the up
 
 Errors are X's problem+json bodies. Control (from the test thread): :meth:`fail` queues failures for the next
 posts (``expired``, ``rate_limit``, ``daily_limit``, ``forbidden``, ``invalid``, ``server_error``, ``hang``),
-:meth:`revoke`/:meth:`expire` kill tokens, :attr:`tweets` and :attr:`uploads` record what happened.
+:meth:`fail_token` makes the token endpoint answer 5xx or 429, :meth:`revoke`/:meth:`expire` kill tokens,
+:attr:`tweets` and :attr:`uploads` record what happened.
 """
 
 from __future__ import annotations
@@ -140,6 +141,7 @@ class FakeX:
         self.processing: list[str] = ["in_progress", "succeeded"]
         self.check_after_secs = 1
         self._failures: deque[str] = deque()
+        self._token_failures: deque[int] = deque()
         self._released = threading.Event()
         self.reset_in = 900  # seconds until a rate-limit window resets
         self.served = ServedApp(self.app(), name="fake-x")
@@ -174,6 +176,11 @@ class FakeX:
                 raise ValueError(f"unknown failure {mode!r}; one of {FAILURES}")
         with self._lock:
             self._failures.extend(modes)
+
+    def fail_token(self, *statuses: int) -> None:
+        """The next token requests answer these HTTP statuses (503, 429 …) and change nothing."""
+        with self._lock:
+            self._token_failures.extend(statuses)
 
     def release(self) -> None:
         self._released.set()
@@ -301,6 +308,12 @@ class FakeX:
             if not self._client_ok(request):
                 body = {"error": "unauthorized_client", "error_description": "Missing valid authorization header"}
                 return JSONResponse(body, status_code=401)
+            with self._lock:
+                failure = self._token_failures.popleft() if self._token_failures else None
+            if failure == 429:
+                return self._rate_limited(daily=False)
+            if failure is not None:
+                return JSONResponse({"title": "Service Unavailable", "status": failure}, status_code=failure)
             grant = form.get("grant_type")
             if grant == "authorization_code":
                 try:

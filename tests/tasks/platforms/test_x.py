@@ -341,6 +341,17 @@ async def test_refresh_refused(fake: FakeX, x: XClient) -> None:
         await x.refresh(creds)
 
 
+async def test_refresh_during_an_outage_is_transient_and_keeps_the_token(fake: FakeX, x: XClient) -> None:
+    creds = credentials(fake)
+    fake.fail_token(503, 429)
+    with pytest.raises(PlatformDown):
+        await x.refresh(creds)
+    with pytest.raises(RateLimited):
+        await x.refresh(creds)
+    new = await x.refresh(creds)  # nothing was spent: the same refresh token still works
+    assert new.refresh_token != creds.refresh_token
+
+
 async def test_refresh_when_x_is_unreachable_is_transient(fake: FakeX, http: httpx.AsyncClient) -> None:
     x = XClient(settings_for(fake, X_TOKEN_URL="http://127.0.0.1:9/2/oauth2/token"), http, TIMEOUT)
     with pytest.raises(PlatformDown):
