@@ -14,6 +14,9 @@ Served endpoints (``XSettings`` pointed at :attr:`FakeX.url` for the API, the up
     invalid." Answers ``{"token_type": "bearer", "expires_in": 7200, "access_token", "scope", "refresh_token"}``.
 ``POST /2/oauth2/revoke``
     Form ``token``; Basic auth; ``{"revoked": true}``.
+OAuth 1.0a user tokens (:meth:`FakeX.issue_oauth1`) work wherever a Bearer token does: the HMAC-SHA1 signature
+(consumer ``CONSUMER_KEY``/``CONSUMER_SECRET``) is checked over the method, URL and query; nonces are single-use.
+
 ``GET /2/users/me``
     ``{"data": {"id", "name", "username"}}`` (scope ``users.read``).
 ``POST /2/media/upload/initialize`` / ``{id}/append`` / ``{id}/finalize``, ``GET /2/media/upload?command=STATUS``
@@ -38,6 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hmac
 import html
 import itertools
 import re
@@ -52,6 +56,7 @@ from email.parser import BytesParser
 from typing import Any, Final
 from urllib.parse import parse_qsl, unquote
 
+from authlib.oauth1.rfc5849 import signature
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 
@@ -60,6 +65,9 @@ from tests.fakes.server import ServedApp
 
 CLIENT_ID: Final = "ZmFrZS14LWNsaWVudA"
 CLIENT_SECRET: Final = "fake-x-client-secret"
+CONSUMER_KEY: Final = "fake-x-consumer-key"  # the app's API key and secret, for OAuth 1.0a
+CONSUMER_SECRET: Final = "fake-x-consumer-secret"
+ALL_SCOPES: Final = frozenset({"tweet.read", "tweet.write", "users.read", "offline.access", "media.write"})
 USER_ID: Final = "2244994945"
 USERNAME: Final = "acme"
 MAX_SEGMENT: Final = 5 * 1024 * 1024
@@ -135,6 +143,8 @@ class FakeX:
         self._ids = itertools.count(1866000000000000001)
         self.access: dict[str, Token] = {}
         self.refresh: dict[str, Token] = {}
+        self.oauth1: dict[str, tuple[str, Token]] = {}  # OAuth 1.0a access token → (token secret, grant)
+        self.nonces: set[str] = set()
         self.uploads: dict[str, Upload] = {}
         self.tweets: list[Tweet] = []
         self.requests: list[tuple[str, str]] = []  # (method, path) of every request
@@ -167,6 +177,14 @@ class FakeX:
     ) -> dict[str, Any]:
         """A token pair for the fake's user, as the token endpoint answers it."""
         return self._issue(USER_ID, frozenset(scopes.split()), expires_in)
+
+    def issue_oauth1(self) -> tuple[str, str]:
+        """OAuth 1.0a user tokens (access token, token secret) of the fake's user, as the developer portal gives
+        them: they don't expire."""
+        token, secret = f"{USER_ID}-{secrets.token_urlsafe(18)}", secrets.token_urlsafe(24)
+        with self._lock:
+            self.oauth1[token] = (secret, Token(USER_ID, ALL_SCOPES, float("inf")))
+        return token, secret
 
     def fail(self, *modes: str) -> None:
         """The next ``POST /2/tweets`` requests fail in these ways, one each (``hang`` records the post, then
@@ -221,11 +239,33 @@ class FakeX:
                 body["refresh_token"] = refresh
         return body
 
+    def _signed(self, request: Request, auth: str) -> Token | None:
+        """The grant an OAuth 1.0a request is signed for (HMAC-SHA1 over the method, URL and query, RFC 5849),
+        or None: unknown consumer or token, replayed nonce, bad signature."""
+        header = [(k, unquote(v.strip('"'))) for k, _, v in (p.strip().partition("=") for p in auth[6:].split(","))]
+        oauth = dict(header)
+        query = parse_qsl(request.url.query, keep_blank_values=True)
+        params = [(k, v) for k, v in [*query, *header] if k != "oauth_signature"]
+        nonce, token = oauth.get("oauth_nonce", ""), oauth.get("oauth_token", "")
+        with self._lock:
+            grant = self.oauth1.get(token)
+            if grant is None or oauth.get("oauth_consumer_key") != CONSUMER_KEY or not nonce or nonce in self.nonces:
+                return None
+            self.nonces.add(nonce)
+        if oauth.get("oauth_signature_method") != "HMAC-SHA1":
+            return None
+        base = signature.construct_base_string(request.method, str(request.url), params)
+        expected = signature.hmac_sha1_signature(base, CONSUMER_SECRET, grant[0])
+        return grant[1] if hmac.compare_digest(expected, oauth.get("oauth_signature", "")) else None
+
     def _user(self, request: Request, scope: str) -> Token | JSONResponse:
         auth = request.headers.get("authorization", "")
-        token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else ""
-        with self._lock:
-            found = self.access.get(token)
+        if auth.startswith("OAuth "):
+            found = self._signed(request, auth)
+        else:
+            token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else ""
+            with self._lock:
+                found = self.access.get(token)
         if found is None or found.expires_at <= time.time():
             return JSONResponse(UNAUTHORIZED, status_code=401, media_type="application/problem+json")
         if scope not in found.scopes:

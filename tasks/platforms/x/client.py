@@ -12,6 +12,10 @@ Media upload (https://docs.x.com/x-api/media): ``POST /2/media/upload/initialize
 GIFs; then ``GET /2/media/upload?command=STATUS&media_id=`` every ``check_after_secs`` until ``succeeded`` or
 ``failed``.
 
+Accounts connect with OAuth 2.0 (authorization code with PKCE, ``offline.access``: 2-hour access tokens, refresh
+tokens that rotate on use) or carry OAuth 1.0a user tokens (``extra["token_secret"]``: requests are signed with
+the app's ``X_API_KEY``/``X_API_SECRET``, and the tokens don't expire).
+
 Errors, from X's problem+json bodies: 401 → AuthExpired; 403 "duplicate content" → Duplicate; 403
 ``unsupported-authentication`` → AuthExpired; any other 403 ("You are not permitted to perform this action.") →
 Rejected; 400 → Rejected with the first error's message; 429 → RateLimited until ``x-rate-limit-reset`` or, when the
@@ -33,6 +37,7 @@ from urllib.parse import quote
 
 import httpx
 import structlog
+from authlib.oauth1 import ClientAuth
 
 from models.errors import ConfigError
 from tasks.platforms.base import (
@@ -195,57 +200,95 @@ class XClient(BaseClient):
 
     # --- publishing
 
-    def _bearer(self, credentials: Credentials) -> dict[str, str]:
+    def _auth(self, credentials: Credentials, method: str, url: str) -> dict[str, str]:
+        """The Authorization header for one request: the OAuth 2.0 Bearer token, or, for an account connected
+        with OAuth 1.0a user tokens (``extra["token_secret"]``), an HMAC-SHA1 signature of ``url`` (with its
+        query) by the app's consumer key. JSON and multipart bodies are not part of an OAuth 1.0a signature."""
         if not credentials.access_token:
             raise AuthExpired("X has no access token for this account. Reconnect the account.")
-        return {"Authorization": f"Bearer {credentials.access_token}"}
+        token_secret = credentials.get("token_secret")
+        if token_secret is None:
+            return {"Authorization": f"Bearer {credentials.access_token}"}
+        if not (self.settings.api_key and self.settings.api_secret):
+            raise Permanent("X isn't configured for OAuth 1.0a user tokens: set X_API_KEY and X_API_SECRET.")
+        signer = ClientAuth(
+            self.settings.api_key, self.settings.api_secret, token=credentials.access_token, token_secret=token_secret
+        )
+        _, headers, _ = signer.sign(method, url, {}, b"")
+        return {"Authorization": str(headers["Authorization"])}
+
+    async def _call(
+        self,
+        credentials: Credentials,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+    ) -> httpx.Response:
+        if params:
+            url = str(httpx.URL(url, params=dict(params)))  # the query is signed (OAuth 1.0a): build it once
+        return await self._http.request(method, url, headers=self._auth(credentials, method, url), json=json)
 
     def _post_url(self, credentials: Credentials, post_id: str) -> str:
         return f"{self.settings.web_url.rstrip('/')}/{credentials.get('username') or 'i'}/status/{post_id}"
 
     async def publish(self, publication: Publication) -> Published:
-        headers = self._bearer(publication.credentials)
+        credentials = publication.credentials
+        self._auth(credentials, "POST", self.settings.api)  # no token: nothing to try
         progress = publication.progress
-        if await progress.get("sent") is not None:
+        earlier = await progress.get("sent")
+        if earlier is not None:
             verdict = await self.verify(publication)
             if isinstance(verdict, Published):
                 log.info("x.publish.found", post_id=publication.post_id, external_id=verdict.external_id)
                 return verdict
             if verdict is None:
                 raise OutcomeUnknown("X can't tell whether the earlier attempt was published.")
-        media_ids = await self._upload_all(publication, headers)
+        media_ids = await self._upload_all(publication)
         body: dict[str, Any] = {"text": publication.text}
         if media_ids:
             body["media"] = {"media_ids": media_ids}
         await progress.put("sent", f"{self._clock():.3f}")
         try:
-            response = await self._http.request("POST", f"{self.settings.api}/2/tweets", headers=headers, json=body)
+            response = await self._call(credentials, "POST", f"{self.settings.api}/2/tweets", json=body)
         except DailyLimitReached as exc:
-            self._note_daily_limit(publication.credentials, exc)
+            self._note_daily_limit(credentials, exc)
+            raise
+        except Duplicate:
+            if earlier is None:
+                raise
+            # X's duplicate check saw our earlier attempt, which the 5 latest posts didn't show (a busy account):
+            # look further back before reporting a duplicate.
+            found = await self._find(publication, 100, earlier)
+            if isinstance(found, Published):
+                log.info("x.publish.found", post_id=publication.post_id, external_id=found.external_id)
+                return found
             raise
         data = self._http.json_object(response).get("data")
         post_id = data.get("id") if isinstance(data, dict) else None
         if not isinstance(post_id, str) or not post_id:
             raise OutcomeUnknown("X accepted the post but didn't say which post it made.")
         log.info("x.publish.done", post_id=publication.post_id, external_id=post_id, media=len(media_ids))
-        return Published(external_id=post_id, url=self._post_url(publication.credentials, post_id))
+        return Published(external_id=post_id, url=self._post_url(credentials, post_id))
 
-    async def _upload_all(self, publication: Publication, headers: Mapping[str, str]) -> list[str]:
+    async def _upload_all(self, publication: Publication) -> list[str]:
+        credentials = publication.credentials
         ids: list[str] = []
         for n, ref in enumerate(publication.media):
             media_id = await publication.progress.get(f"media:{n}")
             if media_id is None:
                 file = await self._read(publication, ref)
-                media_id, processing = await self._upload(file, headers)
+                media_id, processing = await self._upload(file, credentials)
                 await publication.progress.put(f"media:{n}", media_id)
                 log.info("x.media.uploaded", post_id=publication.post_id, n=n, processing=processing is not None)
                 if processing is None:
                     await publication.progress.put(f"ready:{n}", "1")
                 else:
-                    await self._wait_processed(media_id, processing, headers)
+                    await self._wait_processed(media_id, processing, credentials)
                     await publication.progress.put(f"ready:{n}", "1")
             elif await publication.progress.get(f"ready:{n}") is None:
-                await self._wait_processed(media_id, await self._status(media_id, headers), headers)
+                await self._wait_processed(media_id, await self._status(media_id, credentials), credentials)
                 await publication.progress.put(f"ready:{n}", "1")
             ids.append(media_id)
         return ids
@@ -261,30 +304,30 @@ class XClient(BaseClient):
             return "tweet_video"
         return "tweet_gif" if file.content_type == "image/gif" else "tweet_image"
 
-    async def _upload(self, file: MediaFile, headers: Mapping[str, str]) -> tuple[str, dict[str, Any] | None]:
+    async def _upload(self, file: MediaFile, credentials: Credentials) -> tuple[str, dict[str, Any] | None]:
         """INITIALIZE, APPEND each segment, FINALIZE: the media id and its ``processing_info`` (None: ready)."""
         base = f"{self.settings.upload}/2/media/upload"
         init = {"media_type": file.content_type, "total_bytes": len(file.data), "media_category": self._category(file)}
-        response = await self._http.request("POST", f"{base}/initialize", headers=headers, json=init)
+        response = await self._call(credentials, "POST", f"{base}/initialize", json=init)
         data = self._http.json_object(response).get("data")
         media_id = data.get("id") if isinstance(data, dict) else None
         if not isinstance(media_id, str) or not media_id:
             raise PlatformDown("X started a media upload but didn't say its id.")
         size = self.settings.chunk_bytes
         for index, start in enumerate(range(0, len(file.data), size)):
-            await self._append(f"{base}/{media_id}/append", file.data[start : start + size], index, headers)
-        response = await self._http.request("POST", f"{base}/{media_id}/finalize", headers=headers)
+            await self._append(f"{base}/{media_id}/append", file.data[start : start + size], index, credentials)
+        response = await self._call(credentials, "POST", f"{base}/{media_id}/finalize")
         data = self._http.json_object(response).get("data")
         processing = data.get("processing_info") if isinstance(data, dict) else None
         return media_id, processing if isinstance(processing, dict) else None
 
-    async def _append(self, url: str, chunk: bytes, index: int, headers: Mapping[str, str]) -> None:
+    async def _append(self, url: str, chunk: bytes, index: int, credentials: Credentials) -> None:
         # PlatformHTTP sends forms and JSON; a segment is multipart, so it goes straight through httpx and any
         # failure is mapped by the same PlatformHTTP (an APPEND is safe to repeat: same segment_index).
         try:
             response = await self._http.client.post(
                 url,
-                headers=headers,
+                headers=self._auth(credentials, "POST", url),
                 data={"segment_index": str(index)},
                 files={"media": ("blob", chunk, "application/octet-stream")},
                 timeout=self._http.timeout,
@@ -295,21 +338,17 @@ class XClient(BaseClient):
         if not response.is_success:
             raise self._http.error_for(response)
 
-    async def _status(self, media_id: str, headers: Mapping[str, str]) -> dict[str, Any] | None:
+    async def _status(self, media_id: str, credentials: Credentials) -> dict[str, Any] | None:
         params = {"command": "STATUS", "media_id": media_id}
         try:
-            response = await self._http.request(
-                "GET", f"{self.settings.upload}/2/media/upload", headers=headers, params=params
-            )
+            response = await self._call(credentials, "GET", f"{self.settings.upload}/2/media/upload", params=params)
         except OutcomeUnknown as exc:  # a status read changes nothing: unanswered is just "down"
             raise PlatformDown(str(exc)) from exc
         data = self._http.json_object(response).get("data")
         info = data.get("processing_info") if isinstance(data, dict) else None
         return info if isinstance(info, dict) else None
 
-    async def _wait_processed(
-        self, media_id: str, processing: dict[str, Any] | None, headers: Mapping[str, str]
-    ) -> None:
+    async def _wait_processed(self, media_id: str, processing: dict[str, Any] | None, credentials: Credentials) -> None:
         """Poll STATUS until ``succeeded``; Rejected when ``failed``; PlatformDown (retry later: the media id is
         recorded, so the retry only polls) when X takes longer than ``processing_timeout``."""
         deadline = self._clock() + self.settings.processing_timeout
@@ -325,23 +364,25 @@ class XClient(BaseClient):
             if self._clock() + wait > deadline:
                 raise PlatformDown("X is still processing the video; Herald will try again.", retry_after=wait)
             await self._sleep(wait)
-            processing = await self._status(media_id, headers)
+            processing = await self._status(media_id, credentials)
 
     # --- verifying
 
     async def verify(self, publication: Publication) -> Verdict:
         """The account's latest posts, matched by text (see :func:`comparable`) and, when ``sent`` was recorded,
         created no earlier than it (less :data:`CLOCK_SKEW`)."""
+        return await self._find(publication, 5, await publication.progress.get("sent"))
+
+    async def _find(self, publication: Publication, max_results: int, sent: str | None) -> Verdict:
         credentials = publication.credentials
         user_id = credentials.get("user_id")
         if not user_id:
             return None
-        sent = await publication.progress.get("sent")
         since = float(sent) - CLOCK_SKEW if sent else None
-        params = {"max_results": "5", "tweet.fields": "created_at,text"}
+        params = {"max_results": str(max_results), "tweet.fields": "created_at,text"}
         try:
-            response = await self._http.request(
-                "GET", f"{self.settings.api}/2/users/{user_id}/tweets", headers=self._bearer(credentials), params=params
+            response = await self._call(
+                credentials, "GET", f"{self.settings.api}/2/users/{user_id}/tweets", params=params
             )
         except OutcomeUnknown as exc:
             raise PlatformDown(str(exc)) from exc
@@ -438,10 +479,9 @@ class XClient(BaseClient):
             return None
         return datetime.fromtimestamp(self._clock(), UTC) + timedelta(seconds=seconds)
 
-    async def _me(self, access_token: str) -> dict[str, Any]:
-        headers = {"Authorization": f"Bearer {access_token}"}
+    async def _me(self, credentials: Credentials) -> dict[str, Any]:
         try:
-            response = await self._http.request("GET", f"{self.settings.api}/2/users/me", headers=headers)
+            response = await self._call(credentials, "GET", f"{self.settings.api}/2/users/me")
         except OutcomeUnknown as exc:
             raise PlatformDown(str(exc)) from exc
         data = self._http.json_object(response).get("data")
@@ -460,8 +500,7 @@ class XClient(BaseClient):
         )
 
     async def check(self, credentials: Credentials) -> AccountChoice:
-        self._bearer(credentials)
-        return self._choice(await self._me(credentials.access_token or ""), credentials)
+        return self._choice(await self._me(credentials), credentials)
 
     async def accounts(self, token: Mapping[str, Any], instance: str | None = None) -> list[AccountChoice]:
         access = token.get("access_token")
@@ -479,10 +518,13 @@ class XClient(BaseClient):
             ),
             scope=token.get("scope") if isinstance(token.get("scope"), str) else None,
         )
-        return [self._choice(await self._me(access), credentials)]
+        return [self._choice(await self._me(credentials), credentials)]
 
     async def revoke(self, credentials: Credentials) -> bool:
-        """``POST /2/oauth2/revoke`` for the refresh token, then the access token."""
+        """``POST /2/oauth2/revoke`` for the refresh token, then the access token (OAuth 2.0 tokens only: OAuth
+        1.0a user tokens are revoked in the X app's settings)."""
+        if credentials.get("token_secret") is not None:
+            return False
         headers = self._app_auth()
         url = f"{self.settings.api}/2/oauth2/revoke"
         for token, hint in ((credentials.refresh_token, "refresh_token"), (credentials.access_token, "access_token")):

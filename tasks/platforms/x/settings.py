@@ -14,6 +14,9 @@ class XSettings(BaseSettings):
 
     client_id: str = Field("", alias="X_CLIENT_ID")
     client_secret: str = Field("", alias="X_CLIENT_SECRET")
+    #: The app's consumer key and secret, for accounts connected with OAuth 1.0a user tokens (optional).
+    api_key: str = Field("", alias="X_API_KEY")
+    api_secret: str = Field("", alias="X_API_SECRET")
     api_url: str = Field("https://api.x.com", alias="X_API_URL")
     upload_url: str = Field("", alias="X_UPLOAD_URL")  # empty: the media upload lives on X_API_URL
     authorize_url: str = Field("https://x.com/i/oauth2/authorize", alias="X_AUTHORIZE_URL")
@@ -38,7 +41,7 @@ class XSettings(BaseSettings):
 
     @property
     def secret_values(self) -> tuple[str, ...]:
-        return tuple(s for s in (self.client_secret,) if s)
+        return tuple(s for s in (self.client_secret, self.api_secret) if s)
 
 
 __all__ = ["XSettings"]

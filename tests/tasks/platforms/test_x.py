@@ -28,7 +28,7 @@ from tasks.platforms.errors import (
 from tasks.platforms.transport import http_client
 from tasks.platforms.x import PLATFORM, XClient, XSettings
 from tasks.platforms.x.client import DailyLimitReached, comparable
-from tests.fakes.x import CLIENT_ID, CLIENT_SECRET, USER_ID, USERNAME, FakeX
+from tests.fakes.x import CLIENT_ID, CLIENT_SECRET, CONSUMER_KEY, CONSUMER_SECRET, USER_ID, USERNAME, FakeX
 
 TIMEOUT = httpx.Timeout(5.0, read=1.0)
 CHUNK = 1024  # small segments, so an image takes several APPENDs
@@ -73,6 +73,8 @@ def settings_for(fake: FakeX, **more: str) -> XSettings:
         "X_API_URL": fake.url,
         "X_AUTHORIZE_URL": f"{fake.url}/i/oauth2/authorize",
         "X_UPLOAD_CHUNK_BYTES": str(CHUNK),
+        "X_API_KEY": CONSUMER_KEY,
+        "X_API_SECRET": CONSUMER_SECRET,
         **more,
     }
     return XSettings(**values)  # type: ignore[arg-type]
@@ -302,6 +304,21 @@ async def test_unknown_outcome_settles_by_verify(fake: FakeX, x: XClient) -> Non
     assert fake.hits("/2/tweets") == 1 and len(fake.tweets) == 1
 
 
+async def test_a_busy_account_hides_the_post_and_the_duplicate_check_finds_it(fake: FakeX, x: XClient) -> None:
+    progress = MemoryProgress()
+    pub = publication(fake, "Lost in the crowd", progress=progress)
+    fake.fail("hang")
+    with pytest.raises(OutcomeUnknown):
+        await x.publish(pub)
+    [hung] = fake.tweets
+    for n in range(5):
+        fake.add_tweet(f"Posted by someone else #{n}")
+    assert await x.verify(pub) == ABSENT  # not among the 5 latest
+    published = await x.publish(pub)  # X says duplicate; the wider look finds the earlier post
+    assert published.external_id == hung.id
+    assert fake.hits("/2/tweets") == 2 and len(fake.tweets) == 6
+
+
 async def test_verify_absent(fake: FakeX, x: XClient) -> None:
     progress = MemoryProgress()
     await progress.put("sent", f"{time.time():.3f}")
@@ -418,6 +435,38 @@ async def test_accounts_after_authorization_code_with_pkce(fake: FakeX, x: XClie
     assert choice.credentials.expires_at is not None and choice.credentials.extra["user_id"] == USER_ID
     await x.publish(publication(fake, "Connected from chat", creds=choice.credentials))
     assert [t.text for t in fake.tweets] == ["Connected from chat"]
+
+
+# --- OAuth 1.0a user tokens
+
+
+def oauth1(fake: FakeX, secret: str | None = None) -> Credentials:
+    token, token_secret = fake.issue_oauth1()
+    extra = {"token_secret": secret or token_secret, "user_id": USER_ID, "username": USERNAME}
+    return Credentials(access_token=token, extra=extra)
+
+
+async def test_oauth1_publishes_with_media_and_verifies(fake: FakeX, x: XClient) -> None:
+    creds = oauth1(fake)
+    fake.processing = ["succeeded"]
+    store = Store(a=png(1))
+    pub = publication(fake, "Signed, not bearer", store=store, creds=creds)
+    published = await x.publish(pub)
+    [tweet] = fake.tweets
+    assert published.external_id == tweet.id and len(tweet.media_ids) == 1
+    assert await x.verify(pub) == published  # a signed GET with a query
+    assert (await x.check(creds)).handle == USERNAME
+    assert await x.revoke(creds) is False  # revoked in the app's settings, not by API
+
+
+async def test_oauth1_bad_signature_is_refused(fake: FakeX, x: XClient, http: httpx.AsyncClient) -> None:
+    with pytest.raises(AuthExpired):
+        await x.publish(publication(fake, creds=oauth1(fake, secret="not-the-secret")))
+    unconfigured = XClient(settings_for(fake, X_API_KEY="", X_API_SECRET=""), http, TIMEOUT)
+    with pytest.raises(Exception, match="X_API_KEY") as caught:
+        await unconfigured.publish(publication(fake, creds=oauth1(fake)))
+    assert not isinstance(caught.value, AuthExpired)
+    assert fake.tweets == []
 
 
 def test_registered() -> None:
