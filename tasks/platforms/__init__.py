@@ -9,13 +9,13 @@ from __future__ import annotations
 import httpx
 
 from handlers.text import platforms as catalogue
+from tasks.platforms import x
 from tasks.platforms.base import Client, Platform, Publication, Published
 from tasks.platforms.dryrun import DryRunPublisher
 from tasks.platforms.fake import FakePlatformPublisher
-from tasks.platforms.x import PLATFORM as X
 
 #: The social networks, in the order the README and the chat list them.
-PLATFORMS: tuple[Platform, ...] = (X,)
+PLATFORMS: tuple[Platform, ...] = (x.PLATFORM,)
 
 
 def install() -> None:
