@@ -9,13 +9,14 @@ from __future__ import annotations
 import httpx
 
 from handlers.text import platforms as catalogue
-from tasks.platforms import bluesky, facebook, instagram, linkedin, mastodon, telegram, threads
+from tasks.platforms import bluesky, facebook, instagram, linkedin, mastodon, telegram, threads, x
 from tasks.platforms.base import Client, Platform, Publication, Published
 from tasks.platforms.dryrun import DryRunPublisher
 from tasks.platforms.fake import FakePlatformPublisher
 
 #: The social networks, in the order the README and the chat list them.
 PLATFORMS: tuple[Platform, ...] = (
+    x.PLATFORM,
     facebook.PLATFORM,
     instagram.PLATFORM,
     linkedin.PLATFORM,
