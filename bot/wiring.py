@@ -21,16 +21,19 @@ from bot.notifiers import OutboxNotifier, RoutingNotifier
 from bot.slack import notifier as slack_notifier
 from handlers.app import Herald
 from handlers.context import Services
+from handlers.drafting import media as drafting_media
 from handlers.ports import Notifier, QueueProbe, Scheduler, SystemClock
 from handlers.review import timers
 from handlers.settings import Settings
 from handlers.timing import recurring
 from models import crypto, db
 from models.errors import ConfigError
+from models.media import media_store
 from models.timers import Timer
 from tasks.broker import build_broker
 from tasks.dispatcher import Dispatcher
 from tasks.platforms import Publishers, dry_run, live
+from tasks.platforms.media import Media, MediaSigner
 from tasks.platforms.transport import http_client
 from tasks.probe import StreamProbe
 from tasks.runtime import Runtime
@@ -93,6 +96,7 @@ class Components:
     runtime: Runtime
     herald: Herald
     client: httpx.AsyncClient
+    media: Media
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -102,6 +106,12 @@ class Components:
     async def aclose(self) -> None:
         await self.client.aclose()
         await slack_notifier.close_all()
+
+
+def build_media(settings: Settings) -> Media:
+    """The media store (the database with PostgreSQL, else ``data/media``) and links signed with a key derived
+    from HERALD_SECRET_KEY (derived when first needed: the key is configured when the database connects)."""
+    return Media(media_store(settings.database_url), MediaSigner(settings.public_url))
 
 
 def build(settings: Settings, *, consumer_name: str | None = None) -> Components:
@@ -115,6 +125,7 @@ def build(settings: Settings, *, consumer_name: str | None = None) -> Components
     client = http_client()
     notifier = build_notifier(settings)
     publishers = build_publishers(settings, client)
+    media = build_media(settings)
 
     async def on_timer(timer: Timer) -> None:
         await timers.fire(timer, services)  # bound below: the services need the dispatcher as scheduler
@@ -132,7 +143,7 @@ def build(settings: Settings, *, consumer_name: str | None = None) -> Components
         idempotent=lambda platform: _idempotent(publishers, platform),
     )
     scheduler: Scheduler = dispatcher
-    runtime = Runtime(publishers=publishers, notifier=notifier, clock=clock, scheduler=scheduler)
+    runtime = Runtime(publishers=publishers, notifier=notifier, clock=clock, scheduler=scheduler, media=media)
     services = Services(
         notifier=notifier,
         scheduler=scheduler,
@@ -140,8 +151,9 @@ def build(settings: Settings, *, consumer_name: str | None = None) -> Components
         default_timezone=settings.tz,
         queue_probe=queue_probe(broker),
         stuck_after=timedelta(seconds=settings.stuck_after_seconds),
+        media=media.store,
     )
-    return Components(settings, broker, task, dispatcher, runtime, Herald(services), client)
+    return Components(settings, broker, task, dispatcher, runtime, Herald(services), client, media)
 
 
 @asynccontextmanager
@@ -169,10 +181,12 @@ async def assembled(
     """Everything built and the database connected, for the life of one process (``every_task``: see
     :func:`database`)."""
     comps = build(settings, consumer_name=consumer_name)
+    drafting_media.install(comps.media.store)  # approval cards check posts' media against each platform
     try:
         async with database(settings, application_name=application_name, every_task=every_task):
             yield comps
     finally:
+        drafting_media.install(None)
         await comps.aclose()
 
 

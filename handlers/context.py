@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from handlers.messages import Conversation
-from handlers.ports import Clock, Notifier, QueueProbe, Scheduler
+from handlers.ports import Clock, MediaStore, Notifier, QueueProbe, Scheduler
 from handlers.settings import DEFAULTS
 from models.members import Member
 
@@ -23,6 +23,7 @@ class Services:
     queue_probe: QueueProbe | None = None  # None: the in-process queue, nothing to probe
     # a claim older than this is the reconciler's (the wiring passes Settings.stuck_after_seconds)
     stuck_after: timedelta = timedelta(seconds=DEFAULTS.stuck_after_seconds)
+    media: MediaStore | None = None  # where posts' images and videos are kept (None: refs taken as they are)
 
 
 @dataclass(frozen=True)

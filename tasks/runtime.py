@@ -15,6 +15,7 @@ from handlers.publishing.delivery import Claimed, Outcome
 from handlers.settings import DEFAULTS
 from tasks.batching import Coalescer
 from tasks.platforms import Publishers
+from tasks.platforms.media import Media
 from tasks.reports import Reports, TellNow
 
 #: Most deliveries one claim or record statement takes.
@@ -44,7 +45,9 @@ def worker_name() -> str:
 class Runtime:
     """``reports`` tells inline unless given (a worker process passes a :class:`~tasks.reports.ReportRelay`);
     ``claims`` and ``records`` group the claims and publish records of concurrent tasks into one statement;
-    ``slots`` and ``claimable`` bound the platform calls and the claimed deliveries (:meth:`limit`)."""
+    ``slots`` and ``claimable`` bound the platform calls and the claimed deliveries (:meth:`limit`); ``media``
+    reads posts' media from the store, ``media.for_platform(rules)`` prepared for one platform (None: posts
+    with media can't be published)."""
 
     publishers: Publishers
     notifier: Notifier
@@ -54,6 +57,7 @@ class Runtime:
     worker_id: str = field(default_factory=worker_name)
     reports: Reports | None = None
     concurrency: int = DEFAULTS.worker_concurrency
+    media: Media | None = None
     slots: asyncio.Semaphore = field(init=False)
     claimable: asyncio.Semaphore = field(init=False)
     claims: Coalescer[int, Claimed | None] = field(init=False)
