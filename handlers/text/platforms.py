@@ -84,12 +84,13 @@ class PlatformInfo:
 
 #: Every platform Herald knows, by name. The built-in ones are here; the social networks register theirs from
 #: ``tasks/platforms`` (:func:`register`, called by ``tasks.platforms.install()`` when a process starts).
+ANY_MEDIA = MediaRules(max_items=10, max_videos=10, mixed=True, max_image_bytes=None, max_video_bytes=None)
 PLATFORMS: dict[str, PlatformInfo] = {
     p.name: p
     for p in (
-        PlatformInfo("dryrun", "Dry run", None),
-        PlatformInfo("fake", "Fake platform", 500),  # test platform that takes an idempotency key
-        PlatformInfo("fake-nokey", "Fake platform (no key)", 500),  # …and one that doesn't
+        PlatformInfo("dryrun", "Dry run", None, media=ANY_MEDIA),
+        PlatformInfo("fake", "Fake platform", 500, media=ANY_MEDIA),  # test platform that takes an idempotency key
+        PlatformInfo("fake-nokey", "Fake platform (no key)", 500, media=ANY_MEDIA),  # …and one that doesn't
     )
 }
 
@@ -195,8 +196,9 @@ def media_problem(info: PlatformInfo, meta: MediaMeta) -> str | None:
     if rules.aspect_ratio is not None and meta.ratio is not None:
         low, high = rules.aspect_ratio
         if not low - 0.005 <= meta.ratio <= high + 0.005:
+            allowed = f"of {_ratio(low)}" if low == high else f"from {_ratio(low)} to {_ratio(high)}"
             return (
-                f"{info.label} takes images with an aspect ratio from {_ratio(low)} to {_ratio(high)}; "
+                f"{info.label} takes images with an aspect ratio {allowed}; "
                 f"this one is {_ratio(meta.ratio)} ({meta.width}×{meta.height})."
             )
     return None
