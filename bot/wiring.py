@@ -25,6 +25,8 @@ from handlers.drafting import media as drafting_media
 from handlers.ports import Notifier, QueueProbe, Scheduler, SystemClock
 from handlers.review import timers
 from handlers.settings import Settings
+from handlers.text import textcount
+from handlers.text.platforms import PLATFORMS
 from handlers.timing import recurring
 from models import crypto, db
 from models.errors import ConfigError
@@ -182,6 +184,9 @@ async def assembled(
     :func:`database`)."""
     comps = build(settings, consumer_name=consumer_name)
     drafting_media.install(comps.media.store)  # approval cards check posts' media against each platform
+    if any(p.measure is textcount.x_length for p in PLATFORMS.values()):
+        # X's counting rules take about a second to load: in a thread now, not in the first draft for X
+        asyncio.get_running_loop().run_in_executor(None, textcount.warm)
     try:
         async with database(settings, application_name=application_name, every_task=every_task):
             yield comps

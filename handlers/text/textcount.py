@@ -62,6 +62,12 @@ def x_length(text: str) -> int:
     return int(parse_tweet(text).weightedLength)
 
 
+def warm() -> None:
+    """Load twitter-text-parser now, off the event loop (a process role calls it in a thread at start-up), rather
+    than during the first draft for X."""
+    x_length("")
+
+
 def hashtags(text: str) -> int:
     return len(HASHTAG.findall(text))
 
