@@ -23,7 +23,7 @@ log = structlog.get_logger(__name__)
 def router(media: Media) -> APIRouter:
     routes = APIRouter()
 
-    @routes.get("/media/{ref}", include_in_schema=False)
+    @routes.api_route("/media/{ref}", methods=["GET", "HEAD"], include_in_schema=False)
     async def serve(ref: str, p: str = "", exp: str = "", sig: str = "") -> Response:
         if not media.signer.valid(ref, p, exp, sig):
             return Response(b"forbidden", status_code=403, media_type="text/plain")

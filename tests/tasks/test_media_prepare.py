@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import struct
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from handlers.drafting.media import inspect, mp4_duration
 from handlers.settings import Settings
 from handlers.text.platforms import PLATFORMS, MediaRules, PlatformInfo
 from models.media import LocalMediaStore, StoredMedia
+from tasks.platforms.base import Credentials, Publication
 from tasks.platforms.errors import Rejected
 from tasks.platforms.media import Media, MediaSigner, prepare
 
@@ -147,6 +149,8 @@ async def test_signed_links_serve_the_file_prepared_for_their_platform(
         served = await http.get(path)
         assert served.status_code == 200 and served.headers["content-type"] == "image/jpeg"
         assert served.content == (await source.read(ref)).data and served.content[:2] == b"\xff\xd8"
+        head = await http.head(path)
+        assert head.status_code == 200 and head.headers["content-length"] == str(len(served.content))
 
         tampered = path[:-1] + ("0" if path[-1] != "0" else "1")
         assert (await http.get(tampered)).status_code == 403
@@ -165,3 +169,29 @@ def test_without_a_public_url_a_by_url_platform_is_told_why() -> None:
     media = Media(LocalMediaStore(Path("unused")), MediaSigner(None, key=KEY))
     with pytest.raises(Rejected, match=r"HERALD_PUBLIC_URL"):
         media.for_platform(INSTAGRAM).public_url("0" * 64 + ".png")
+
+
+async def test_a_publication_reads_its_media_prepared_for_its_platform_once(tmp_path: Path) -> None:
+    store = LocalMediaStore(tmp_path)
+    ref = await store.put(png(1000, 1000, noise=True), "image/png", "noise.png")
+    media = Media(store, MediaSigner(None, key=KEY))
+    publication = Publication(
+        post_id=1,
+        delivery_id=1,
+        handle="sky",
+        text="Noise",
+        media=(ref,),
+        credentials=Credentials(),
+        idempotency_key="k",
+        media_source=media.for_platform(BLUESKY),
+    )
+
+    (first,) = await publication.media_files()
+    (again,) = await publication.media_files()
+
+    assert first.ref == ref and first.content_type == "image/jpeg" and len(first.data) <= 1_000_000
+    assert again is first  # prepared once per (ref, platform)
+    assert (await media.read(ref)).content_type == "image/png"  # as stored, for whoever wants the original
+    gone = replace(publication, media=("0" * 64 + ".png",))
+    with pytest.raises(Rejected, match=r"no longer has the file"):
+        await gone.media_files()
