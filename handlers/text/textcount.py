@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import functools
 import re
+import warnings
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import regex
 
@@ -49,17 +51,22 @@ def graphemes(text: str) -> int:
     return len(GRAPHEME.findall(text))
 
 
+@functools.cache
+def _parse_tweet() -> Callable[[str], Any]:
+    """twitter-text-parser's ``parse_tweet``, imported on first use: its emoji tables take most of a second to
+    load, which a process that never drafts for X shouldn't pay."""
+    with warnings.catch_warnings():  # it loads its emoji table through pkg_resources, which warns it's deprecated
+        warnings.simplefilter("ignore")
+        from twitter_text import parse_tweet
+
+    return parse_tweet  # type: ignore[no-any-return]
+
+
 @functools.lru_cache(maxsize=1024)
 def x_length(text: str) -> int:
-    """X's weighted length (the number X compares with 280).
-
-    twitter-text-parser is imported on first use: its emoji tables take most of a second to load, which a
-    process that never drafts for X shouldn't pay. Cached: the approval card measures the same text
-    again for every prefix it tries.
-    """
-    from twitter_text import parse_tweet
-
-    return int(parse_tweet(text).weightedLength)
+    """X's weighted length (the number X compares with 280). Cached: the approval card measures the same text
+    again for every prefix it tries."""
+    return int(_parse_tweet()(text).weightedLength)
 
 
 def warm() -> None:
