@@ -126,11 +126,11 @@ def too_many_bytes(info: PlatformInfo, text: str) -> str | None:
 def too_many_tags(info: PlatformInfo, text: str) -> str | None:
     """Instagram's 30 hashtags and 20 mentions."""
     for limit, count, what in (
-        (info.max_hashtags, textcount.hashtags(text), "hashtags"),
-        (info.max_mentions, textcount.mentions(text), "mentions"),
+        (info.max_hashtags, textcount.hashtags, "hashtags"),
+        (info.max_mentions, textcount.mentions, "mentions"),
     ):
-        if limit is not None and count > limit:
-            return f"{info.label} allows {limit} {what} in a post, this has {count}."
+        if limit is not None and (found := count(text)) > limit:
+            return f"{info.label} allows {limit} {what} in a post, this has {found}."
     return None
 
 
