@@ -266,6 +266,8 @@ async def edit_command(ctx: Context, args: str) -> list[Reply]:
     if new_text == post.text:
         return [info(f"Post {post_id} already says that; nothing changed.", ephemeral=True)]
     metas = await describe(post.media, ctx.services.media)
+    if None in metas:  # a file gone from the store: the card says so; a new text can't fix it, so no refusal
+        metas = []
     for delivery in await Delivery.filter(post_id=post_id).prefetch_related("account"):
         check_text(platform(delivery.account.platform), new_text, list(post.media), metas)
     targets = [d.account for d in await Delivery.filter(post_id=post_id).prefetch_related("account")]

@@ -142,6 +142,14 @@ async def test_draft_refuses_media_a_target_cant_take_with_the_cards_sentence(
         "Squares takes images with an aspect ratio of 1:1; this one is 4:5 (1080×1350).",
     )
 
+    # a file gone from the store (a lost volume): an edit of the text isn't refused for it, the card tells
+    store.path(portrait).unlink()
+    drafting_media._known.clear()
+    await chat.say("/edit 1 Summer sale, now with more sun")
+    assert chat.errors == []
+    (card,) = [r for r in chat.last if r.kind == "approval"]
+    assert card.previews[1].warnings == (f"Herald no longer has {portrait}; attach it again.",)
+
 
 def test_the_card_and_the_check_say_the_same() -> None:
     tall = MediaMeta("t.png", "image/png", 1000, 1000, 2000)
