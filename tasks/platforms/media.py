@@ -45,7 +45,7 @@ SAVE_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
 EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp", "image/gif": ".gif"}
 QUALITIES = (88, 80, 72, 64)
 ROUNDS = 16
-CACHE_BYTES = 128_000_000
+CACHE_BYTES = 64_000_000
 NO_PUBLIC_URL = (
     "This platform fetches media from a link to Herald, and Herald has no public address: "
     "set HERALD_PUBLIC_URL to where the platform can reach Herald's HTTP side."
