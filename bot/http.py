@@ -1,5 +1,6 @@
-"""The HTTP side: health, readiness and Prometheus metrics, the login pages of ``/account connect``
-(:mod:`bot.oauth`), and Slack's request URL ``POST /slack/events``.
+"""The HTTP side: health, readiness and Prometheus metrics, signed media links (``GET /media/{ref}``,
+:mod:`bot.media`), the login pages of ``/account connect`` (:mod:`bot.oauth`), and Slack's request URL
+``POST /slack/events``.
 
 Slack's slash commands, interactions (buttons, modals) and events all arrive at ``/slack/events``;
 :class:`SlackEndpoint` checks each one's signature over the raw body (unsigned or stale: 401, nothing
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
 
     from bot.slack.app import SlackApp
+    from tasks.platforms.media import Media
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -75,11 +77,12 @@ def create_app(
     *,
     slack: SlackApp | None = None,
     lifespan: bool = True,
+    media: Media | None = None,
     login: oauth.LoginPages | None = None,
 ) -> ASGIApp:
     """The HTTP app; with ``lifespan``, its ASGI lifespan starts and stops ``slack`` (``bot.serving`` does that
-    itself, around the database connection); with ``login``, the pages of ``/account connect``'s logins
-    (``/oauth/{platform}/start`` and ``…/callback``, :mod:`bot.oauth`)."""
+    itself, around the database connection); with ``media``, it serves signed media links; with ``login``, the
+    pages of ``/account connect``'s logins (``/oauth/{platform}/start`` and ``…/callback``, :mod:`bot.oauth`)."""
 
     @asynccontextmanager
     async def slack_lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -118,6 +121,10 @@ def create_app(
     async def metrics() -> Response:
         return Response(generate_latest(metrics_registry()), media_type=CONTENT_TYPE_LATEST)
 
+    if media is not None:
+        from bot.media import router
+
+        app.include_router(router(media))
     if login is not None:
         app.include_router(oauth.router(login))
     if slack is None:

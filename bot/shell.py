@@ -2,7 +2,8 @@
 
 In the spirit of Hubot's shell adapter and Errbot's text backend. Buttons are shown as the text
 commands that do the same thing. ``/as NAME`` switches who you are. Reports from workers (which may
-run in other processes) arrive through the outbox table and are printed as they come. A reply with a form
+run in other processes) arrive through the outbox table and are printed as they come. ``/draft --media
+PATH,…`` of local files stores them in the media store and drafts with their refs. A reply with a form
 (``/account connect bluesky``) is asked field by field: at a terminal a secret field is read without echo
 (getpass); from a script, each field is the next line. The values are never printed.
 """
@@ -12,18 +13,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import getpass
+import re
+import shlex
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TextIO
 
 from handlers.admin.members import normalize_name
 from handlers.app import Herald
 from handlers.messages import Button, Conversation, Form, FormField, Incoming, Reply, Sender, form_command
+from handlers.ports import MediaStore
 from handlers.publishing.delivery import REPORTED_STATES
 from models.chatrefs import ChatMessageRef
 from models.errors import InvalidInput
 from models.lifecycle import DeliveryState
+from models.media import content_type_of
 from models.outbox import OutboxMessage
 from models.posts import Delivery
 
@@ -31,6 +37,8 @@ ADAPTER = "shell"
 CONVERSATION = Conversation(adapter=ADAPTER, channel="local")
 TELLING = timedelta(seconds=30)
 IN_FLIGHT = [DeliveryState.SCHEDULED.value, DeliveryState.QUEUED.value, DeliveryState.PUBLISHING.value]
+MEDIA_OPTION = re.compile(r"(?<=\s)--media\s+(\"[^\"]*\"|'[^']*'|\S+)")
+MAX_FILE_BYTES = 512_000_000
 #: Reads one field of a form from whoever sits at the shell ("" when there is nothing more to read).
 Asker = Callable[[FormField], Awaitable[str]]
 
@@ -101,9 +109,11 @@ class ShellAdapter:
         out: TextIO | None = None,
         conversation: Conversation = CONVERSATION,
         ask: Asker | None = None,
+        media: MediaStore | None = None,
     ) -> None:
         self.herald = herald
         self.ask = ask  # how a form's fields are asked (None: the form's command is shown, to type)
+        self.media = media
         self.user = normalize_name(user)
         self.out = out or sys.stdout
         self.conversation = conversation
@@ -135,6 +145,12 @@ class ShellAdapter:
             await self.herald.introduce(self._sender())
             return replies
         async with self._turn:
+            try:
+                text = await self._store_files(text)
+            except InvalidInput as exc:
+                reply = Reply(text=str(exc), kind="error", ephemeral=True, extra={"field": "media"})
+                self.show(reply)
+                return [reply]
             incoming = Incoming(sender=self._sender(), conversation=self.conversation, text=text)
             replies = await self.herald.handle(incoming)
             for reply in replies:
@@ -156,6 +172,21 @@ class ShellAdapter:
                 self.show(reply)
                 return [reply]
         return await self.say(form_command(form, values))
+
+    async def _store_files(self, text: str) -> str:
+        """``/draft --media PATH,…``: each local file put in the media store and replaced by its ref."""
+        found = MEDIA_OPTION.search(text) if self.media is not None and text.startswith("/draft") else None
+        if found is None or self.media is None:
+            return text
+        try:
+            value = shlex.split(found.group(1))[0]
+        except (ValueError, IndexError):
+            value = found.group(1)
+        refs = []
+        for item in (i.strip() for i in value.split(",") if i.strip()):
+            local = await asyncio.to_thread(_read_local, item)
+            refs.append(item if local is None else await self.media.put(local, content_type_of(item), Path(item).name))
+        return text[: found.start(1)] + shlex.quote(",".join(refs)) + text[found.end(1) :]
 
     def _sender(self) -> Sender:
         return Sender(adapter=ADAPTER, external_id=self.user, name=self.user, display_name=self.user)
@@ -250,6 +281,21 @@ class ShellAdapter:
         finally:
             stop.set()
             await follower
+
+
+def _read_local(item: str) -> bytes | None:
+    """The bytes of the local file ``item`` names; None when it names none (it's a ref already stored, or one
+    the draft checks refuse)."""
+    path = Path(item).expanduser()
+    if not path.is_file():
+        return None
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise InvalidInput(f"{item} is {size // 1_000_000} MB; Herald takes files up to 512 MB.")
+        return path.read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"Herald can't read {item}: {exc.strerror or exc}.") from None
 
 
 async def stdin_lines(prompt: str | None) -> AsyncIterator[str]:

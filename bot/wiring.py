@@ -21,17 +21,24 @@ from bot.notifiers import OutboxNotifier, RoutingNotifier
 from bot.slack import notifier as slack_notifier
 from handlers.app import Herald
 from handlers.context import Services
+from handlers.drafting import media as drafting_media
 from handlers.ports import Notifier, QueueProbe, Scheduler, SystemClock
 from handlers.review import timers
 from handlers.settings import Settings
+from handlers.text import textcount
+from handlers.text.platforms import PLATFORMS
 from handlers.timing import recurring
 from models import crypto, db
 from models.errors import ConfigError
+from models.media import media_store
 from models.timers import Timer
-from tasks.broker import build_broker
+from tasks import platforms, tokens
+from tasks.broker import build_broker, redis_client
 from tasks.dispatcher import Dispatcher
+from tasks.limits import RedisGate
 from tasks.platforms import Publishers, dry_run, live
 from tasks.platforms.directory import Directory
+from tasks.platforms.media import Media, MediaSigner
 from tasks.platforms.transport import http_client
 from tasks.probe import StreamProbe
 from tasks.runtime import Runtime
@@ -102,6 +109,7 @@ class Components:
     runtime: Runtime
     herald: Herald
     client: httpx.AsyncClient
+    media: Media
     platforms: Directory | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -114,8 +122,15 @@ class Components:
         await slack_notifier.close_all()
 
 
+def build_media(settings: Settings) -> Media:
+    """The media store (the database with PostgreSQL, else ``data/media``) and links signed with a key derived
+    from HERALD_SECRET_KEY (derived when first needed: the key is configured when the database connects)."""
+    return Media(media_store(settings.database_url), MediaSigner(settings.public_url))
+
+
 def build(settings: Settings, *, consumer_name: str | None = None) -> Components:
     recurring.install()  # every process role records post states or fires timers: series follow both
+    platforms.install()  # every platform's rules, for drafting and approval
     broker, task = build_broker(settings, consumer_name=consumer_name)
 
     async def enqueue(chunk: list[tuple[int, datetime]]) -> None:
@@ -125,7 +140,8 @@ def build(settings: Settings, *, consumer_name: str | None = None) -> Components
     client = http_client()
     notifier = build_notifier(settings)
     publishers = build_publishers(settings, client)
-    platforms = build_directory(settings, publishers, client)
+    directory = build_directory(settings, publishers, client)
+    media = build_media(settings)
 
     async def on_timer(timer: Timer) -> None:
         await timers.fire(timer, services)  # bound below: the services need the dispatcher as scheduler
@@ -143,7 +159,10 @@ def build(settings: Settings, *, consumer_name: str | None = None) -> Components
         idempotent=lambda platform: _idempotent(publishers, platform),
     )
     scheduler: Scheduler = dispatcher
-    runtime = Runtime(publishers=publishers, notifier=notifier, clock=clock, scheduler=scheduler)
+    gate = None if settings.queue_backend == "memory" else RedisGate(redis_client(settings))
+    runtime = Runtime(
+        publishers=publishers, notifier=notifier, clock=clock, scheduler=scheduler, gate=gate, media=media
+    )
     services = Services(
         notifier=notifier,
         scheduler=scheduler,
@@ -151,10 +170,11 @@ def build(settings: Settings, *, consumer_name: str | None = None) -> Components
         default_timezone=settings.tz,
         queue_probe=queue_probe(broker),
         stuck_after=timedelta(seconds=settings.stuck_after_seconds),
-        platforms=platforms,
+        media=media.store,
+        platforms=directory,
         public_url=settings.public_url,
     )
-    return Components(settings, broker, task, dispatcher, runtime, Herald(services), client, platforms)
+    return Components(settings, broker, task, dispatcher, runtime, Herald(services), client, media, directory)
 
 
 @asynccontextmanager
@@ -182,10 +202,15 @@ async def assembled(
     """Everything built and the database connected, for the life of one process (``every_task``: see
     :func:`database`)."""
     comps = build(settings, consumer_name=consumer_name)
+    drafting_media.install(comps.media.store)  # approval cards check posts' media against each platform
+    if any(p.measure is textcount.x_length for p in PLATFORMS.values()):
+        # X's counting rules take about a second to load: in a thread now, not in the first draft for X
+        asyncio.get_running_loop().run_in_executor(None, textcount.warm)
     try:
         async with database(settings, application_name=application_name, every_task=every_task):
             yield comps
     finally:
+        drafting_media.install(None)
         await comps.aclose()
 
 
@@ -194,7 +219,11 @@ async def publishing(comps: Components, *, worker: bool) -> AsyncIterator[None]:
     """The dispatcher running in this process for the block's duration, and with ``worker`` a worker too
     (on the in-process queue the publish tasks run here anyway); both stopped on the way out."""
     stop = asyncio.Event()
-    background: list[asyncio.Task[None]] = [asyncio.create_task(comps.dispatcher.run(stop))]
+    background: list[asyncio.Task[None]] = [
+        asyncio.create_task(comps.dispatcher.run(stop)),
+        # tokens renewed ahead of expiry, owners warned of those that can't be: wherever the dispatcher runs
+        asyncio.create_task(tokens.keep_fresh(comps.runtime.publishers, comps.runtime.notifier, SystemClock(), stop)),
+    ]
     if comps.in_process_queue:
         comps.broker.state.runtime = comps.runtime
         await comps.broker.startup()

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from redis.asyncio import Redis, RedisCluster
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from taskiq import AsyncBroker, InMemoryBroker
 from taskiq_redis import RedisStreamBroker
 
@@ -44,3 +47,18 @@ def build_broker(settings: Settings, *, consumer_name: str | None = None) -> tup
         )
     task = publish.register(broker)
     return broker, task
+
+
+def redis_client(settings: Settings, *, timeout: float = 0.5) -> Redis | RedisCluster:
+    """A client for the Redis the queue is on (``REDIS_HOST``, or the cluster's nodes), with short timeouts."""
+    options: dict[str, Any] = {
+        "password": settings.redis_password,
+        "socket_timeout": timeout,
+        "socket_connect_timeout": timeout,
+    }
+    if settings.queue_backend == "cluster":
+        from redis.asyncio.cluster import ClusterNode
+
+        nodes = settings.cluster_nodes or [(str(settings.redis_host), settings.redis_port)]
+        return RedisCluster(startup_nodes=[ClusterNode(h, p) for h, p in nodes], require_full_coverage=False, **options)
+    return Redis(host=str(settings.redis_host), port=settings.redis_port, retry=Retry(NoBackoff(), 0), **options)

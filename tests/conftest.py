@@ -14,10 +14,13 @@ import pytest
 from tortoise import Tortoise, connections
 
 from models import crypto, db
+from tasks import platforms
 from tests.auxil.chat import Chat
 from tests.infra.postgres import create_database, drop_database, require_postgres
 from tests.infra.redis_cluster import RedisClusterProcess, start_from_env_or_new
 from tests.infra.services import ServiceUnavailableError
+
+platforms.install()  # every platform's rules, as bot/wiring.py installs them in each process
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_SECRET = "test-secret-key-0123456789"

@@ -33,11 +33,10 @@ from typing import Any, Protocol
 
 import structlog
 from redis.asyncio import Redis, RedisCluster
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 
 from handlers.settings import Settings
 from tasks.batching import Coalescer
+from tasks.broker import redis_client
 
 log = structlog.get_logger(__name__)
 DEFAULT_INTERVAL = 1.0
@@ -363,21 +362,6 @@ class RedisPacer:
         if self._client is not None and self._client[0] is asyncio.get_running_loop():
             client, self._client = self._client[1], None
             await client.aclose()
-
-
-def redis_client(settings: Settings, *, timeout: float = REDIS_TIMEOUT) -> Redis | RedisCluster:
-    """A client for the Redis the queue is on (``REDIS_HOST``, or the cluster's nodes), with short timeouts."""
-    options: dict[str, Any] = {
-        "password": settings.redis_password,
-        "socket_timeout": timeout,
-        "socket_connect_timeout": timeout,
-    }
-    if settings.queue_backend == "cluster":
-        from redis.asyncio.cluster import ClusterNode
-
-        nodes = settings.cluster_nodes or [(str(settings.redis_host), settings.redis_port)]
-        return RedisCluster(startup_nodes=[ClusterNode(h, p) for h, p in nodes], require_full_coverage=False, **options)
-    return Redis(host=str(settings.redis_host), port=settings.redis_port, retry=Retry(NoBackoff(), 0), **options)
 
 
 _shared = ChannelPacer()
