@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import html
 import secrets
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +24,6 @@ import httpx
 import structlog
 from authlib.common.security import generate_token
 from authlib.integrations.base_client.errors import OAuthError
-from authlib.integrations.httpx_client import AsyncOAuth2Client
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -35,6 +35,11 @@ from models.connections import Connection
 from models.errors import UserError
 from tasks.platforms.base import OAuthSpec
 from tasks.platforms.directory import Directory
+
+with warnings.catch_warnings():
+    # Authlib ≥ 1.9 prefers the httpx2 package and warns when it falls back to httpx, which is Herald's stack
+    warnings.filterwarnings("ignore", message="The httpx module is deprecated")
+    from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 log = structlog.get_logger(__name__)
 TIMEOUT = httpx.Timeout(20.0, connect=5.0)

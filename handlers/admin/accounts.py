@@ -55,7 +55,7 @@ async def list_command(ctx: Context, args: str) -> list[Reply]:
     lines = []
     for a in accounts:
         label = platform(a.platform).label
-        named = f"{a.label} ({label})" if a.label else label
+        named = a.label if a.label and label in a.label else f"{a.label} ({label})" if a.label else label
         lines.append(f"{a.handle} — {named}: {state_of(a, ctx.now, ctx.services.platforms)}")
     return [info("Accounts:\n" + "\n".join(lines))]
 

@@ -29,7 +29,7 @@ async def test_a_script_answers_the_form_line_by_line(sqlite_db: str) -> None:
     printed = out.getvalue()
     assert "Handle (e.g. acme.testkey.social): \nApp password: \n" in printed
     assert "Connected @acme.test on Testkey as acme.test" in printed
-    assert "acme.test — @acme.test on Testkey (Testkey): ok" in printed
+    assert "acme.test — @acme.test on Testkey: ok" in printed
     assert APP_PASSWORD not in printed
     assert (await SocialAccount.get(handle="acme.test")).platform == "testkey"
 

@@ -170,7 +170,7 @@ async def test_list_shows_each_accounts_state(world: Connecting) -> None:
     )
     text = await world.chat.say("/account list", as_="bob")
     lines = dict(line.split(" — ", 1) for line in text.splitlines()[1:])
-    assert lines["fine"] == "@fine on Testnet (Testnet): ok"
+    assert lines["fine"] == "@fine on Testnet: ok"
     assert lines["soon"] == "Testnet: ⚠ token expires in 3 days: reconnect it before then"
     assert lines["later"] == "Testnet: ok, token expires in 40 days"
     assert lines["renews"] == "Testnet: ok"
