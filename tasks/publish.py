@@ -21,6 +21,7 @@ from models.progress import StoredProgress
 from tasks import tokens
 from tasks.platforms.base import ABSENT, Client, Credentials, Publication, Published, Verdict
 from tasks.platforms.errors import AuthExpired, OutcomeUnknown, Permanent, PlatformError, RateLimited, Transient
+from tasks.platforms.http import LIMITS
 from tasks.reports import Report
 from tasks.runtime import Runtime
 
@@ -123,6 +124,8 @@ async def _run_delivery(rt: Runtime, delivery_id: int, due_at: datetime | None) 
         media_source=rt.media.for_platform(PLATFORMS[claimed.platform]) if claimed.media and rt.media else None,
         account_id=claimed.account_id,
     )
+    spent: list[float] = []
+    LIMITS.set(spent)  # this delivery's own task: what the platform's headers say about the account's window
     try:
         async with rt.slots:
             result = await _publish(rt, client, claimed, publication)
@@ -153,6 +156,8 @@ async def _run_delivery(rt: Runtime, delivery_id: int, due_at: datetime | None) 
         if client.idempotent:
             return await _transient(rt, claimed, reason, None)
         return await _failed(rt, claimed, reason, unknown=True)
+    if spent:  # the call used up the account's window: the next post waits for its reset, not for a refusal
+        await rt.gate.block(claimed.platform, claimed.account_id, max(spent))
     outcome = delivery.Outcome(claimed, external_id=result.external_id, url=result.url)
     reply = await with_db_retry("record", lambda: rt.records(outcome), delivery_id=delivery_id)
     if reply is None:

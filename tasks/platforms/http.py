@@ -34,6 +34,7 @@ import math
 import re
 import time
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Final
@@ -110,6 +111,11 @@ class PlatformHTTP:
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise self.transport_error(exc) from exc
         if response.is_success:
+            spent = LIMITS.get()
+            if spent is not None:
+                wait = exhausted(response.headers, self._clock())
+                if wait is not None:
+                    spent.append(wait)
             return response
         raise self.error_for(response)
 
@@ -175,6 +181,32 @@ def _parsed(url: str) -> httpx.URL:
     """``url`` parsed once: a publisher calls the same few endpoints for every post, and httpx parses a string
     URL again on every request."""
     return httpx.URL(url)
+
+
+#: Where a publish collects what the platform's rate-limit headers said on its successful answers: seconds until
+#: the window that the call used up resets (``X-RateLimit-Remaining: 0``). The publish path reads it after the
+#: call and blocks the account until then, so the next post waits instead of being refused.
+LIMITS: ContextVar[list[float] | None] = ContextVar("platform_limits", default=None)
+_REMAINING_HEADERS: Final = ("x-rate-limit-remaining", "x-ratelimit-remaining", "ratelimit-remaining")
+
+
+def exhausted(headers: httpx.Headers, now: float) -> float | None:
+    """Seconds until the rate-limit window resets when the answer says none is left in it, else None."""
+    for name in _REMAINING_HEADERS:
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            remaining = float(value)
+        except ValueError:
+            return None
+        if remaining > 0:
+            return None
+        reset = name.replace("remaining", "reset")
+        stamp = headers.get(reset)
+        seconds = _seconds_from(stamp, now, absolute_numbers=True) if stamp else None
+        return max(0.0, seconds) if seconds else None
+    return None
 
 
 def platform_reason(response: httpx.Response) -> str | None:
@@ -260,4 +292,4 @@ def _seconds_from(value: str, now: float, *, absolute_numbers: bool) -> float | 
     return when.timestamp() - now
 
 
-__all__ = ["DEFAULT_TIMEOUT", "Classify", "PlatformHTTP", "platform_reason", "retry_after"]
+__all__ = ["DEFAULT_TIMEOUT", "LIMITS", "Classify", "PlatformHTTP", "exhausted", "platform_reason", "retry_after"]

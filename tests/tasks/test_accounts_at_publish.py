@@ -13,6 +13,9 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 from tortoise import connections
 
 from handlers.publishing import holds
@@ -25,7 +28,9 @@ from tasks.limits import LocalGate
 from tasks.platforms import Publishers
 from tasks.platforms.base import ABSENT, AccountChoice, BaseClient, Credentials, Publication, Published, Verdict
 from tasks.platforms.errors import AuthExpired, OutcomeUnknown, PlatformDown, RateLimited
+from tasks.platforms.http import PlatformHTTP, exhausted
 from tests.auxil.chat import Chat
+from tests.fakes.server import ServedApp
 
 
 @dataclass
@@ -316,3 +321,46 @@ async def test_an_app_wide_limit_holds_every_account_of_the_platform(chat: Chat)
     await chat.publish_due()
     assert len(client.calls) == calls  # the other account waits for the app's reset too
     assert (await Delivery.get(post_id=2)).state == DeliveryState.SCHEDULED
+
+
+async def test_a_window_used_up_on_success_holds_the_next_post_until_its_reset(chat: Chat) -> None:
+    """X-RateLimit-Remaining: 0 on a successful answer: the next post waits for the reset instead of a 429."""
+    reset = [0.0]
+
+    async def statuses(request: Request) -> JSONResponse:
+        headers = {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": f"{reset[0]:.0f}"}
+        return JSONResponse({"id": "1", "url": "https://windowed.invalid/1"}, headers=headers)
+
+    app = FastAPI()
+    app.add_api_route("/statuses", statuses, methods=["POST"])
+
+    class Windowed(TokenPlatform):
+        async def publish(self, publication: Publication) -> Published:
+            self.calls.append(publication.text)
+            async with httpx.AsyncClient() as client:
+                response = await PlatformHTTP(client, "Windowed").request("POST", f"{served.url}/statuses")
+            return Published(external_id="1", url=str(response.json()["url"]))
+
+    with ServedApp(app) as served:
+        client = Windowed()
+        await with_account(chat, client)
+        reset[0] = chat.clock.now().timestamp() + 600  # the account's window resets in 10 minutes
+        await approved(chat, "One")
+        assert "published to acme" in await chat.publish_due()
+        await approved(chat, "Two")
+        report = await chat.publish_due()  # not sent: the platform said the window is used up
+        assert "Post 2 by @alice goes to acme at" in report and "asked Herald to wait" in report
+        assert client.calls == ["One"]
+        delivery = await Delivery.get(post_id=2)
+        assert delivery.state == DeliveryState.SCHEDULED and delivery.attempts == 0
+        assert 590 <= (delivery.due_at - chat.clock.now()).total_seconds() <= 601
+
+
+def test_exhausted_reads_the_remaining_and_reset_headers() -> None:
+    now = 1_800_000_000.0
+    assert exhausted(httpx.Headers({"x-rate-limit-remaining": "0", "x-rate-limit-reset": str(now + 30)}), now) == 30
+    assert exhausted(httpx.Headers({"x-rate-limit-remaining": "3", "x-rate-limit-reset": str(now + 30)}), now) is None
+    iso = datetime.fromtimestamp(now + 120, UTC).isoformat()
+    assert exhausted(httpx.Headers({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": iso}), now) == 120
+    assert exhausted(httpx.Headers({"ratelimit-remaining": "0", "ratelimit-reset": str(now + 5)}), now) == 5
+    assert exhausted(httpx.Headers({}), now) is None
