@@ -40,11 +40,11 @@ from bench.common import cpu_reference, cpu_seconds, emit, load_average, say
 from bot import heap
 from bot.slack.notifier import SESSION_CONNECTIONS, web_client
 from tasks.platforms.base import Credentials, Publication
-from tasks.platforms.fake import FakePlatformPublisher
 from tasks.platforms.transport import KEEPALIVE_S, MAX_CONNECTIONS, http_client
 from tests.auxil.chat_server import BOT_TOKEN
 from tests.auxil.fake_servers import ChatProcess, PlatformProcess
 from tests.fakes.platform import DEFAULT_TOKEN
+from tests.fakes.platform_client import FakePlatformPublisher
 
 VARIANTS = ("publish_only", "report_only", "both", "publish_raw_aiohttp")
 PUBLISHING, REPORTING = {"publish_only", "both", "publish_raw_aiohttp"}, {"report_only", "both"}

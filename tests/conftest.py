@@ -7,6 +7,7 @@ is skipped.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -20,6 +21,8 @@ from tests.infra.postgres import create_database, drop_database, require_postgre
 from tests.infra.redis_cluster import RedisClusterProcess, start_from_env_or_new
 from tests.infra.services import ServiceUnavailableError
 
+# The test platforms (fake, fake-nokey) come in as a plugin, in this process and every process a test starts
+os.environ.setdefault(platforms.PLUGINS_VARIABLE, "tests.fakes.platform_client")
 platforms.install()  # every platform's rules, as bot/wiring.py installs them in each process
 
 ROOT = Path(__file__).resolve().parent.parent

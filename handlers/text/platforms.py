@@ -83,17 +83,11 @@ class PlatformInfo:
         return self.measure(text)
 
 
-#: Every platform Herald knows, by name. The built-in ones are here; the social networks register theirs from
-#: ``tasks/platforms`` (:func:`register`, called by ``tasks.platforms.install()`` when a process starts).
+#: Media rules that refuse nothing (the dry run, test platforms).
 ANY_MEDIA = MediaRules(max_items=10, max_videos=10, mixed=True, max_image_bytes=None, max_video_bytes=None)
-PLATFORMS: dict[str, PlatformInfo] = {
-    p.name: p
-    for p in (
-        PlatformInfo("dryrun", "Dry run", None, media=ANY_MEDIA),
-        PlatformInfo("fake", "Fake platform", 500, media=ANY_MEDIA),  # test platform that takes an idempotency key
-        PlatformInfo("fake-nokey", "Fake platform (no key)", 500, media=ANY_MEDIA),  # …and one that doesn't
-    )
-}
+#: Every platform Herald knows, by name: the dry run here; the social networks (and plugins) register theirs from
+#: ``tasks/platforms`` (:func:`register`, called by ``tasks.platforms.install()`` when a process starts).
+PLATFORMS: dict[str, PlatformInfo] = {"dryrun": PlatformInfo("dryrun", "Dry run", None, media=ANY_MEDIA)}
 
 
 def register(info: PlatformInfo) -> None:

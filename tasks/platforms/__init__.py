@@ -1,18 +1,27 @@
 """The registry: every platform Herald publishes to, listed once.
 
 Adding a platform is one package under ``tasks/platforms/`` (its rules, settings and client, exposed as
-``PLATFORM``; see :mod:`tasks.platforms.base`) and one line in :data:`PLATFORMS`.
+``PLATFORM``; see :mod:`tasks.platforms.base`) and one line in :data:`PLATFORMS`. Platforms that live outside
+Herald come in as plugins: ``HERALD_PLATFORM_PLUGINS`` names modules (comma-separated) that each expose a
+``PLATFORMS`` tuple of :class:`~tasks.platforms.base.Platform` (Herald's own tests load their test platforms
+this way).
 """
 
 from __future__ import annotations
 
+import importlib
+import os
+from typing import Final
+
 import httpx
 
 from handlers.text import platforms as catalogue
+from models.errors import ConfigError
 from tasks.platforms import bluesky, facebook, instagram, linkedin, mastodon, telegram, threads, x
 from tasks.platforms.base import Client, Platform, Publication, Published
 from tasks.platforms.dryrun import DryRunPublisher
-from tasks.platforms.fake import FakePlatformPublisher
+
+PLUGINS_VARIABLE: Final = "HERALD_PLATFORM_PLUGINS"
 
 #: The social networks, in the order the README and the chat list them.
 PLATFORMS: tuple[Platform, ...] = (
@@ -27,14 +36,34 @@ PLATFORMS: tuple[Platform, ...] = (
 )
 
 
+def plugins() -> tuple[Platform, ...]:
+    """The platforms of the modules ``HERALD_PLATFORM_PLUGINS`` names; ConfigError for one that can't be used."""
+    found: list[Platform] = []
+    for name in filter(None, (n.strip() for n in os.environ.get(PLUGINS_VARIABLE, "").split(","))):
+        try:
+            module = importlib.import_module(name)
+        except ImportError as exc:
+            raise ConfigError(f"{PLUGINS_VARIABLE}: the module {name!r} can't be imported ({exc}).") from None
+        extra = getattr(module, "PLATFORMS", None)
+        if not isinstance(extra, tuple) or not all(isinstance(p, Platform) for p in extra):
+            raise ConfigError(f"{PLUGINS_VARIABLE}: {name!r} has no PLATFORMS tuple of Platform.")
+        found.extend(extra)
+    return tuple(found)
+
+
+def every() -> tuple[Platform, ...]:
+    """Herald's platforms and the plugins'."""
+    return PLATFORMS + plugins()
+
+
 def install() -> None:
     """Make every platform's rules known to drafting and approval (``handlers.text.platforms``)."""
-    for platform in PLATFORMS:
+    for platform in every():
         catalogue.register(platform.rules)
 
 
 def by_name(name: str) -> Platform | None:
-    return next((p for p in PLATFORMS if p.name == name), None)
+    return next((p for p in every() if p.name == name), None)
 
 
 class Publishers:
@@ -59,13 +88,7 @@ def live(client: httpx.AsyncClient, timeout: httpx.Timeout) -> Publishers:
     ``timeout`` bounds every platform call; it must stay well inside the task timeout, or the
     reconciler would take a slow publish for a dead one.
     """
-    clients: dict[str, Client] = {p.name: p.build(client, timeout) for p in PLATFORMS}
-    # test platforms: each account names its server (credentials' base_url)
-    clients["fake"] = FakePlatformPublisher(client, idempotent=True, timeout=timeout)
-    clients["fake-nokey"] = FakePlatformPublisher(
-        client, idempotent=False, label="The fake platform (no key)", timeout=timeout
-    )
-    return Publishers(clients)
+    return Publishers({p.name: p.build(client, timeout) for p in every()})
 
 
 __all__ = [

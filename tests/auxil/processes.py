@@ -20,9 +20,14 @@ def herald_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "bot.cli", *args]
 
 
+#: The test platforms (``fake``, ``fake-nokey``), loaded by every Herald process a test or benchmark starts.
+TEST_PLATFORMS = {"HERALD_PLATFORM_PLUGINS": "tests.fakes.platform_client"}
+
+
 def base_env(**overrides: str) -> dict[str, str]:
-    """This interpreter's environment minus any Herald settings, plus ``overrides``."""
+    """This interpreter's environment minus any Herald settings, plus the test platforms and ``overrides``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(HERALD_PREFIXES)}
+    env.update(TEST_PLATFORMS)
     env["PYTHONPATH"] = str(ROOT)
     env["PYTHONUNBUFFERED"] = "1"
     env.update(overrides)

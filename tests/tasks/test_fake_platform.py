@@ -17,10 +17,10 @@ import pytest
 
 from tasks.platforms.base import Client, Credentials, Publication, Published
 from tasks.platforms.errors import AuthExpired, OutcomeUnknown, PlatformDown, RateLimited, Rejected
-from tasks.platforms.fake import FakePlatformPublisher
 from tasks.platforms.http import DEFAULT_TIMEOUT
 from tasks.platforms.transport import http_client
 from tests.fakes.platform import DEFAULT_TOKEN, FakePlatform
+from tests.fakes.platform_client import FakePlatformPublisher
 
 ROOT = Path(__file__).resolve().parents[2]
 SHORT = httpx.Timeout(2.0, read=0.3)  # for the tests where the fake holds the answer back

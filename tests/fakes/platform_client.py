@@ -1,11 +1,18 @@
-"""Client for the fake platform (``tests/fakes/platform.py``): Mastodon's ``POST /api/v1/statuses`` wire
-format, for tests and benchmarks of the real publishing path against a local server."""
+"""The test platforms ``fake`` and ``fake-nokey``: a client for the fake platform (``tests/fakes/platform.py``,
+Mastodon's ``POST /api/v1/statuses`` wire format) with and without an idempotency key, for tests and benchmarks
+of the real publishing path against a local server.
+
+Not part of the product: Herald loads them as a platform plugin (``HERALD_PLATFORM_PLUGINS=tests.fakes.
+platform_client``, which ``tests/conftest.py`` and the benchmarks set), through the same door as any other.
+"""
 
 from __future__ import annotations
 
 import httpx
+from pydantic_settings import BaseSettings
 
-from tasks.platforms.base import AccountChoice, BaseClient, Credentials, Publication, Published
+from handlers.text.platforms import ANY_MEDIA, PlatformInfo
+from tasks.platforms.base import AccountChoice, BaseClient, Credentials, Platform, Publication, Published
 from tasks.platforms.errors import AuthExpired, OutcomeUnknown, Rejected
 from tasks.platforms.http import DEFAULT_TIMEOUT, PlatformHTTP
 
@@ -66,3 +73,22 @@ class FakePlatformPublisher(BaseClient):
         )
         body = self._http.json_object(response)
         return AccountChoice(handle=str(body.get("acct", "")), label=str(body.get("acct", "")), credentials=credentials)
+
+
+class NoSettings(BaseSettings):
+    """The test platforms read nothing from the environment: each account names its server (``base_url``)."""
+
+
+def _idempotent(settings: BaseSettings, http: httpx.AsyncClient, timeout: httpx.Timeout) -> FakePlatformPublisher:
+    return FakePlatformPublisher(http, idempotent=True, timeout=timeout)
+
+
+def _nokey(settings: BaseSettings, http: httpx.AsyncClient, timeout: httpx.Timeout) -> FakePlatformPublisher:
+    return FakePlatformPublisher(http, idempotent=False, label="The fake platform (no key)", timeout=timeout)
+
+
+#: The plugin's platforms (``HERALD_PLATFORM_PLUGINS``).
+PLATFORMS = (
+    Platform(PlatformInfo("fake", "Fake platform", 500, media=ANY_MEDIA), NoSettings, _idempotent),
+    Platform(PlatformInfo("fake-nokey", "Fake platform (no key)", 500, media=ANY_MEDIA), NoSettings, _nokey),
+)
