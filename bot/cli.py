@@ -97,7 +97,7 @@ def shell(
 
     async def main() -> int:
         async with assembled(settings, application_name="herald-shell") as comps:
-            adapter = ShellAdapter(comps.herald, user=user)
+            adapter = ShellAdapter(comps.herald, user=user, media=comps.media.store)
             interactive = sys.stdin.isatty()
             lines = stdin_lines(f"{user}> " if interactive else None)
             # In-process queue: publish here. With Redis, `herald worker` processes publish.
@@ -131,7 +131,7 @@ def run(
 
     async def main() -> int:
         async with assembled(settings, application_name="herald") as comps:
-            adapter = ShellAdapter(comps.herald, user=settings_user)
+            adapter = ShellAdapter(comps.herald, user=settings_user, media=comps.media.store)
             interactive = sys.stdin.isatty()
             lines = stdin_lines(f"{adapter.user}> " if interactive else None)
             async with publishing(comps, worker=True):
@@ -213,7 +213,7 @@ def _command(text: str, as_: str | None) -> None:
 
     async def main() -> int:
         async with assembled(settings, application_name="herald-cli") as comps:
-            replies = await ShellAdapter(comps.herald, user=user).say(text)
+            replies = await ShellAdapter(comps.herald, user=user, media=comps.media.store).say(text)
         return 1 if any(reply.kind == "error" for reply in replies) else 0
 
     _run(main())

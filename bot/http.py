@@ -1,4 +1,5 @@
-"""The HTTP side: health, readiness and Prometheus metrics, and Slack's request URL ``POST /slack/events``.
+"""The HTTP side: health, readiness and Prometheus metrics, signed media links (``GET /media/{ref}``,
+:mod:`bot.media`), and Slack's request URL ``POST /slack/events``.
 
 Slack's slash commands, interactions (buttons, modals) and events all arrive at ``/slack/events``;
 :class:`SlackEndpoint` checks each one's signature over the raw body (unsigned or stale: 401, nothing
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
 
     from bot.slack.app import SlackApp
+    from tasks.platforms.media import Media
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -68,9 +70,11 @@ def metrics_registry() -> CollectorRegistry:
     return registry
 
 
-def create_app(settings: Settings, *, slack: SlackApp | None = None, lifespan: bool = True) -> ASGIApp:
+def create_app(
+    settings: Settings, *, slack: SlackApp | None = None, lifespan: bool = True, media: Media | None = None
+) -> ASGIApp:
     """The HTTP app; with ``lifespan``, its ASGI lifespan starts and stops ``slack`` (``bot.serving`` does that
-    itself, around the database connection)."""
+    itself, around the database connection); with ``media``, it serves signed media links."""
 
     @asynccontextmanager
     async def slack_lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -109,6 +113,10 @@ def create_app(settings: Settings, *, slack: SlackApp | None = None, lifespan: b
     async def metrics() -> Response:
         return Response(generate_latest(metrics_registry()), media_type=CONTENT_TYPE_LATEST)
 
+    if media is not None:
+        from bot.media import router
+
+        app.include_router(router(media))
     if slack is None:
         return app
     endpoint = SlackEndpoint(slack.bolt, settings.slack_signing_secret or "")

@@ -69,7 +69,7 @@ async def http_side(settings: Settings, *, everything: bool = False) -> AsyncIte
         if settings.slack_bot_token:
             from bot.slack.app import build as build_slack
 
-            slack = build_slack(settings, comps.herald, comps.client)
+            slack = build_slack(settings, comps.herald, comps.client, media=comps.media.store)
             await slack.start()
             stack.push_async_callback(slack.stop)  # let replies already under way reach Slack
         if everything:
@@ -77,7 +77,7 @@ async def http_side(settings: Settings, *, everything: bool = False) -> AsyncIte
             if slack is not None and settings.slack_app_token:
                 socket_mode = await slack.connect_socket_mode(settings.slack_app_token)
                 stack.push_async_callback(slack.close_socket_mode, socket_mode)
-        app = create_app(settings, slack=slack, lifespan=False)
+        app = create_app(settings, slack=slack, lifespan=False, media=comps.media)
         # Everything built so far (modules, the app, the ORM) lives as long as the process: out of the cyclic
         # garbage collector's way, whose full passes would otherwise walk all of it (80 ms, in the middle of
         # a burst of Slack clicks).

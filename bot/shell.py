@@ -2,25 +2,31 @@
 
 In the spirit of Hubot's shell adapter and Errbot's text backend. Buttons are shown as the text
 commands that do the same thing. ``/as NAME`` switches who you are. Reports from workers (which may
-run in other processes) arrive through the outbox table and are printed as they come.
+run in other processes) arrive through the outbox table and are printed as they come. ``/draft --media
+PATH,…`` of local files stores them in the media store and drafts with their refs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
+import shlex
 import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TextIO
 
 from handlers.admin.members import normalize_name
 from handlers.app import Herald
 from handlers.messages import Button, Conversation, Incoming, Reply, Sender
+from handlers.ports import MediaStore
 from handlers.publishing.delivery import REPORTED_STATES
 from models.chatrefs import ChatMessageRef
 from models.errors import InvalidInput
 from models.lifecycle import DeliveryState
+from models.media import content_type_of
 from models.outbox import OutboxMessage
 from models.posts import Delivery
 
@@ -28,6 +34,8 @@ ADAPTER = "shell"
 CONVERSATION = Conversation(adapter=ADAPTER, channel="local")
 TELLING = timedelta(seconds=30)
 IN_FLIGHT = [DeliveryState.SCHEDULED.value, DeliveryState.QUEUED.value, DeliveryState.PUBLISHING.value]
+MEDIA_OPTION = re.compile(r"(?<=\s)--media\s+(\"[^\"]*\"|'[^']*'|\S+)")
+MAX_FILE_BYTES = 512_000_000
 
 
 def render(reply: Reply, *, updated: bool = False) -> str:
@@ -59,9 +67,16 @@ def _twins(buttons: tuple[Button, ...]) -> str:
 
 class ShellAdapter:
     def __init__(
-        self, herald: Herald, *, user: str, out: TextIO | None = None, conversation: Conversation = CONVERSATION
+        self,
+        herald: Herald,
+        *,
+        user: str,
+        out: TextIO | None = None,
+        conversation: Conversation = CONVERSATION,
+        media: MediaStore | None = None,
     ) -> None:
         self.herald = herald
+        self.media = media
         self.user = normalize_name(user)
         self.out = out or sys.stdout
         self.conversation = conversation
@@ -93,6 +108,12 @@ class ShellAdapter:
             await self.herald.introduce(self._sender())
             return replies
         async with self._turn:
+            try:
+                text = await self._store_files(text)
+            except InvalidInput as exc:
+                reply = Reply(text=str(exc), kind="error", ephemeral=True, extra={"field": "media"})
+                self.show(reply)
+                return [reply]
             incoming = Incoming(sender=self._sender(), conversation=self.conversation, text=text)
             replies = await self.herald.handle(incoming)
             for reply in replies:
@@ -100,6 +121,21 @@ class ShellAdapter:
                 await self._remember(self.conversation.channel, reply)
             await self._drain()  # what the command caused elsewhere (direct messages) shows right after it
         return replies
+
+    async def _store_files(self, text: str) -> str:
+        """``/draft --media PATH,…``: each local file put in the media store and replaced by its ref."""
+        found = MEDIA_OPTION.search(text) if self.media is not None and text.startswith("/draft") else None
+        if found is None or self.media is None:
+            return text
+        try:
+            value = shlex.split(found.group(1))[0]
+        except (ValueError, IndexError):
+            value = found.group(1)
+        refs = []
+        for item in (i.strip() for i in value.split(",") if i.strip()):
+            local = await asyncio.to_thread(_read_local, item)
+            refs.append(item if local is None else await self.media.put(local, content_type_of(item), Path(item).name))
+        return text[: found.start(1)] + shlex.quote(",".join(refs)) + text[found.end(1) :]
 
     def _sender(self) -> Sender:
         return Sender(adapter=ADAPTER, external_id=self.user, name=self.user, display_name=self.user)
@@ -192,6 +228,21 @@ class ShellAdapter:
         finally:
             stop.set()
             await follower
+
+
+def _read_local(item: str) -> bytes | None:
+    """The bytes of the local file ``item`` names; None when it names none (it's a ref already stored, or one
+    the draft checks refuse)."""
+    path = Path(item).expanduser()
+    if not path.is_file():
+        return None
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise InvalidInput(f"{item} is {size // 1_000_000} MB; Herald takes files up to 512 MB.")
+        return path.read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"Herald can't read {item}: {exc.strerror or exc}.") from None
 
 
 async def stdin_lines(prompt: str | None) -> AsyncIterator[str]:

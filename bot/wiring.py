@@ -21,18 +21,23 @@ from bot.notifiers import OutboxNotifier, RoutingNotifier
 from bot.slack import notifier as slack_notifier
 from handlers.app import Herald
 from handlers.context import Services
+from handlers.drafting import media as drafting_media
 from handlers.ports import Notifier, QueueProbe, Scheduler, SystemClock
 from handlers.review import timers
 from handlers.settings import Settings
+from handlers.text import textcount
+from handlers.text.platforms import PLATFORMS
 from handlers.timing import recurring
 from models import crypto, db
 from models.errors import ConfigError
+from models.media import media_store
 from models.timers import Timer
 from tasks import platforms, tokens
 from tasks.broker import build_broker, redis_client
 from tasks.dispatcher import Dispatcher
 from tasks.limits import RedisGate
 from tasks.platforms import Publishers, dry_run, live
+from tasks.platforms.media import Media, MediaSigner
 from tasks.platforms.transport import http_client
 from tasks.probe import StreamProbe
 from tasks.runtime import Runtime
@@ -95,6 +100,7 @@ class Components:
     runtime: Runtime
     herald: Herald
     client: httpx.AsyncClient
+    media: Media
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -104,6 +110,12 @@ class Components:
     async def aclose(self) -> None:
         await self.client.aclose()
         await slack_notifier.close_all()
+
+
+def build_media(settings: Settings) -> Media:
+    """The media store (the database with PostgreSQL, else ``data/media``) and links signed with a key derived
+    from HERALD_SECRET_KEY (derived when first needed: the key is configured when the database connects)."""
+    return Media(media_store(settings.database_url), MediaSigner(settings.public_url))
 
 
 def build(settings: Settings, *, consumer_name: str | None = None) -> Components:
@@ -118,6 +130,7 @@ def build(settings: Settings, *, consumer_name: str | None = None) -> Components
     client = http_client()
     notifier = build_notifier(settings)
     publishers = build_publishers(settings, client)
+    media = build_media(settings)
 
     async def on_timer(timer: Timer) -> None:
         await timers.fire(timer, services)  # bound below: the services need the dispatcher as scheduler
@@ -136,7 +149,9 @@ def build(settings: Settings, *, consumer_name: str | None = None) -> Components
     )
     scheduler: Scheduler = dispatcher
     gate = None if settings.queue_backend == "memory" else RedisGate(redis_client(settings))
-    runtime = Runtime(publishers=publishers, notifier=notifier, clock=clock, scheduler=scheduler, gate=gate)
+    runtime = Runtime(
+        publishers=publishers, notifier=notifier, clock=clock, scheduler=scheduler, gate=gate, media=media
+    )
     services = Services(
         notifier=notifier,
         scheduler=scheduler,
@@ -144,8 +159,9 @@ def build(settings: Settings, *, consumer_name: str | None = None) -> Components
         default_timezone=settings.tz,
         queue_probe=queue_probe(broker),
         stuck_after=timedelta(seconds=settings.stuck_after_seconds),
+        media=media.store,
     )
-    return Components(settings, broker, task, dispatcher, runtime, Herald(services), client)
+    return Components(settings, broker, task, dispatcher, runtime, Herald(services), client, media)
 
 
 @asynccontextmanager
@@ -173,10 +189,15 @@ async def assembled(
     """Everything built and the database connected, for the life of one process (``every_task``: see
     :func:`database`)."""
     comps = build(settings, consumer_name=consumer_name)
+    drafting_media.install(comps.media.store)  # approval cards check posts' media against each platform
+    if any(p.measure is textcount.x_length for p in PLATFORMS.values()):
+        # X's counting rules take about a second to load: in a thread now, not in the first draft for X
+        asyncio.get_running_loop().run_in_executor(None, textcount.warm)
     try:
         async with database(settings, application_name=application_name, every_task=every_task):
             yield comps
     finally:
+        drafting_media.install(None)
         await comps.aclose()
 
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from handlers.messages import Conversation
-from handlers.ports import Clock, Notifier, QueueProbe, Scheduler
+from handlers.ports import Clock, MediaStore, Notifier, QueueProbe, Scheduler
 from handlers.settings import DEFAULTS
 from models.members import Member
 
@@ -25,6 +25,7 @@ class Services:
     stuck_after: timedelta = timedelta(seconds=DEFAULTS.stuck_after_seconds)
     # a post held or down longer than this past its time is reported missed instead of sent late
     missed_grace: timedelta = timedelta(seconds=DEFAULTS.missed_grace_seconds)
+    media: MediaStore | None = None  # where posts' images and videos are kept (None: refs taken as they are)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 ``bot/`` provides a :class:`Notifier` per chat; ``tasks/`` provides a :class:`Scheduler` hook so the
 dispatcher hears about newly scheduled posts at once instead of at its next poll, and a
-:class:`QueueProbe` so ``/queue status`` can say how the queue transport is doing.
+:class:`QueueProbe` so ``/queue status`` can say how the queue transport is doing. The wiring picks the
+:class:`MediaStore` (``models.media``: a directory, or the database with PostgreSQL).
 """
 
 from __future__ import annotations
@@ -12,11 +13,24 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from handlers.messages import Conversation, Reply
+from models.media import StoredMedia
 
 
 class Notifier(Protocol):
     async def notify(self, conversation: Conversation, reply: Reply) -> None:
         """Deliver ``reply`` into ``conversation`` (edit in place when ``reply.ref`` was seen)."""
+
+
+class MediaStore(Protocol):
+    """Where a post's images and videos are kept, content-addressed (a ref is ``<sha256>.<ext>``)."""
+
+    async def put(self, data: bytes, content_type: str, filename: str = "media") -> str:
+        """Store the file (once, however often it is put); its ref."""
+
+    async def get(self, ref: str) -> StoredMedia:
+        """The stored file; :class:`~models.errors.NotFound` when there is none."""
+
+    async def exists(self, ref: str) -> bool: ...
 
 
 class Scheduler(Protocol):

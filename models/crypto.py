@@ -19,6 +19,7 @@ from tortoise import fields
 from models.errors import ConfigError
 
 _cipher: MultiFernet | None = None
+_secret: str | None = None
 MIN_KEY_LENGTH = 16
 
 
@@ -32,11 +33,22 @@ def derive_fernet_key(secret: str) -> bytes:
 
 def configure(secret: str, *old_secrets: str) -> None:
     """Install the process-wide cipher. Call once at start-up, before any model is read."""
-    global _cipher
+    global _cipher, _secret
     if not secret:
         raise ConfigError("HERALD_SECRET_KEY is empty: set it to at least 16 characters.")
     keys = [Fernet(derive_fernet_key(s)) for s in (secret, *old_secrets) if s]
     _cipher = MultiFernet(keys)
+    _secret = secret
+
+
+def subkey(purpose: str) -> bytes:
+    """A 32-byte key for one purpose (``"media-url"``: signed media links), derived from HERALD_SECRET_KEY with
+    HKDF-SHA256, so no two purposes share a key and none is the secret itself."""
+    if _secret is None:
+        raise ConfigError("HERALD_SECRET_KEY is not configured, so Herald can't sign or check links.")
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"herald-keys-v1", info=purpose.encode()).derive(
+        _secret.encode()
+    )
 
 
 def _require_cipher() -> MultiFernet:

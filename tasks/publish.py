@@ -120,7 +120,7 @@ async def _run_delivery(rt: Runtime, delivery_id: int, due_at: datetime | None) 
         credentials=Credentials.from_json(claimed.credentials),
         idempotency_key=claimed.idempotency_key,
         progress=StoredProgress(claimed.delivery_id),
-        media_source=rt.media.for_platform(claimed.platform) if claimed.media and rt.media else None,
+        media_source=rt.media.for_platform(PLATFORMS[claimed.platform]) if claimed.media and rt.media else None,
         account_id=claimed.account_id,
     )
     try:

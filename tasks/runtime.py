@@ -16,7 +16,7 @@ from handlers.settings import DEFAULTS
 from tasks.batching import Coalescer
 from tasks.limits import LocalGate, RateGate
 from tasks.platforms import Publishers
-from tasks.platforms.base import MediaSources
+from tasks.platforms.media import Media
 from tasks.reports import Reports, TellNow
 
 #: Most deliveries one claim or record statement takes.
@@ -46,7 +46,9 @@ def worker_name() -> str:
 class Runtime:
     """``reports`` tells inline unless given (a worker process passes a :class:`~tasks.reports.ReportRelay`);
     ``claims`` and ``records`` group the claims and publish records of concurrent tasks into one statement;
-    ``slots`` and ``claimable`` bound the platform calls and the claimed deliveries (:meth:`limit`)."""
+    ``slots`` and ``claimable`` bound the platform calls and the claimed deliveries (:meth:`limit`); ``media``
+    reads posts' media from the store, ``media.for_platform(rules)`` prepared for one platform (None: posts
+    with media can't be published)."""
 
     publishers: Publishers
     notifier: Notifier
@@ -55,9 +57,9 @@ class Runtime:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     worker_id: str = field(default_factory=worker_name)
     reports: Reports | None = None
-    media: MediaSources | None = None  # None: posts with media fail with a sentence
     gate: RateGate | None = None  # None: this process only, on the runtime's clock
     concurrency: int = DEFAULTS.worker_concurrency
+    media: Media | None = None
     slots: asyncio.Semaphore = field(init=False)
     claimable: asyncio.Semaphore = field(init=False)
     claims: Coalescer[int, Claimed | None] = field(init=False)

@@ -287,7 +287,7 @@ class SlackAdapter:
         async def work() -> tuple[Sender, list[Reply]]:
             sender = await self.identities.sender(user.id, user.handle)
             try:
-                media = [str(f.path) for f in [await self._fetch(file) for file in form.files]]
+                media = [f.ref for f in [await self._fetch(file) for file in form.files]]
             except UserError as exc:
                 return sender, [error(str(exc), field="images")]
             command, local = modals.draft_command(form, media=media)

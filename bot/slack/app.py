@@ -33,8 +33,10 @@ from bot.slack.listeners import register
 from bot.slack.notifier import SlackNotifier, describe, from_settings, leveled_logger
 from bot.slack.retrying import Backoff, Reachability, unreachable
 from handlers.app import Herald
+from handlers.ports import MediaStore
 from handlers.settings import Settings
 from models.errors import ConfigError
+from models.media import DEFAULT_DIRECTORY
 
 log = structlog.get_logger(__name__)
 WARM_UP_TIMEOUT = 3.0  # seconds start-up waits for auth.test before leaving it to the background
@@ -212,6 +214,7 @@ def build(
     *,
     notifier: SlackNotifier | None = None,
     submit_timeout: float | None = None,
+    media: MediaStore | None = None,
 ) -> SlackApp:
     check_settings(settings)
     notifier = notifier or from_settings(settings)
@@ -222,7 +225,7 @@ def build(
         herald,
         notifier,
         Identities(notifier.web),
-        files=FileStore(http, str(settings.slack_bot_token)),
+        files=FileStore(http, str(settings.slack_bot_token), media or DEFAULT_DIRECTORY),
         **extra,
     )
     bolt = AsyncApp(

@@ -1,27 +1,25 @@
-"""Images attached in Slack: downloaded with the bot token and stored where publishers read them.
+"""Images attached in Slack: downloaded with the bot token into the media store, where publishers read them.
 
 Slack serves ``url_private`` only with ``Authorization: Bearer <bot token>``; without it (or with a bad
 token) it answers 200 with an HTML sign-in page, so the content type is checked, not just the status.
-Files are stored content-addressed (``<sha256>.<ext>``) under the media directory, so the same image
-attached twice is stored once; the post carries the absolute paths. Workers on other machines need
-that directory on a shared volume.
+The store keeps files content-addressed (``<sha256>.<ext>``), so the same image attached twice is stored
+once; the post carries the refs (the store is the database with PostgreSQL: no shared volume needed).
 """
 
 from __future__ import annotations
 
-import hashlib
 import mimetypes
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import anyio
 import httpx
 
 from bot.slack import wording
+from handlers.ports import MediaStore
 from models.errors import InvalidInput
+from models.media import DEFAULT_DIRECTORY, LocalMediaStore
 
-DEFAULT_DIRECTORY = Path("data/media")
 MAX_BYTES = 50 * 1024 * 1024
 ACCEPTED = ("image/", "video/")
 
@@ -29,16 +27,16 @@ ACCEPTED = ("image/", "video/")
 @dataclass(frozen=True)
 class StoredFile:
     name: str
-    path: Path
+    ref: str  # the media store's
     mimetype: str
     size: int
 
 
 class FileStore:
-    def __init__(self, http: httpx.AsyncClient, token: str, directory: Path = DEFAULT_DIRECTORY) -> None:
+    def __init__(self, http: httpx.AsyncClient, token: str, store: MediaStore | Path = DEFAULT_DIRECTORY) -> None:
         self._http = http
         self._token = token
-        self.directory = directory
+        self.store = LocalMediaStore(store) if isinstance(store, Path) else store
 
     async def fetch(self, file: dict[str, Any]) -> StoredFile:
         """Download one Slack file object (as a ``file_input`` gives it); InvalidInput when that fails."""
@@ -58,12 +56,5 @@ class FileStore:
         served = response.headers.get("content-type", "")
         if response.status_code != 200 or served.startswith("text/html") or len(response.content) > MAX_BYTES:
             raise InvalidInput(wording.FILES_FAILED.format(name=name))
-        content = response.content
-        suffix = Path(name).suffix.lower() or mimetypes.guess_extension(mimetype) or ""
-        path = (self.directory / f"{hashlib.sha256(content).hexdigest()}{suffix}").resolve()
-        await anyio.Path(path.parent).mkdir(parents=True, exist_ok=True)
-        if not await anyio.Path(path).exists():
-            partial = path.with_suffix(path.suffix + ".part")
-            await anyio.Path(partial).write_bytes(content)
-            await anyio.Path(partial).rename(path)
-        return StoredFile(name=name, path=path, mimetype=mimetype, size=len(content))
+        ref = await self.store.put(response.content, mimetype, name)
+        return StoredFile(name=name, ref=ref, mimetype=mimetype, size=len(response.content))

@@ -13,6 +13,7 @@ from tortoise.transactions import in_transaction
 from handlers import audit
 from handlers.admin import accounts
 from handlers.context import Context
+from handlers.drafting.media import describe
 from handlers.drafting.views import approval_card, when_text
 from handlers.messages import Reply, info
 from handlers.notices import tell_card, tell_members
@@ -126,15 +127,16 @@ async def draft_command(ctx: Context, args: str) -> list[Reply]:
         if len(text) > MAX_TEXT:
             raise InvalidInput(f"That post is {len(text)} characters; Herald takes at most {MAX_TEXT}.")
     with about("media"):
-        media = _media(options.get("media"))
+        media = await _stored(ctx, _media(options.get("media")))
     with about("targets"):
         targets = await _targets(options.get("to"))
     if next_slot:
         with about("when"):
             due = await slots.next_free(targets, now=ctx.now)
+    metas = await describe(media, ctx.services.media)
     with about("text"):
         for account in targets:
-            check_text(platform(account.platform), text, media)
+            check_text(platform(account.platform), text, media, metas)
     policy = await strictest(targets)
     direct = "review" not in options and await may_publish_directly(ctx.member, ctx.roles, targets)
     if not direct:
@@ -232,6 +234,17 @@ def _media(raw: str | None) -> list[str]:
     return refs
 
 
+async def _stored(ctx: Context, refs: list[str]) -> list[str]:
+    """The refs, each checked against the media store (when Herald has one): a ref it doesn't have is refused."""
+    store = ctx.services.media
+    if store is None:
+        return refs
+    for ref in refs:
+        if not await store.exists(ref):
+            raise InvalidInput(f"Herald has no stored file {ref!r}; attach the image or video again.")
+    return refs
+
+
 def _when_phrase(post: Post, ctx: Context) -> str:
     text = when_text(post, ctx.tz)
     return text if text.startswith("as soon") else f"at {text}"
@@ -252,8 +265,11 @@ async def edit_command(ctx: Context, args: str) -> list[Reply]:
         raise PermissionDenied(f"Only the author can edit post {post_id}.")
     if new_text == post.text:
         return [info(f"Post {post_id} already says that; nothing changed.", ephemeral=True)]
+    metas = await describe(post.media, ctx.services.media)
+    if None in metas:  # a file gone from the store: the card says so; a new text can't fix it, so no refusal
+        metas = []
     for delivery in await Delivery.filter(post_id=post_id).prefetch_related("account"):
-        check_text(platform(delivery.account.platform), new_text, list(post.media))
+        check_text(platform(delivery.account.platform), new_text, list(post.media), metas)
     targets = [d.account for d in await Delivery.filter(post_id=post_id).prefetch_related("account")]
     policy = await strictest(targets)
     open_states = {PostState.PENDING_APPROVAL, PostState.CHANGES_REQUESTED, PostState.SCHEDULED}

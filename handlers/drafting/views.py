@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from handlers.admin.members import mentions
+from handlers.drafting.media import describe
 from handlers.messages import Button, Field, Preview, Reply, TargetStatus
 from handlers.review.policy import Policy, policy_for
-from handlers.text.platforms import PlatformInfo, missing_media, platform, too_long
+from handlers.text.platforms import MediaMeta, PlatformInfo, media_problems, platform, text_problems
 from handlers.timing.timeparse import format_local
 from models.approvals import ApprovalDecision, Decision
 from models.lifecycle import DeliveryState, PostState
@@ -88,9 +90,12 @@ def platform_text(info: PlatformInfo, text: str) -> str:
     return f"{before.lstrip()}✂{after.rstrip()}"
 
 
-def platform_preview(info: PlatformInfo, handles: list[str], text: str, media: list[str]) -> Preview:
-    """The card's preview of ``text`` on one platform, posted to ``handles`` there."""
-    warnings = tuple(w for w in (too_long(info, text), missing_media(info, media)) if w is not None)
+def platform_preview(
+    info: PlatformInfo, handles: list[str], text: str, media: list[str], metas: Sequence[MediaMeta | None] = ()
+) -> Preview:
+    """The card's preview of ``text`` on one platform, posted to ``handles`` there; its warnings are the
+    sentences the draft checks refuse with (``metas``: what the media store says of ``media``)."""
+    warnings = (*text_problems(info, text), *media_problems(info, media, metas))
     return Preview(
         target=f"{info.label} · {', '.join(handles)}",
         length=info.length(text),
@@ -100,12 +105,16 @@ def platform_preview(info: PlatformInfo, handles: list[str], text: str, media: l
     )
 
 
-def platform_previews(post: Post, targets: list[Delivery]) -> tuple[Preview, ...]:
+def platform_previews(
+    post: Post, targets: list[Delivery], metas: Sequence[MediaMeta | None] = ()
+) -> tuple[Preview, ...]:
     """One preview per target platform (accounts on the same platform share one), in target order."""
     handles: dict[str, list[str]] = {}
     for delivery in targets:
         handles.setdefault(platform(delivery.account.platform).name, []).append(delivery.account.handle)
-    return tuple(platform_preview(platform(name), hs, post.text, list(post.media)) for name, hs in handles.items())
+    return tuple(
+        platform_preview(platform(name), hs, post.text, list(post.media), metas) for name, hs in handles.items()
+    )
 
 
 async def decisions_at(post: Post, level: int) -> list[ApprovalDecision]:
@@ -226,7 +235,7 @@ async def approval_card(post: Post, *, tz: ZoneInfo | None = None) -> Reply:
         ref=card_ref(post.id),
         post_id=post.id,
         kind="approval",
-        previews=platform_previews(post, targets),
+        previews=platform_previews(post, targets, await describe(post.media) if post.media else ()),
         statuses=statuses,
         mentions=await mentions(named),
         extra={"rendered_at": datetime.now(UTC)},  # an adapter shows the newest render of a card, whatever arrives last

@@ -9,6 +9,7 @@ checks would refuse, or the other way round.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -33,6 +34,28 @@ class MediaRules:
     convert_to: str | None = None  # a MIME type every image is converted to (Instagram: image/jpeg)
     required: bool = False  # a post needs at least one image or video
     by_url: bool = False  # the platform fetches media from a public URL (Herald's signed media links)
+
+
+@dataclass(frozen=True)
+class MediaMeta:
+    """What Herald knows of one stored image or video without converting it (read from the store at draft time,
+    and again by the worker before it prepares the file for a platform)."""
+
+    ref: str
+    content_type: str
+    size: int  # bytes
+    width: int | None = None  # as shown (EXIF orientation applied); None: not an image Herald could read
+    height: int | None = None
+    seconds: float | None = None  # a video's duration, when its container says (MP4's mvhd)
+    frames: int = 1  # an animated GIF has more
+
+    @property
+    def is_video(self) -> bool:
+        return self.content_type.startswith("video/")
+
+    @property
+    def ratio(self) -> float | None:
+        return self.width / self.height if self.width and self.height else None
 
 
 @dataclass(frozen=True)
@@ -62,12 +85,13 @@ class PlatformInfo:
 
 #: Every platform Herald knows, by name. The built-in ones are here; the social networks register theirs from
 #: ``tasks/platforms`` (:func:`register`, called by ``tasks.platforms.install()`` when a process starts).
+ANY_MEDIA = MediaRules(max_items=10, max_videos=10, mixed=True, max_image_bytes=None, max_video_bytes=None)
 PLATFORMS: dict[str, PlatformInfo] = {
     p.name: p
     for p in (
-        PlatformInfo("dryrun", "Dry run", None),
-        PlatformInfo("fake", "Fake platform", 500),  # test platform that takes an idempotency key
-        PlatformInfo("fake-nokey", "Fake platform (no key)", 500),  # …and one that doesn't
+        PlatformInfo("dryrun", "Dry run", None, media=ANY_MEDIA),
+        PlatformInfo("fake", "Fake platform", 500, media=ANY_MEDIA),  # test platform that takes an idempotency key
+        PlatformInfo("fake-nokey", "Fake platform (no key)", 500, media=ANY_MEDIA),  # …and one that doesn't
     )
 }
 
@@ -92,17 +116,122 @@ def too_long(info: PlatformInfo, text: str) -> str | None:
     return f"{info.label} allows {info.text_limit} characters, this is {length}." if length > info.text_limit else None
 
 
-def missing_media(info: PlatformInfo, media: list[str]) -> str | None:
+def too_many_bytes(info: PlatformInfo, text: str) -> str | None:
+    """Bluesky's second limit: "Bluesky allows 3000 bytes of text, this is 3012." """
+    if info.byte_limit is None:
+        return None
+    size = textcount.utf8_bytes(text)
+    return f"{info.label} allows {info.byte_limit} bytes of text, this is {size}." if size > info.byte_limit else None
+
+
+def too_many_tags(info: PlatformInfo, text: str) -> str | None:
+    """Instagram's 30 hashtags and 20 mentions."""
+    for limit, count, what in (
+        (info.max_hashtags, textcount.hashtags, "hashtags"),
+        (info.max_mentions, textcount.mentions, "mentions"),
+    ):
+        if limit is not None and (found := count(text)) > limit:
+            return f"{info.label} allows {limit} {what} in a post, this has {found}."
+    return None
+
+
+def text_problems(info: PlatformInfo, text: str) -> list[str]:
+    """Every reason ``text`` can't go to the platform as it is (empty: it can)."""
+    return [p for p in (too_long(info, text), too_many_bytes(info, text), too_many_tags(info, text)) if p]
+
+
+def missing_media(info: PlatformInfo, media: Sequence[str]) -> str | None:
     """The sentence saying the platform needs an image or video the post doesn't have."""
     return f"{info.label} needs at least one image or video." if info.needs_media and not media else None
 
 
-def check_text(info: PlatformInfo, text: str, media: list[str]) -> None:
-    """Raise InvalidInput when ``text`` can't go to the platform as it is."""
-    problem = too_long(info, text)
-    if problem is not None:
-        raise InvalidInput(problem)
-    problem = missing_media(info, media)
-    if problem is not None:
+def _ratio(value: float) -> str:
+    """0.8 → "4:5", 1.91 → "1.91:1", 3.0 → "3:1"."""
+    for denominator in range(1, 11):
+        numerator = round(value * denominator)
+        if numerator and abs(numerator / denominator - value) < 0.005:
+            return f"{numerator}:{denominator}"
+    return f"{value:.2f}".rstrip("0").rstrip(".") + ":1"
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1_000_000:.1f}".removesuffix(".0") + " MB"
+
+
+def _kinds(types: frozenset[str]) -> str:
+    return ", ".join(sorted(t.split("/", 1)[1].upper().replace("QUICKTIME", "MOV") for t in types)) or "none"
+
+
+def media_problem(info: PlatformInfo, meta: MediaMeta) -> str | None:
+    """Why one file can't go to the platform even after Herald prepares it, or None.
+
+    Too many bytes or pixels in an image, or a type the platform doesn't take, Herald fixes (it downscales,
+    recompresses and converts) and says nothing about; a video too long or too large, an animated GIF where
+    GIFs aren't taken, or an aspect ratio outside the platform's range can't be fixed.
+    """
+    rules = info.media
+    if meta.is_video:
+        if meta.content_type not in rules.video_types:
+            if not rules.video_types:
+                return f"{info.label} doesn't take videos."
+            return (
+                f"{info.label} takes {_kinds(rules.video_types)} videos, not {_kinds(frozenset({meta.content_type}))}."
+            )
+        if rules.max_video_bytes is not None and meta.size > rules.max_video_bytes:
+            return f"{info.label} takes videos up to {_mb(rules.max_video_bytes)}; this one is {_mb(meta.size)}."
+        if rules.max_video_seconds is not None and meta.seconds is not None and meta.seconds > rules.max_video_seconds:
+            return (
+                f"{info.label} takes videos up to {rules.max_video_seconds:g} seconds; "
+                f"this one is {meta.seconds:.0f} seconds."
+            )
+        return None
+    if meta.width is None:
+        return f"Herald can't read {meta.ref} as an image or a video."
+    if not rules.image_types:
+        return f"{info.label} doesn't take images."
+    if meta.frames > 1:  # an animation Herald can't convert or recompress without losing it
+        if "image/gif" not in rules.image_types or rules.convert_to not in (None, "image/gif"):
+            return f"{info.label} doesn't take animated GIFs."
+        if rules.max_image_bytes is not None and meta.size > rules.max_image_bytes:
+            return f"{info.label} takes GIFs up to {_mb(rules.max_image_bytes)}; this one is {_mb(meta.size)}."
+    if rules.aspect_ratio is not None and meta.ratio is not None:
+        low, high = rules.aspect_ratio
+        if not low - 0.005 <= meta.ratio <= high + 0.005:
+            allowed = f"of {_ratio(low)}" if low == high else f"from {_ratio(low)} to {_ratio(high)}"
+            return (
+                f"{info.label} takes images with an aspect ratio {allowed}; "
+                f"this one is {_ratio(meta.ratio)} ({meta.width}×{meta.height})."
+            )
+    return None
+
+
+def media_problems(info: PlatformInfo, media: Sequence[str], metas: Sequence[MediaMeta | None] = ()) -> list[str]:
+    """Every reason the post's media can't go to the platform: none where it needs some, too many, videos and
+    images mixed, and each file's :func:`media_problem` (``metas``: what the store says of each ref, None for
+    a ref it no longer has; empty when the store wasn't asked)."""
+    rules = info.media
+    found = [p for p in (missing_media(info, media),) if p]
+    if len(media) > rules.max_items:
+        found.append(f"{info.label} takes at most {rules.max_items} images or videos in a post; this has {len(media)}.")
+    known = [m for m in metas if m is not None]
+    videos = sum(1 for m in known if m.is_video)
+    if videos > rules.max_videos:
+        found.append(f"{info.label} takes at most {rules.max_videos} video in a post; this has {videos}.")
+    if videos and videos < len(known) and not rules.mixed:
+        found.append(f"{info.label} doesn't take images and videos in the same post.")
+    for ref, meta in zip(media, metas, strict=False):
+        problem = f"Herald no longer has {ref}; attach it again." if meta is None else media_problem(info, meta)
+        if problem and problem not in found:
+            found.append(problem)
+    return found
+
+
+def check_text(info: PlatformInfo, text: str, media: Sequence[str], metas: Sequence[MediaMeta | None] = ()) -> None:
+    """Raise InvalidInput when the post can't go to the platform as it is (the first reason)."""
+    problems = text_problems(info, text)
+    if problems:
+        raise InvalidInput(problems[0])
+    problems = media_problems(info, media, metas)
+    if problems:
         with about("media"):
-            raise InvalidInput(problem)
+            raise InvalidInput(problems[0])

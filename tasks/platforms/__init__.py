@@ -9,18 +9,21 @@ from __future__ import annotations
 import httpx
 
 from handlers.text import platforms as catalogue
-from tasks.platforms import bluesky, facebook, instagram, linkedin, threads
+from tasks.platforms import bluesky, facebook, instagram, linkedin, mastodon, telegram, threads, x
 from tasks.platforms.base import Client, Platform, Publication, Published
 from tasks.platforms.dryrun import DryRunPublisher
 from tasks.platforms.fake import FakePlatformPublisher
 
 #: The social networks, in the order the README and the chat list them.
 PLATFORMS: tuple[Platform, ...] = (
+    x.PLATFORM,
     facebook.PLATFORM,
     instagram.PLATFORM,
     linkedin.PLATFORM,
     threads.PLATFORM,
+    mastodon.PLATFORM,
     bluesky.PLATFORM,
+    telegram.PLATFORM,
 )
 
 

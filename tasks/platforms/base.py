@@ -315,9 +315,3 @@ __all__ = [
     "SecretField",
     "Verdict",
 ]
-
-
-class MediaSources(Protocol):
-    """The worker's media, prepared for each platform's rules (converted, downsized) and signed for by-URL ones."""
-
-    def for_platform(self, name: str) -> MediaSource: ...

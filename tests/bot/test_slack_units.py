@@ -22,6 +22,7 @@ from handlers.app import build_router
 from handlers.messages import Button, Conversation, Field, Preview, Reply, TargetStatus
 from models.chatrefs import ChatMessageRef
 from models.errors import InvalidInput
+from models.media import LocalMediaStore
 from tests.fakes.slack import FakeSlack
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -277,9 +278,12 @@ async def test_images_are_fetched_with_the_bot_token(fake: FakeSlack, tmp_path: 
         with pytest.raises(InvalidInput, match=r"not an image"):
             await FileStore(http, fake.bot_token, tmp_path).fetch(fake.add_file("brief.pdf", b"%PDF-"))
 
-    assert stored == again and stored.size == len(b"\x89PNG chart")
-    assert stored.path.parent == await asyncio.to_thread(tmp_path.resolve) and stored.path.suffix == ".png"
-    assert sorted(p.name for p in await asyncio.to_thread(lambda: list(tmp_path.iterdir()))) == [stored.path.name]
+    assert stored == again and stored.size == len(b"\x89PNG chart") and stored.ref.endswith(".png")
+    assert sorted(p.name for p in await asyncio.to_thread(lambda: list(tmp_path.iterdir()))) == [
+        stored.ref,
+        f"{stored.ref}.meta",
+    ]
+    assert (await LocalMediaStore(tmp_path).get(stored.ref)).data == b"\x89PNG chart"
 
 
 # -- the notifier -------------------------------------------------------------------------------------------
