@@ -20,30 +20,46 @@ from typing import Any
 import httpx
 import pytest
 from authlib.integrations.httpx_client import AsyncOAuth2Client
-from fastapi import FastAPI
-from fastapi.responses import Response
 from PIL import Image
 
+from bot.http import create_app
+from bot.notifiers import OutboxNotifier
+from bot.wiring import build_media
+from handlers.app import Herald as HeraldApp
+from handlers.context import Services
+from handlers.drafting import media as drafting_media
+from handlers.ports import NullScheduler
 from handlers.publishing import holds
+from handlers.settings import Settings
+from handlers.text.platforms import PLATFORMS
+from handlers.timing import recurring
 from models.accounts import AccountStatus, SocialAccount
 from models.lifecycle import DeliveryState
 from models.posts import Delivery, Post
-from tasks.platforms import by_name, live
-from tasks.platforms.base import AccountChoice, Client, Credentials, MediaFile
-from tests.auxil.chat import Chat
+from tasks.platforms import dry_run, live
+from tasks.platforms.base import AccountChoice, Client, Credentials
+from tasks.platforms.media import Media
+from tasks.runtime import Runtime
+from tests.auxil.chat import Chat, FrozenClock
+from tests.bot.harness import serving
 from tests.fakes.bluesky import FakeBluesky
 from tests.fakes.linkedin import CLIENT_ID as LINKEDIN_ID
 from tests.fakes.linkedin import CLIENT_SECRET as LINKEDIN_SECRET
 from tests.fakes.linkedin import FakeLinkedIn
+from tests.fakes.mastodon import FakeMastodon
 from tests.fakes.meta import MetaGraph
 from tests.fakes.server import ServedApp
+from tests.fakes.telegram import BOT_TOKEN as TELEGRAM_TOKEN
+from tests.fakes.telegram import FakeTelegram
 from tests.fakes.threads import FakeThreads
+from tests.fakes.x import CLIENT_ID as X_ID
+from tests.fakes.x import CLIENT_SECRET as X_SECRET
+from tests.fakes.x import FakeX
 
 pytestmark = pytest.mark.postgres
 
 #: Every platform call; short, so a hang is an unknown outcome within a second.
 TIMEOUT = httpx.Timeout(connect=2.0, read=1.0, write=2.0, pool=2.0)
-REDIRECT = "https://herald.example/oauth/{platform}/callback"
 BLUESKY_PASSWORD = "abcd-efgh-ijkl-mnop"
 TEXT = "Fresh roast is out: https://acme.example/roast"
 
@@ -55,18 +71,23 @@ def jpeg(width: int = 600, height: int = 600) -> bytes:
     return out.getvalue()
 
 
-# --- Herald's HTTP side (media links), recording what platforms fetched
+# --- Herald's HTTP side (signed media links), recording what the platforms fetched
 
 
 class Recorder:
-    """ASGI middleware: every request's path and status, for asserting who fetched which media link."""
+    """ASGI middleware around Herald's HTTP app: every request's path and status (who fetched which media)."""
 
-    def __init__(self, app: Any) -> None:
-        self.app = app
+    def __init__(self) -> None:
+        self.app: Any = None  # set once the server's port, and so HERALD_PUBLIC_URL, is known
         self.seen: list[tuple[str, int]] = []
         self._lock = threading.Lock()
 
     async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":  # nothing to start: the test's database connection is the app's
+            while (await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -84,41 +105,10 @@ class Recorder:
             with self._lock:
                 self.seen.append((str(scope["path"]), status))
 
-    def fetched(self, ref: str) -> int:
+    def fetched(self, ref: str) -> list[int]:
+        """The statuses Herald answered requests for ``ref``'s media link with."""
         with self._lock:
-            return sum(1 for path, status in self.seen if path == f"/media/{ref}" and status == 200)
-
-
-class MemoryMedia:
-    """TEMPORARY media store and links until the product's media store lands: files by ref, served at /media/."""
-
-    def __init__(self) -> None:
-        self.files: dict[str, MediaFile] = {}
-        self.public = ""
-        app = FastAPI()
-
-        @app.get("/media/{ref}")
-        async def serve(ref: str) -> Response:
-            found = self.files.get(ref)
-            if found is None:
-                return Response(b"not found", status_code=404)
-            return Response(found.data, media_type=found.content_type)
-
-        self.app = app
-
-    def put(self, data: bytes, content_type: str = "image/jpeg") -> str:
-        ref = secrets.token_hex(8) + ".jpg"
-        self.files[ref] = MediaFile(ref=ref, data=data, content_type=content_type)
-        return ref
-
-    def for_platform(self, name: str) -> MemoryMedia:
-        return self
-
-    async def read(self, ref: str) -> MediaFile:
-        return self.files[ref]
-
-    def public_url(self, ref: str, ttl: timedelta = timedelta(hours=24)) -> str:
-        return f"{self.public}/media/{ref}?sig=test"
+            return [status for path, status in self.seen if path == f"/media/{ref}"]
 
 
 # --- the fakes, each pointed at by its platform's environment variables
@@ -126,22 +116,32 @@ class MemoryMedia:
 
 @dataclass
 class Fakes:
+    x: FakeX
     meta: MetaGraph
     linkedin: FakeLinkedIn
     threads: FakeThreads
+    mastodon: FakeMastodon
     bluesky: FakeBluesky
-    env: dict[str, str] = field(default_factory=dict)
+    telegram: FakeTelegram
+    channel: int
 
 
 @pytest.fixture
 def fakes(monkeypatch: pytest.MonkeyPatch) -> Iterator[Fakes]:
     with ExitStack() as stack:
+        x = stack.enter_context(FakeX())
         meta = stack.enter_context(MetaGraph())
         linkedin = stack.enter_context(FakeLinkedIn())
         threads = FakeThreads(username="acme.threads")
         threads.url = stack.enter_context(ServedApp(threads.app, name="fake-threads")).url
-        bluesky = stack.enter_context(FakeBluesky(app_password=BLUESKY_PASSWORD, hang_seconds=2.0))
+        mastodon = stack.enter_context(FakeMastodon())
+        bluesky = stack.enter_context(FakeBluesky(app_password=BLUESKY_PASSWORD))
+        telegram = stack.enter_context(FakeTelegram())
         env = {
+            "X_CLIENT_ID": X_ID,
+            "X_CLIENT_SECRET": X_SECRET,
+            "X_API_URL": x.url,
+            "X_AUTHORIZE_URL": f"{x.url}/i/oauth2/authorize",
             "FACEBOOK_APP_ID": meta.app_id,
             "FACEBOOK_APP_SECRET": meta.app_secret,
             "FACEBOOK_API_URL": meta.url,
@@ -159,14 +159,19 @@ def fakes(monkeypatch: pytest.MonkeyPatch) -> Iterator[Fakes]:
             "THREADS_AUTHORIZE_URL": threads.url + "/oauth/authorize",
             "THREADS_POLL_INTERVAL": "0.02",
             "THREADS_POLL_ATTEMPTS": "10",
+            "MASTODON_MEDIA_POLL_SECONDS": "0.02",
             "BLUESKY_PDS_URL": bluesky.url,
             "BLUESKY_WEB_URL": "https://bsky.app",
+            "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
+            "TELEGRAM_API_URL": telegram.url,
         }
         for name, value in env.items():
             monkeypatch.setenv(name, value)
         user = meta.add_user("Ada")
         meta.add_page(user, "Acme Coffee", instagram="acmecoffee")
-        yield Fakes(meta, linkedin, threads, bluesky, env)
+        channel = telegram.add_channel("acme", "Acme News")
+        yield Fakes(x, meta, linkedin, threads, mastodon, bluesky, telegram, channel)
+        x.release()
         meta.release()
         linkedin.release()
 
@@ -179,23 +184,24 @@ class Herald:
     chat: Chat
     fakes: Fakes
     http: httpx.AsyncClient
-    media: MemoryMedia
+    media: Media
     served: Recorder
+    public_url: str
 
     def client(self, platform: str) -> Client:
         found = self.chat.runtime.publishers.for_platform(platform)
         assert found is not None, platform
         return found
 
-    async def login(self, platform: str) -> dict[str, Any]:
+    async def login(self, platform: str, instance: str | None = None) -> dict[str, Any]:
         """An admin's OAuth round: authorize (consented by the fake), then the code exchange (PKCE if offered)."""
-        spec = await self.client(platform).oauth()
+        spec = await self.client(platform).oauth(instance)
         verifier = secrets.token_urlsafe(48) if spec.pkce else None
         async with AsyncOAuth2Client(
             client_id=spec.client_id,
             client_secret=spec.client_secret,
             scope=spec.scope_separator.join(spec.scopes),
-            redirect_uri=REDIRECT.format(platform=platform),
+            redirect_uri=f"{self.public_url}/oauth/{platform}/callback",
             token_endpoint_auth_method=spec.token_auth,
             code_challenge_method="S256" if spec.pkce else None,
             timeout=5,
@@ -214,14 +220,22 @@ class Herald:
         client = self.client(platform)
         if platform == "bluesky":
             return await client.connect_secret({"handle": "acme.bsky.social", "app_password": BLUESKY_PASSWORD})
-        return await client.accounts(await self.login(platform))
+        if platform == "telegram":
+            return await client.connect_secret({"channel": "@acme"})
+        instance = self.fakes.mastodon.url if platform == "mastodon" else None
+        return await client.accounts(await self.login(platform, instance), instance)
 
-    async def connect(self, platform: str, pick: int = 0) -> SocialAccount:
-        """Connect the platform's account as chat would, and keep it (encrypted) as Herald does."""
-        choice = (await self.choices(platform))[pick]
+    async def connect(self, platform: str) -> SocialAccount:
+        """Connect the platform's account as chat would (its first choice), and keep it (encrypted) as Herald does;
+        an account already there gets the new credentials and works again (a reconnect)."""
+        choice = (await self.choices(platform))[0]
         creds = choice.credentials
-        existing = await SocialAccount.get_or_none(handle=choice.handle)
-        if existing is not None:  # a reconnect
+        handle = choice.handle
+        existing = await SocialAccount.get_or_none(handle=handle)
+        if existing is not None and existing.platform != platform:  # the name is another platform's account's
+            handle = f"{handle}-{platform}"
+            existing = await SocialAccount.get_or_none(handle=handle)
+        if existing is not None:
             existing.credentials = creds.to_json()  # type: ignore[assignment]
             existing.credentials_rev += 1
             existing.token_expires_at = creds.expires_at
@@ -230,7 +244,7 @@ class Herald:
             return existing
         return await SocialAccount.create(
             platform=platform,
-            handle=choice.handle,
+            handle=handle,
             label=choice.label,
             url=choice.url,
             credentials=creds.to_json(),
@@ -248,81 +262,116 @@ class Herald:
         assert not self.chat.errors, answer
         return post.id
 
-    def image(self, data: bytes | None = None) -> tuple[str, bytes]:
+    async def image(self, data: bytes | None = None) -> tuple[str, bytes]:
+        """A JPEG put in Herald's media store (as an adapter does with an attached file): its ref and bytes."""
         data = data if data is not None else jpeg()
-        return self.media.put(data), data
+        return await self.media.store.put(data, "image/jpeg", "roast.jpg"), data
+
+
+def chat_with(media: Media) -> Chat:
+    """:meth:`Chat.build`, with the media store in the services and the runtime (as ``bot.wiring`` has them)."""
+    recurring.install()
+    clock = FrozenClock()
+    notifier = OutboxNotifier()
+    services = Services(notifier=notifier, scheduler=NullScheduler(), clock=clock, media=media.store)
+    runtime = Runtime(publishers=dry_run(), notifier=notifier, clock=clock, media=media)
+    return Chat(HeraldApp(services), runtime, clock)
 
 
 @pytest.fixture
-async def herald(pg_db: str, fakes: Fakes) -> AsyncIterator[Herald]:
-    media = MemoryMedia()
-    served = Recorder(media.app)
-    with ServedApp(served, name="herald-http") as app:
-        media.public = app.url
-        chat = Chat.build()
+async def herald(pg_db: str, fakes: Fakes, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Herald]:
+    recorder = Recorder()
+    # in this event loop (not ServedApp's thread): the media store reads the database through the test's connection
+    async with serving(recorder) as public_url:
+        monkeypatch.setenv("HERALD_PUBLIC_URL", public_url)
+        monkeypatch.setenv("DATABASE_URL", pg_db)
+        settings = Settings(_env_file=None)  # type: ignore[call-arg]
+        media = build_media(settings)  # PostgreSQL: the media live in the database
+        recorder.app = create_app(settings, media=media, lifespan=False)
+        chat = chat_with(media)
+        drafting_media.install(media.store)
         await chat.say("/role add bob approver")
-        async with httpx.AsyncClient() as http:
-            chat.runtime.publishers = live(http, TIMEOUT)
-            chat.runtime.media = media
-            yield Herald(chat, fakes, http, media, served)
+        try:
+            async with httpx.AsyncClient() as http:
+                chat.runtime.publishers = live(http, TIMEOUT)
+                yield Herald(chat, fakes, http, media, recorder, public_url)
+        finally:
+            drafting_media.install(None)
 
 
-async def stored(account: SocialAccount) -> Credentials:
+async def stored(account: SocialAccount) -> tuple[Credentials, SocialAccount]:
     fresh = await SocialAccount.get(id=account.id)
-    return Credentials.from_json(fresh.credentials)
+    return Credentials.from_json(fresh.credentials), fresh
 
 
 # --- 1. one post with an image to every platform
 
+ALL = ("x", "facebook", "instagram", "linkedin", "threads", "mastodon", "bluesky", "telegram")
 
-async def test_one_post_with_an_image_goes_to_every_platform_with_a_link_each(herald: Herald) -> None:
+
+async def test_one_post_with_an_image_goes_to_all_eight_platforms_with_a_link_each(herald: Herald) -> None:
     fakes = herald.fakes
-    accounts = {name: await herald.connect(name) for name in ("facebook", "instagram", "linkedin", "threads")}
-    accounts["bluesky"] = await herald.connect("bluesky")
-    ref, data = herald.image()
+    accounts = {name: await herald.connect(name) for name in ALL}
+    ref, data = await herald.image()
 
     post_id = await herald.post([a.handle for a in accounts.values()], media=(ref,))
     reports = (await herald.chat.publish_due()).splitlines()
 
-    assert len(reports) == len(accounts), reports
+    assert len(reports) == 8 and all(r.startswith(f"Post {post_id} by @alice published to ") for r in reports), reports
     deliveries = {d.account_id: d for d in await Delivery.filter(post_id=post_id)}
+    urls: dict[str, str] = {}
     for name, account in accounts.items():
         delivery = deliveries[account.id]
         assert delivery.state == DeliveryState.PUBLISHED, (name, delivery.last_error)
-        label = by_name(name).rules.label  # type: ignore[union-attr]
+        label = PLATFORMS[name].label
         [line] = [r for r in reports if f"published to {account.handle} ({label})" in r]
         assert delivery.url and line.endswith(f": {delivery.url}"), (name, line)
+        urls[name] = delivery.url
+    link = f"{herald.public_url}/media/{ref}?"
 
-    # Facebook: one Page post carrying the photo it fetched from Herald's signed link
+    # X: one post with the chunk-uploaded image
+    [tweet] = fakes.x.tweets
+    assert tweet.text == TEXT and len(tweet.media_ids) == 1
+    assert b"".join(fakes.x.uploads[tweet.media_ids[0]].segments.values()) == data
+    assert urls["x"] == f"https://x.com/acme/status/{tweet.id}"
+    # Facebook: one Page post carrying the photo Facebook fetched from Herald's signed link
     [fb] = fakes.meta.page_posts()
     assert fb.message == TEXT and len(fb.photo_ids) == 1
-    photo = fakes.meta.photos[fb.photo_ids[0]]
-    assert photo.url.startswith(f"{herald.media.public}/media/{ref}?")
-    assert deliveries[accounts["facebook"].id].url == f"https://www.facebook.com/{fb.id}"
+    assert fakes.meta.photos[fb.photo_ids[0]].url.startswith(link + "p=facebook&")
+    assert fb.id in urls["facebook"]
     # Instagram: one media from a container whose image Instagram fetched (all of its bytes)
     [ig] = fakes.meta.published()
     container = fakes.meta.containers[ig.container_id]
     assert ig.caption == TEXT and container.fetched == len(data)
-    assert (container.image_url or "").startswith(f"{herald.media.public}/media/{ref}?")
-    assert deliveries[accounts["instagram"].id].url == ig.permalink
+    assert (container.image_url or "").startswith(link + "p=instagram&")
+    assert urls["instagram"] == ig.permalink
     # LinkedIn: one post with the uploaded image
     [li] = fakes.linkedin.posts
     [image] = [i for i in fakes.linkedin.images.values() if i.data is not None]
     assert image.data == data and li["content"]["media"]["id"] == image.urn
-    assert deliveries[accounts["linkedin"].id].url == f"https://www.linkedin.com/feed/update/{li['id']}/"
+    assert urls["linkedin"] == f"https://www.linkedin.com/feed/update/{li['id']}/"
     # Threads: one post whose image Threads fetched from the link
     [th] = fakes.threads.published
     assert th.text == TEXT and th.media_type == "IMAGE"
     [url] = th.image_urls
-    assert url.startswith(f"{herald.media.public}/media/{ref}?")
-    assert (url, 200) in fakes.threads.fetches
-    assert deliveries[accounts["threads"].id].url == th.permalink
+    assert url.startswith(link + "p=threads&") and (url, 200) in fakes.threads.fetches
+    assert urls["threads"] == th.permalink
+    # Mastodon: one status with the uploaded attachment
+    [status] = fakes.mastodon.statuses
+    assert status.text == TEXT and len(status.media_ids) == 1
+    assert fakes.mastodon.media[status.media_ids[0]].size == len(data)
+    assert urls["mastodon"].endswith(f"/{status.id}")
     # Bluesky: one record with the uploaded blob and the link as a facet
     [bs] = fakes.bluesky.posts
     assert bs.record["text"] == TEXT
     [blob] = fakes.bluesky.blobs.values()
-    assert blob.data == data
-    assert bs.record["embed"]["images"][0]["image"]["ref"]["$link"] in fakes.bluesky.blobs
+    assert blob.data == data and bs.record["embed"]["images"][0]["image"]["ref"]["$link"] in fakes.bluesky.blobs
     assert bs.record["facets"][0]["features"][0]["uri"] == "https://acme.example/roast"
-    # the by-URL platforms fetched the file from Herald's HTTP side
-    assert herald.served.fetched(ref) >= 3
+    assert urls["bluesky"] == f"https://bsky.app/profile/acme.bsky.social/post/{bs.rkey}"
+    # Telegram: one photo in the channel, its caption the text
+    [sent] = fakes.telegram.messages
+    assert sent.chat_id == fakes.channel and sent.method == "sendPhoto" and sent.text == TEXT
+    assert [(kind, size) for kind, _, _, size in sent.media] == [("photo", len(data))]
+    assert urls["telegram"] == f"https://t.me/acme/{sent.message_id}"
+    # Herald's HTTP side served the by-URL platforms (Facebook, Instagram, Threads) and only them
+    assert herald.served.fetched(ref).count(200) >= 3 and set(herald.served.fetched(ref)) == {200}
