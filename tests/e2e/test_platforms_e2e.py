@@ -13,7 +13,7 @@ import secrets
 import threading
 from collections.abc import AsyncIterator, Iterator, MutableMapping
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -35,6 +35,7 @@ from handlers.text.platforms import PLATFORMS
 from handlers.timing import recurring
 from models.accounts import AccountStatus, SocialAccount
 from models.lifecycle import DeliveryState
+from models.media import MediaBlob
 from models.posts import Delivery, Post
 from tasks.platforms import dry_run, live
 from tasks.platforms.base import AccountChoice, Client, Credentials
@@ -375,3 +376,243 @@ async def test_one_post_with_an_image_goes_to_all_eight_platforms_with_a_link_ea
     assert urls["telegram"] == f"https://t.me/acme/{sent.message_id}"
     # Herald's HTTP side served the by-URL platforms (Facebook, Instagram, Threads) and only them
     assert herald.served.fetched(ref).count(200) >= 3 and set(herald.served.fetched(ref)) == {200}
+
+
+# --- 2. an expired token is refreshed and the post goes out
+
+
+async def test_an_expired_x_token_is_refreshed_with_its_rotating_refresh_token_and_the_post_goes_out(
+    herald: Herald,
+) -> None:
+    x = herald.fakes.x
+    account = await herald.connect("x")
+    before, _ = await stored(account)
+    x.expire(before.access_token or "")  # X's 2-hour token ran out
+
+    post_id = await herald.post([account.handle])
+    report = await herald.chat.publish_due()
+
+    [tweet] = x.tweets
+    assert report == f"Post {post_id} by @alice published to acme (X): https://x.com/acme/status/{tweet.id}"
+    after, fresh = await stored(account)
+    assert after.access_token != before.access_token and after.refresh_token != before.refresh_token
+    assert after.refresh_token in x.refresh and before.refresh_token not in x.refresh  # rotated: the old one is dead
+    assert after.expires_at and after.expires_at > herald.chat.clock.now() + timedelta(minutes=110)
+    assert fresh.credentials_rev == account.credentials_rev + 1 and fresh.status == AccountStatus.OK.value
+    assert x.hits("/2/oauth2/token") == 2  # the login's code exchange, then one refresh
+    assert x.hits("/2/tweets") == 2  # refused with the expired token, then sent with the new one
+
+
+async def test_a_bluesky_session_is_refreshed_not_logged_into_again(herald: Herald) -> None:
+    bluesky = herald.fakes.bluesky
+    account = await herald.connect("bluesky")
+    before, _ = await stored(account)
+    bluesky.expire_access_tokens()
+
+    await herald.post([account.handle])
+    assert "published to acme.bsky.social (Bluesky)" in await herald.chat.publish_due()
+
+    after, _ = await stored(account)
+    assert after.refresh_token != before.refresh_token
+    assert len(bluesky.posts) == 1
+    assert bluesky.calls["com.atproto.server.refreshSession"] == 1
+    assert bluesky.calls["com.atproto.server.createSession"] == 1  # the connect's only: sessions are rate-limited
+
+
+# --- 3. a revoked token holds the post, tells with a Reconnect button, and the post goes out after reconnecting
+
+
+def revoke_x(fakes: Fakes, creds: Credentials) -> None:
+    fakes.x.revoke(creds.access_token or "")
+    fakes.x.revoke(creds.refresh_token or "")
+
+
+def revoke_facebook(fakes: Fakes, creds: Credentials) -> None:
+    fakes.meta.invalidate(creds.access_token or "")
+
+
+def revoke_mastodon(fakes: Fakes, creds: Credentials) -> None:
+    fakes.mastodon.revoke(creds.access_token or "")
+
+
+def published_x(fakes: Fakes) -> list[str]:
+    return [t.text for t in fakes.x.tweets]
+
+
+def published_facebook(fakes: Fakes) -> list[str]:
+    return [p.message for p in fakes.meta.page_posts()]
+
+
+def published_mastodon(fakes: Fakes) -> list[str]:
+    return [s.text for s in fakes.mastodon.statuses]
+
+
+REVOKED = {
+    "x": (revoke_x, published_x),
+    "facebook": (revoke_facebook, published_facebook),
+    "mastodon": (revoke_mastodon, published_mastodon),
+}
+
+
+@pytest.mark.parametrize("platform", list(REVOKED))
+async def test_a_revoked_account_holds_the_post_tells_and_publishes_after_reconnecting(
+    herald: Herald, platform: str
+) -> None:
+    revoke, published = REVOKED[platform]
+    account = await herald.connect(platform)
+    old, _ = await stored(account)
+    revoke(herald.fakes, old)
+
+    post_id = await herald.post([account.handle])
+    report = await herald.chat.publish_due()
+
+    assert f"Post {post_id} by @alice is held for {account.handle}" in report, report
+    assert f"It goes out as soon as an admin reconnects {account.handle}." in report
+    delivery = await Delivery.get(post_id=post_id)
+    assert delivery.state == DeliveryState.HELD
+    _, held = await stored(account)
+    assert held.status == AccountStatus.RECONNECT and held.status_reason
+    told = [r for r in await herald.chat.dms("alice") if "needs reconnecting" in r.text]
+    assert told and told[0].buttons[0].label == "Reconnect", told
+    assert published(herald.fakes) == []
+
+    reconnected = await herald.connect(platform)  # the admin logs in again: new credentials, same account
+    assert reconnected.id == account.id
+    new, _ = await stored(account)
+    assert new.access_token != old.access_token
+    herald.chat.clock.advance(minutes=5)
+    assert await holds.release(account.id, herald.chat.herald.services) == (1, 0)
+    report = await herald.chat.publish_due()
+
+    assert f"Post {post_id} by @alice published to {account.handle}" in report, report
+    assert published(herald.fakes) == [TEXT]
+    assert (await Delivery.get(post_id=post_id)).state == DeliveryState.PUBLISHED
+
+
+# --- 4. a duplicate is reported with X's sentence and not retried
+
+
+async def test_a_duplicate_on_x_is_reported_failed_with_xs_sentence_and_not_retried(herald: Herald) -> None:
+    x = herald.fakes.x
+    account = await herald.connect("x")
+    x.add_tweet(TEXT)  # posted by hand earlier
+
+    post_id = await herald.post([account.handle])
+    report = await herald.chat.publish_due()
+
+    assert report.startswith(f"Post {post_id} by @alice failed"), report
+    assert "You are not allowed to create a Tweet with duplicate content." in report
+    delivery = await Delivery.get(post_id=post_id)
+    assert delivery.state == DeliveryState.FAILED
+    herald.chat.clock.advance(hours=1)
+    assert await herald.chat.publish_due() == ""
+    assert x.hits("/2/tweets") == 1 and len(x.tweets) == 1  # the one from before; Herald asked once
+
+
+# --- 5. a rate limit with a reset postpones to the reset, tells when, then publishes once
+
+
+async def test_a_mastodon_rate_limit_postpones_to_its_reset_tells_when_and_publishes_once(herald: Herald) -> None:
+    mastodon = herald.fakes.mastodon
+    account = await herald.connect("mastodon")
+    ref, data = await herald.image()
+    mastodon.fail("statuses", "rate_limit")  # 429 with X-RateLimit-Reset two minutes ahead
+
+    post_id = await herald.post([account.handle], media=(ref,))
+    report = await herald.chat.publish_due()
+
+    assert f"Post {post_id} by @alice goes to {account.handle} at" in report and "instead: " in report, report
+    delivery = await Delivery.get(post_id=post_id)
+    assert delivery.state == DeliveryState.SCHEDULED and delivery.attempts == 0  # a reset is no failed attempt
+    assert delivery.due_at is not None
+    wait = (delivery.due_at - herald.chat.clock.now()).total_seconds()
+    assert 100 <= wait <= 125, wait
+    assert delivery.due_at.strftime("%H:%M") in report
+    assert await herald.chat.publish_due() == "" and mastodon.statuses == []  # not before the reset
+
+    herald.chat.clock.advance(seconds=wait + 1)
+    report = await herald.chat.publish_due()
+
+    [status] = mastodon.statuses
+    delivery = await Delivery.get(post_id=post_id)
+    assert delivery.state == DeliveryState.PUBLISHED and (delivery.url or "").endswith(f"/{status.id}")
+    assert report == f"Post {post_id} by @alice published to {account.handle} (Mastodon): {delivery.url}"
+    assert mastodon.count("POST", "/api/v1/statuses") == 2  # the refused one and the one that went out
+    assert mastodon.count("POST", "/api/v2/media") == 1  # the attachment wasn't uploaded again
+    assert mastodon.media[status.media_ids[0]].size == len(data)
+
+
+# --- 6. Instagram: a container still IN_PROGRESS then FINISHED; a container in ERROR
+
+
+async def test_an_instagram_container_in_progress_is_waited_for_then_published(herald: Herald) -> None:
+    meta = herald.fakes.meta
+    account = await herald.connect("instagram")
+    ref, _ = await herald.image()
+    meta.set_in_progress(3)
+
+    post_id = await herald.post([account.handle], media=(ref,))
+    report = await herald.chat.publish_due()
+
+    [media] = meta.published()
+    assert report == f"Post {post_id} by @alice published to acmecoffee (Instagram): {media.permalink}"
+    assert meta.count("GET", media.container_id) >= 4  # three looks IN_PROGRESS, then FINISHED
+    assert meta.count("POST", "/media_publish") == 1
+
+
+async def test_an_instagram_container_in_error_is_reported_failed_with_the_reason(herald: Herald) -> None:
+    meta = herald.fakes.meta
+    account = await herald.connect("instagram")
+    wide, _ = await herald.image(jpeg(1500, 500))
+    await herald.chat.say(f"/draft --to {account.handle} --media {wide} {TEXT}")
+    assert herald.chat.errors == [
+        "Instagram takes images with an aspect ratio from 4:5 to 1.91:1; this one is 3:1 (1500×500)."
+    ]  # an image Instagram can't take is refused when drafting, before Instagram is asked
+    ref, _ = await herald.image()
+    post_id = await herald.post([account.handle], media=(ref,))
+    await MediaBlob.filter(key=ref).delete()  # then the file goes missing: Instagram can't download it
+
+    report = await herald.chat.publish_due()
+
+    assert report == (
+        f"Post {post_id} by @alice failed on acmecoffee (Instagram): Instagram couldn't use the image: Error: Media "
+        "download has failed. The media URI doesn't meet our requirements (HTTP 404)."
+    ), report
+    assert (await Delivery.get(post_id=post_id)).state == DeliveryState.FAILED
+    [container] = meta.containers.values()
+    assert container.status_code == "ERROR" and herald.served.fetched(ref) == [404]
+    assert meta.published() == [] and meta.count("POST", "media_publish") == 0
+
+
+# --- 7. an unknown outcome that verification settles on its own
+
+
+def hang_x(fakes: Fakes) -> None:
+    fakes.x.fail("hang")
+
+
+def hang_facebook(fakes: Fakes) -> None:
+    fakes.meta.fail("feed", "hang")
+
+
+HANGS = {"x": (hang_x, published_x), "facebook": (hang_facebook, published_facebook)}
+
+
+@pytest.mark.parametrize("platform", list(HANGS))
+async def test_an_unanswered_post_is_verified_and_reported_published_once(herald: Herald, platform: str) -> None:
+    hang, published = HANGS[platform]
+    account = await herald.connect(platform)
+    hang(herald.fakes)  # the platform publishes, then never answers: Herald's call times out
+
+    post_id = await herald.post([account.handle])
+    report = await herald.chat.publish_due()
+
+    delivery = await Delivery.get(post_id=post_id)
+    assert delivery.state == DeliveryState.PUBLISHED, (delivery.state, delivery.last_error, report)
+    assert report == f"Post {post_id} by @alice published to {account.handle} ({PLATFORMS[platform].label}): " + (
+        delivery.url or ""
+    )
+    assert published(herald.fakes) == [TEXT]
+    herald.chat.clock.advance(hours=1)
+    assert await herald.chat.publish_due() == ""
+    assert published(herald.fakes) == [TEXT]
