@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
 import signal
 import subprocess
 import sys
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import typer
+import uvicorn
 import uvloop
 from rich.console import Console
 
 from bot import heap, logs
 from bot.shell import ShellAdapter, stdin_lines
-from bot.wiring import assembled, publishing
+from bot.wiring import Components, assembled, publishing
 from handlers.settings import Settings, load_settings
 from models import db as dbmod
 from models.errors import ConfigError
@@ -107,6 +110,36 @@ def shell(
     _run(main())
 
 
+class _QuietServer(uvicorn.Server):
+    """uvicorn beside the shell: the shell owns Ctrl-C, so the server takes no signals."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+@asynccontextmanager
+async def shell_http_side(settings: Settings, comps: Components, host: str, port: int) -> AsyncIterator[None]:
+    """Beside the shell, where HERALD_PUBLIC_URL says platforms and browsers reach Herald: the login pages and the
+    signed media links, served on HOST:PORT while the shell runs."""
+    if not settings.public_url:
+        yield
+        return
+    from bot.http import create_app
+    from bot.serving import login_pages
+
+    app = create_app(settings, lifespan=False, media=comps.media, login=login_pages(settings, comps))
+    config = uvicorn.Config(app, host=host, port=port, log_config=None, lifespan="off", access_log=False)
+    server = _QuietServer(config)
+    task = asyncio.create_task(server.serve())
+    err.print(f"herald: logins and media links on http://{host}:{port} (reached as {settings.public_url})")
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        await task
+
+
 @app.command()
 def run(
     host: str = typer.Option("127.0.0.1", help="Slack over HTTP: where /slack/events (and /healthz) listen"),
@@ -115,11 +148,15 @@ def run(
     """Run Herald: the chat adapters that are configured, dispatcher and worker, all in one process.
 
     With SLACK_BOT_TOKEN: Slack (over HTTP on HOST:PORT, or Socket Mode when SLACK_APP_TOKEN is set);
-    otherwise the local shell in this terminal.
+    otherwise the local shell in this terminal, and with HERALD_PUBLIC_URL also the HTTP side on HOST:PORT (the
+    login pages of /account connect, the signed media links platforms fetch).
     """
     settings = _settings("warning")  # the terminal is the chat: keep routine logs out of it
     if settings.telegram_bot_token:
-        err.print("herald: the Telegram adapter is not available in this build yet.")
+        err.print(
+            "herald: TELEGRAM_BOT_TOKEN posts to Telegram channels; chatting with Herald in Telegram"
+            " isn't available yet."
+        )
     if settings.slack_bot_token:
         logs.configure_from(settings)
         if settings.slack_app_token:
@@ -134,7 +171,7 @@ def run(
             adapter = ShellAdapter(comps.herald, user=settings_user, media=comps.media.store)
             interactive = sys.stdin.isatty()
             lines = stdin_lines(f"{adapter.user}> " if interactive else None)
-            async with publishing(comps, worker=True):
+            async with publishing(comps, worker=True), shell_http_side(settings, comps, host, port):
                 return await adapter.run(lines, interactive=interactive, wait=60.0)
 
     _run(main())

@@ -1,5 +1,6 @@
 """The HTTP side: health, readiness and Prometheus metrics, signed media links (``GET /media/{ref}``,
-:mod:`bot.media`), and Slack's request URL ``POST /slack/events``.
+:mod:`bot.media`), the login pages of ``/account connect`` (:mod:`bot.oauth`), and Slack's request URL
+``POST /slack/events``.
 
 Slack's slash commands, interactions (buttons, modals) and events all arrive at ``/slack/events``;
 :class:`SlackEndpoint` checks each one's signature over the raw body (unsigned or stale: 401, nothing
@@ -33,6 +34,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from starlette.routing import Route
 from tortoise import connections
 
+from bot import oauth
 from bot.slack import payloads
 from handlers.settings import Settings
 
@@ -71,10 +73,16 @@ def metrics_registry() -> CollectorRegistry:
 
 
 def create_app(
-    settings: Settings, *, slack: SlackApp | None = None, lifespan: bool = True, media: Media | None = None
+    settings: Settings,
+    *,
+    slack: SlackApp | None = None,
+    lifespan: bool = True,
+    media: Media | None = None,
+    login: oauth.LoginPages | None = None,
 ) -> ASGIApp:
     """The HTTP app; with ``lifespan``, its ASGI lifespan starts and stops ``slack`` (``bot.serving`` does that
-    itself, around the database connection); with ``media``, it serves signed media links."""
+    itself, around the database connection); with ``media``, it serves signed media links; with ``login``, the
+    pages of ``/account connect``'s logins (``/oauth/{platform}/start`` and ``…/callback``, :mod:`bot.oauth`)."""
 
     @asynccontextmanager
     async def slack_lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -117,6 +125,8 @@ def create_app(
         from bot.media import router
 
         app.include_router(router(media))
+    if login is not None:
+        app.include_router(oauth.router(login))
     if slack is None:
         return app
     endpoint = SlackEndpoint(slack.bolt, settings.slack_signing_secret or "")

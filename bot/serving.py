@@ -22,10 +22,10 @@ from typing import Any
 
 import uvicorn
 
-from bot import heap, logs
+from bot import heap, logs, oauth
 from bot.http import ASGIApp, Receive, Scope, Send, create_app
 from bot.slack.notifier import close_all as close_slack_sessions
-from bot.wiring import assembled, publishing
+from bot.wiring import Components, assembled, publishing
 from handlers.settings import Settings, load_settings
 
 #: uvicorn's settings for the HTTP side, one process or several (httptools: its C parser; h11, the
@@ -77,12 +77,19 @@ async def http_side(settings: Settings, *, everything: bool = False) -> AsyncIte
             if slack is not None and settings.slack_app_token:
                 socket_mode = await slack.connect_socket_mode(settings.slack_app_token)
                 stack.push_async_callback(slack.close_socket_mode, socket_mode)
-        app = create_app(settings, slack=slack, lifespan=False, media=comps.media)
+        app = create_app(settings, slack=slack, lifespan=False, media=comps.media, login=login_pages(settings, comps))
         # Everything built so far (modules, the app, the ORM) lives as long as the process: out of the cyclic
         # garbage collector's way, whose full passes would otherwise walk all of it (80 ms, in the middle of
         # a burst of Slack clicks).
         heap.settle(space_passes=False)
         yield app
+
+
+def login_pages(settings: Settings, comps: Components) -> oauth.LoginPages | None:
+    """The login pages of ``/account connect``, where Herald has a public address to bring logins back to."""
+    if not settings.public_url or comps.platforms is None:
+        return None
+    return oauth.LoginPages(comps.platforms, comps.herald.services, settings.public_url)
 
 
 class ServingApp:

@@ -3,24 +3,27 @@
 In the spirit of Hubot's shell adapter and Errbot's text backend. Buttons are shown as the text
 commands that do the same thing. ``/as NAME`` switches who you are. Reports from workers (which may
 run in other processes) arrive through the outbox table and are printed as they come. ``/draft --media
-PATH,…`` of local files stores them in the media store and drafts with their refs.
+PATH,…`` of local files stores them in the media store and drafts with their refs. A reply with a form
+(``/account connect bluesky``) is asked field by field: at a terminal a secret field is read without echo
+(getpass); from a script, each field is the next line. The values are never printed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import getpass
 import re
 import shlex
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
 from handlers.admin.members import normalize_name
 from handlers.app import Herald
-from handlers.messages import Button, Conversation, Incoming, Reply, Sender
+from handlers.messages import Button, Conversation, Form, FormField, Incoming, Reply, Sender, form_command
 from handlers.ports import MediaStore
 from handlers.publishing.delivery import REPORTED_STATES
 from models.chatrefs import ChatMessageRef
@@ -36,6 +39,8 @@ TELLING = timedelta(seconds=30)
 IN_FLIGHT = [DeliveryState.SCHEDULED.value, DeliveryState.QUEUED.value, DeliveryState.PUBLISHING.value]
 MEDIA_OPTION = re.compile(r"(?<=\s)--media\s+(\"[^\"]*\"|'[^']*'|\S+)")
 MAX_FILE_BYTES = 512_000_000
+#: Reads one field of a form from whoever sits at the shell ("" when there is nothing more to read).
+Asker = Callable[[FormField], Awaitable[str]]
 
 
 def render(reply: Reply, *, updated: bool = False) -> str:
@@ -56,13 +61,43 @@ def render(reply: Reply, *, updated: bool = False) -> str:
             lines.append("    " + _twins(status.buttons))
     if reply.buttons:
         lines.append("  " + _twins(reply.buttons))
+    if reply.form is not None:
+        lines.append("  " + reply.form.command + " " + " ".join(f"{f.name}=…" for f in reply.form.fields))
     if reply.ephemeral and reply.kind != "error":
         lines[0] = "(only you) " + lines[0]
     return "\n".join(lines)
 
 
 def _twins(buttons: tuple[Button, ...]) -> str:
-    return " ".join(f"[{b.label}: {b.command}{' ' + b.ask.upper() if b.ask else ''}]" for b in buttons)
+    return " ".join(f"[{b.label}: {b.url or b.command}{' ' + b.ask.upper() if b.ask else ''}]" for b in buttons)
+
+
+def prompt_for(field: FormField) -> str:
+    return f"{field.label}{f' ({field.hint})' if field.hint else ''}: "
+
+
+def terminal_asker() -> Asker:
+    """Ask at the terminal; secret fields without echo."""
+
+    async def ask(field: FormField) -> str:
+        read = getpass.getpass if field.secret else input
+        try:
+            return await asyncio.to_thread(read, prompt_for(field))
+        except EOFError:
+            return ""
+
+    return ask
+
+
+def lines_asker(lines: AsyncIterator[str], out: TextIO) -> Asker:
+    """Ask from a script: each field is the next line (the prompt is printed, the answer isn't)."""
+
+    async def ask(field: FormField) -> str:
+        out.write(prompt_for(field) + "\n")
+        out.flush()
+        return (await anext(lines, "")).rstrip("\r\n")
+
+    return ask
 
 
 class ShellAdapter:
@@ -73,9 +108,11 @@ class ShellAdapter:
         user: str,
         out: TextIO | None = None,
         conversation: Conversation = CONVERSATION,
+        ask: Asker | None = None,
         media: MediaStore | None = None,
     ) -> None:
         self.herald = herald
+        self.ask = ask  # how a form's fields are asked (None: the form's command is shown, to type)
         self.media = media
         self.user = normalize_name(user)
         self.out = out or sys.stdout
@@ -120,7 +157,21 @@ class ShellAdapter:
                 self.show(reply)
                 await self._remember(self.conversation.channel, reply)
             await self._drain()  # what the command caused elsewhere (direct messages) shows right after it
+        form = next((r.form for r in replies if r.form is not None), None)
+        if form is not None and self.ask is not None:
+            return await self.fill(form)
         return replies
+
+    async def fill(self, form: Form) -> list[Reply]:
+        """Ask for the form's fields and run its command with them (the command, values and all, isn't shown)."""
+        values: dict[str, str] = {}
+        for field in form.fields:
+            values[field.name] = (await self.ask(field)).strip() if self.ask else ""
+            if not values[field.name]:
+                reply = Reply(text=f"{field.label} is empty: nothing was sent.", kind="error", ephemeral=True)
+                self.show(reply)
+                return [reply]
+        return await self.say(form_command(form, values))
 
     async def _store_files(self, text: str) -> str:
         """``/draft --media PATH,…``: each local file put in the media store and replaced by its ref."""
@@ -208,6 +259,8 @@ class ShellAdapter:
             await asyncio.sleep(0.05)
 
     async def run(self, lines: AsyncIterator[str], *, interactive: bool, wait: float) -> int:
+        if self.ask is None:
+            self.ask = terminal_asker() if interactive and sys.stdin.isatty() else lines_asker(lines, self.out)
         stop = asyncio.Event()
         follower = asyncio.create_task(self.follow_outbox(stop))
         try:

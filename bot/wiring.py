@@ -37,6 +37,7 @@ from tasks.broker import build_broker, redis_client
 from tasks.dispatcher import Dispatcher
 from tasks.limits import RedisGate
 from tasks.platforms import Publishers, dry_run, live
+from tasks.platforms.directory import Directory
 from tasks.platforms.media import Media, MediaSigner
 from tasks.platforms.transport import http_client
 from tasks.probe import StreamProbe
@@ -79,6 +80,14 @@ def build_publishers(settings: Settings, client: httpx.AsyncClient) -> Publisher
     return live(client, platform_timeout(settings)) if settings.publish_mode == "live" else dry_run()
 
 
+def build_directory(settings: Settings, publishers: Publishers, client: httpx.AsyncClient) -> Directory:
+    """The clients ``/account connect`` and the login pages use: the worker's in live mode; in the dry run the
+    real ones too (an account connected while trying Herald out is the one it publishes to once live)."""
+    if settings.publish_mode == "live":
+        return Directory(publishers)
+    return Directory(live(client, platform_timeout(settings)))
+
+
 def queue_probe(broker: AsyncBroker) -> QueueProbe | None:
     """The probe /queue status reads the queue through; None for the in-process queue."""
     if isinstance(broker, RedisStreamBroker | ResilientStreamClusterBroker):
@@ -101,6 +110,7 @@ class Components:
     herald: Herald
     client: httpx.AsyncClient
     media: Media
+    platforms: Directory | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -130,6 +140,7 @@ def build(settings: Settings, *, consumer_name: str | None = None) -> Components
     client = http_client()
     notifier = build_notifier(settings)
     publishers = build_publishers(settings, client)
+    directory = build_directory(settings, publishers, client)
     media = build_media(settings)
 
     async def on_timer(timer: Timer) -> None:
@@ -160,8 +171,10 @@ def build(settings: Settings, *, consumer_name: str | None = None) -> Components
         queue_probe=queue_probe(broker),
         stuck_after=timedelta(seconds=settings.stuck_after_seconds),
         media=media.store,
+        platforms=directory,
+        public_url=settings.public_url,
     )
-    return Components(settings, broker, task, dispatcher, runtime, Herald(services), client, media)
+    return Components(settings, broker, task, dispatcher, runtime, Herald(services), client, media, directory)
 
 
 @asynccontextmanager

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from handlers.messages import Conversation
-from handlers.ports import Clock, MediaStore, Notifier, QueueProbe, Scheduler
+from handlers.ports import Clock, MediaStore, Notifier, Platforms, QueueProbe, Scheduler
 from handlers.settings import DEFAULTS
 from models.members import Member
 
@@ -26,6 +26,8 @@ class Services:
     # a post held or down longer than this past its time is reported missed instead of sent late
     missed_grace: timedelta = timedelta(seconds=DEFAULTS.missed_grace_seconds)
     media: MediaStore | None = None  # where posts' images and videos are kept (None: refs taken as they are)
+    platforms: Platforms | None = None  # None: no platform clients (accounts are added with /account add only)
+    public_url: str | None = None  # HERALD_PUBLIC_URL: where browsers reach Herald's login links
 
 
 @dataclass(frozen=True)

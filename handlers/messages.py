@@ -12,6 +12,7 @@ shell); :func:`render_mentions` does the replacing for every adapter.
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -92,11 +93,13 @@ class Button:
     command: str  # the text twin, e.g. "/approve 12"
     style: Literal["primary", "danger", "default"] = "default"
     ask: str | None = None  # the adapter asks the clicker for this (e.g. "reason") and appends it to the command
+    url: str | None = None  # a link button: opens ``url`` in the browser (``command`` is empty, nothing runs)
 
     @property
     def action_id(self) -> str:
         """Stable id for chat platforms' action ids: the command's verb, e.g. ``herald.approve``."""
-        return "herald." + self.command.lstrip("/").split()[0]
+        words = self.command.lstrip("/").split()
+        return "herald." + (words[0] if words else "link")
 
     @property
     def value(self) -> str:
@@ -107,6 +110,33 @@ class Button:
 class Field:
     label: str
     value: str
+
+
+@dataclass(frozen=True)
+class FormField:
+    """One value a :class:`Form` asks for. A ``secret`` one is never shown back (a password input, no echo)."""
+
+    name: str
+    label: str
+    secret: bool = False
+    hint: str = ""
+
+
+@dataclass(frozen=True)
+class Form:
+    """Values to ask for before running ``command``: the adapter asks for ``fields`` (Slack: a modal; the shell:
+    one prompt each) and runs ``command name=value …`` with each value quoted as :func:`form_command` does."""
+
+    title: str
+    command: str
+    fields: tuple[FormField, ...]
+    submit: str = "Send"
+
+
+def form_command(form: Form, values: dict[str, str]) -> str:
+    """The command a filled-in form stands for (values quoted for :func:`shlex.split`)."""
+    pairs = [f"{f.name}={shlex.quote(values.get(f.name, '').strip())}" for f in form.fields]
+    return " ".join([form.command, *pairs])
 
 
 @dataclass(frozen=True)
@@ -169,6 +199,7 @@ class Reply:
     previews: tuple[Preview, ...] = ()
     statuses: tuple[TargetStatus, ...] = ()
     mentions: tuple[Mention, ...] = ()
+    form: Form | None = None  # values to ask the member for (an answer to their own command: never stored)
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -211,12 +242,13 @@ class Reply:
 
 
 def _button_json(button: Button) -> list[Any]:
-    return [button.label, button.command, button.style, button.ask]
+    fields = [button.label, button.command, button.style, button.ask]
+    return [*fields, button.url] if button.url else fields
 
 
 def _button(data: list[Any]) -> Button:
-    label, command, style, ask = data
-    return Button(str(label), str(command), style, ask)
+    label, command, style, ask, *url = data
+    return Button(str(label), str(command), style, ask, url[0] if url else None)
 
 
 def error(text: str, *, field: str | None = None) -> Reply:

@@ -1,18 +1,19 @@
 """What the application needs from the outside, as protocols that outer layers implement.
 
 ``bot/`` provides a :class:`Notifier` per chat; ``tasks/`` provides a :class:`Scheduler` hook so the
-dispatcher hears about newly scheduled posts at once instead of at its next poll, and a
-:class:`QueueProbe` so ``/queue status`` can say how the queue transport is doing. The wiring picks the
+dispatcher hears about newly scheduled posts at once instead of at its next poll, a
+:class:`QueueProbe` so ``/queue status`` can say how the queue transport is doing, and :class:`Platforms`,
+the social platforms' clients as ``/account`` needs them (connect, check, revoke). The wiring picks the
 :class:`MediaStore` (``models.media``: a directory, or the database with PostgreSQL).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
-from handlers.messages import Conversation, Reply
+from handlers.messages import Conversation, FormField, Reply
 from models.media import StoredMedia
 
 
@@ -77,3 +78,81 @@ class QueueStats:
 class QueueProbe(Protocol):
     async def stats(self) -> QueueStats:
         """Look at the queue transport; answers within a short timeout and never raises for an outage."""
+
+
+@dataclass(frozen=True)
+class ConnectedAccount:
+    """An account a platform gave access to (after a login or a secret), as Herald saves it.
+
+    ``credentials_json`` is the platform's credentials document (saved encrypted, never shown or logged);
+    ``expires_at`` is when its access token stops working (None: it doesn't expire on its own);
+    ``refreshable`` whether Herald can renew the token without the admin.
+    """
+
+    handle: str
+    label: str
+    url: str | None
+    remote_id: str | None
+    credentials_json: str = field(repr=False)
+    expires_at: datetime | None = None
+    refreshable: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "handle": self.handle,
+            "label": self.label,
+            "url": self.url,
+            "remote_id": self.remote_id,
+            "credentials": self.credentials_json,
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+            "refreshable": self.refreshable,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ConnectedAccount:
+        expires = data.get("expires_at")
+        return cls(
+            handle=str(data["handle"]),
+            label=str(data["label"]),
+            url=data.get("url"),
+            remote_id=data.get("remote_id"),
+            credentials_json=str(data["credentials"]),
+            expires_at=datetime.fromisoformat(expires) if expires else None,
+            refreshable=bool(data.get("refreshable", False)),
+        )
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """What ``/account check`` found: who the credentials are (``account``), or the platform's reason
+    (``problem``; ``expired`` when the platform refused the token, so the account needs reconnecting)."""
+
+    account: ConnectedAccount | None = None
+    problem: str | None = None
+    expired: bool = False
+
+
+class Platforms(Protocol):
+    """The social platforms' clients, as connecting and checking accounts needs them. Every method raises
+    :class:`~models.errors.UserError` (a sentence for the admin) for what the platform or the configuration
+    refuses."""
+
+    def secret_fields(self, platform: str) -> tuple[FormField, ...]:
+        """What an admin types to connect ``platform`` without a login (empty: it connects with OAuth)."""
+
+    def renewable(self, platform: str, credentials_json: str | None) -> bool:
+        """Whether Herald renews these credentials itself (a refresh token, or a token the platform exchanges for
+        a newer one): their access token's expiry is then no reason to reconnect."""
+
+    async def prepare_login(self, platform: str, instance: str | None) -> None:
+        """Make sure ``platform`` (on ``instance``) can send an admin to its login page; UserError naming what
+        to configure when it can't."""
+
+    async def connect_secret(self, platform: str, values: dict[str, str]) -> list[ConnectedAccount]:
+        """Check ``values`` with a cheap call; the account(s) they give."""
+
+    async def check(self, platform: str, credentials_json: str | None) -> CheckResult:
+        """A cheap call with the stored credentials, now."""
+
+    async def revoke(self, platform: str, credentials_json: str | None) -> bool:
+        """Revoke the token where the platform allows it; False when it can't (or refused to)."""

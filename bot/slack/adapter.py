@@ -45,6 +45,7 @@ CONCURRENCY = 8
 QUIET = 0.01  # seconds without a new request that count as the end of a burst
 MAX_DEFER = 0.5
 DETACH_AFTER = 3.0  # seconds a runner waits for a command's replies to reach Slack before moving on
+FORM_COMMANDS = ("/account connect",)  # commands that may answer with a form (a modal: the trigger expires in 3 s)
 
 
 # what Slack sends for a mention or a link typed in a slash command's text (the manifest's ``should_escape: true``)
@@ -172,7 +173,10 @@ class SlackAdapter:
         response_url: str | None = None,
         thread_ts: str | None = None,
         clicked: Clicked | None = None,
+        trigger_id: str | None = None,
     ) -> list[Reply]:
+        """Run ``text`` and show its replies; a reply with a form opens it as a modal (``trigger_id``: the
+        command's or the click's, valid for 3 s)."""
         # booked before the core commits the command's effects, so its messages come before anything those
         # effects cause (a worker's publish report in the same threads)
         booking = await self.notifier.book(conversation, thread_ts)
@@ -182,6 +186,11 @@ class SlackAdapter:
         except BaseException:
             await self.notifier.release(booking)
             raise
+        form = next((r.form for r in replies if r.form is not None), None)
+        if form is not None and trigger_id:
+            metadata = modals.Metadata(channel=conversation.channel, thread=thread_ts, response_url=response_url)
+            await self.notifier.web().views_open(trigger_id=trigger_id, view=modals.form_modal(form, metadata=metadata))
+            replies = [r for r in replies if r.form is None]
         await self.show(
             sender,
             conversation,
@@ -236,7 +245,8 @@ class SlackAdapter:
     def opens_modal(payload: SlashCommand | Click) -> bool:
         """Whether handling this request opens a modal (and so must beat its trigger's 3 s expiry)."""
         if isinstance(payload, SlashCommand):
-            return typed_command(payload.command, payload.text) == "/draft"
+            typed = typed_command(payload.command, payload.text)
+            return typed == "/draft" or typed.startswith(FORM_COMMANDS)
         return _click_of(payload).ask is not None
 
     async def command(self, payload: SlashCommand) -> None:
@@ -250,7 +260,7 @@ class SlackAdapter:
         if text == "/draft":
             await self.open_draft(sender, conversation, payload.trigger_id, response_url)
             return
-        await self.run(sender, conversation, text, response_url=response_url)
+        await self.run(sender, conversation, text, response_url=response_url, trigger_id=payload.trigger_id)
 
     async def named(self, sender: Sender, text: str) -> str:
         """``<@U123|bob>`` → ``@bob``: each Slack user mentioned becomes a member (with that Slack identity)
@@ -319,6 +329,8 @@ class SlackAdapter:
         user = payload.user
         sender = await self.identities.sender(user.id, user.handle)
         click = _click_of(payload)
+        if not click.command:  # a link button: the browser opened its URL, nothing to run
+            return
         channel = payload.channel_id
         message = payload.message
         thread = (message.thread_ts if message is not None else None) or payload.message_ts  # the card's thread
@@ -406,6 +418,31 @@ class SlackAdapter:
             await self.show(sender, conversation, replies, thread_ts=metadata.thread, clicked=clicked)
         if metadata.home:
             await self.home(sender.external_id, sender)
+
+    async def submit_form(self, ack: Ack, submission: ViewSubmission) -> None:
+        """A core form's Submit: its command with the values, the core's errors back on their fields."""
+        answer, local = modals.read_form(submission.view)
+        if answer is None:
+            await ack(response_action="errors", errors=local)
+            return
+        user = submission.user
+        names = list(submission.view.state.values)
+
+        async def work() -> tuple[Sender, list[Reply]]:
+            sender = await self.identities.sender(user.id, user.handle)
+            return sender, await self.herald.handle(
+                Incoming(sender, self._origin(answer.metadata, user.id), answer.command)
+            )
+
+        def blocks_for(replies: list[Reply]) -> dict[str, str]:
+            found: dict[str, str] = {}
+            for reply in replies:
+                if reply.kind == "error":
+                    field = reply.extra.get("field")
+                    found.setdefault(field if field in names else names[0], reply.text)
+            return found
+
+        await self._submit(ack, work(), blocks_for, answer.metadata, fallback=names[0])
 
     # -- App Home ---------------------------------------------------------------------------------------
 

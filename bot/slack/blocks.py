@@ -161,6 +161,8 @@ def button_element(button: Button, used: set[str]) -> Json:
     }
     if button.style in ("primary", "danger"):
         element["style"] = button.style
+    if button.url:  # Slack opens it and still sends the click, which has no command to run
+        element["url"] = button.url
     return element
 
 

@@ -56,6 +56,10 @@ def register(app: AsyncApp, adapter: SlackAdapter) -> None:
     async def on_answer_submit(ack: AsyncAck, body: Json, context: Json) -> None:
         await adapter.submit_answer(ack, payloads.of(payloads.ViewSubmission, context, body))
 
+    @app.view(modals.FORM_CALLBACK)
+    async def on_form_submit(ack: AsyncAck, body: Json, context: Json) -> None:
+        await adapter.submit_form(ack, payloads.of(payloads.ViewSubmission, context, body))
+
     @app.event(payloads.APP_HOME_OPENED)
     async def on_home_opened(body: Json, context: Json) -> None:  # events are acked by bolt
         event = payloads.of(payloads.AppHomeOpened, context, body).event

@@ -1,8 +1,10 @@
-"""The two modals: /draft's form, and the small one that asks a clicker for a reason or a time.
+"""The modals: /draft's form, the small one that asks a clicker for a reason or a time, and the one a core
+reply's :class:`~handlers.messages.Form` asks with (``/account connect bluesky``'s handle and app password).
 
-Both only translate: a submitted form becomes the text command a member could have typed
-(``/draft --to x,linkedin --at 2026-12-01T09:00Z Launch!``, ``/reject 12 off-brand``), and the core's
-errors come back on the block they are about (``Reply.extra["field"]``).
+All only translate: a submitted form becomes the text command a member could have typed
+(``/draft --to x,linkedin --at 2026-12-01T09:00Z Launch!``, ``/reject 12 off-brand``,
+``/account connect bluesky handle=… app_password=…``), and the core's errors come back on the block they are
+about (``Reply.extra["field"]``). A form's values are never put back in a view or a log line.
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from bot.slack import wording
 from bot.slack.blocks import Click
 from bot.slack.payloads import BadPayload, View
+from handlers.messages import Form, FormField, form_command
 
 Json = dict[str, Any]
 
 DRAFT_CALLBACK = "herald.draft"
 ASK_CALLBACK = "herald.ask"
+FORM_CALLBACK = "herald.form"
 TEXT, TARGETS, WHEN_MODE, WHEN, RECURRENCE, IMAGES = "text", "targets", "when_mode", "when", "recurrence", "images"
 ANSWER = "answer"
 MODE_NOW, MODE_SLOT, MODE_AT = "now", "slot", "at"
@@ -253,3 +257,38 @@ def read_ask(view: View) -> tuple[Answer | None, dict[str, str]]:
     if not answer:
         return None, {ANSWER: wording.NEEDS_ANSWER}
     return Answer(f"{metadata.command} {answer}".strip(), metadata), {}
+
+
+# -- a core reply's form ----------------------------------------------------------------------------------
+
+
+def form_modal(form: Form, *, metadata: Metadata) -> Json:
+    """One plain-text input per field (block and action id: the field's name); the form's command rides in the
+    metadata. Slack has no password input: a secret field is a plain input that is never filled in again."""
+    blocks = []
+    for field_ in form.fields:
+        element: Json = {"type": "plain_text_input"}
+        if field_.hint:
+            element["placeholder"] = _plain(field_.hint)
+        blocks.append(_input(field_.name, field_.label, element))
+    return {
+        "type": "modal",
+        "callback_id": FORM_CALLBACK,
+        "title": _plain(form.title or wording.ASK_TITLE, 24),
+        "submit": _plain(form.submit or wording.ASK_SUBMIT, 24),
+        "close": _plain(wording.CANCEL, 24),
+        "private_metadata": metadata.dumped(command=form.command),
+        "blocks": blocks,
+    }
+
+
+def read_form(view: View) -> tuple[Answer | None, dict[str, str]]:
+    """The form's command with each field's value (``name=value``), or the blocks left empty."""
+    metadata = metadata_of(view)
+    names = list(view.state.values)
+    values = {name: (view.element(name).value or "").strip() for name in names}
+    empty = {name: wording.NEEDS_ANSWER for name, value in values.items() if not value}
+    if empty or not metadata.command:
+        return None, empty or {next(iter(names), "form"): wording.NEEDS_ANSWER}
+    form = Form("", metadata.command, tuple(FormField(name, name) for name in names))
+    return Answer(form_command(form, values), metadata), {}

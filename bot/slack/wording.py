@@ -17,7 +17,7 @@ WHEN_AT_LABEL = "Date and time"
 RECURRENCE_LABEL = "Repeat"
 RECURRENCE_PLACEHOLDER = "e.g. every weekday 09:00 (leave empty for once)"
 IMAGES_LABEL = "Images"
-NO_ACCOUNTS = "There are no accounts to post to yet; an admin adds one with /herald account add PLATFORM HANDLE."
+NO_ACCOUNTS = "There are no accounts to post to yet; an admin connects one with /herald account connect PLATFORM."
 
 ASK_TITLE = "Herald"
 ASK_SUBMIT = "Send"

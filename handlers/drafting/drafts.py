@@ -100,7 +100,9 @@ async def _targets(raw: str | None) -> list[SocialAccount]:
         if len(enabled) == 1:
             return enabled
         if not enabled:
-            raise InvalidInput("There are no accounts to post to yet; an admin adds one with /account add.")
+            raise InvalidInput(
+                "There are no accounts to post to yet; an admin connects one with /account connect PLATFORM."
+            )
         raise InvalidInput("Which accounts? Add --to ACCOUNT (several: --to x,linkedin); /account list shows them.")
     handles = [h for h in (p.strip() for p in raw.split(",")) if h]
     if not handles:

@@ -206,6 +206,7 @@ async def approval_card(post: Post, *, tz: ZoneInfo | None = None) -> Reply:
     fields = [
         Field("Targets", ", ".join(d.account.handle for d in targets)),
         Field("When", when_text(post, tz)),
+        *([Field("Media", media_text(list(post.media)))] if post.media else []),
         Field("Author", f"@{author.name}"),
     ]
     buttons: tuple[Button, ...] = ()
@@ -245,3 +246,11 @@ async def approval_card(post: Post, *, tz: ZoneInfo | None = None) -> Reply:
 async def summary_line(post: Post, tz: ZoneInfo) -> str:
     targets = ", ".join(await target_handles(post))
     return f"#{post.id} [{post.lifecycle_state.label}] → {targets}, {when_text(post, tz)}: {preview(post.text, 60)}"
+
+
+def media_text(refs: list[str]) -> str:
+    """``2 images`` / ``1 video`` / ``1 image, 1 video``: what a post carries, by the refs' file extensions."""
+    videos = sum(1 for ref in refs if ref.lower().rsplit(".", 1)[-1] in ("mp4", "mov", "m4v", "webm"))
+    images = len(refs) - videos
+    parts = [f"{n} {word}{'' if n == 1 else 's'}" for n, word in ((images, "image"), (videos, "video")) if n]
+    return ", ".join(parts)

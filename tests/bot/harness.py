@@ -28,7 +28,7 @@ from bot.slack.pacing import ChannelPacer, Pacer
 from bot.slack.retrying import Backoff
 from handlers.app import Herald
 from handlers.context import Services
-from handlers.ports import NullScheduler, SystemClock
+from handlers.ports import NullScheduler, Platforms, SystemClock
 from handlers.settings import Settings
 from handlers.timing import recurring
 from tests.fakes import slack_requests as inbound
@@ -200,6 +200,7 @@ async def harness(
     rate_limit_retries: int = 3,
     pacer: Pacer | None = None,
     backoff: Backoff | None = None,
+    platforms: Platforms | None = None,
 ) -> AsyncIterator[SlackHarness]:
     """The whole HTTP side (FastAPI + bolt) wired to an in-process Herald whose notifier posts to ``fake``
     (paced by ``pacer``, else in the process every ``pace`` seconds; retrying with ``backoff``)."""
@@ -214,6 +215,7 @@ async def harness(
         notifier=RoutingNotifier({"slack": notifier, "shell": OutboxNotifier()}),
         scheduler=NullScheduler(),
         clock=SystemClock(),
+        platforms=platforms,
     )
     async with httpx.AsyncClient(timeout=10) as files_http, httpx.AsyncClient(timeout=10) as http:
         slack = slack_app.build(

@@ -146,12 +146,12 @@ class BlueskyClient(BaseClient):
     idempotent = True
     label = LABEL
     secret_fields: tuple[SecretField, ...] = (
-        SecretField("handle", "Handle", hint="e.g. acme.bsky.social (or the account's email)"),
+        SecretField("handle", "Handle", hint="e.g. acme.bsky.social, or the account's email"),
         SecretField(
             "app_password",
             "App password",
             secret=True,
-            hint="from Settings → Privacy and security → App passwords (not the account's password)",
+            hint="made in Settings → Privacy and security → App passwords; not the account's password",
         ),
     )
 

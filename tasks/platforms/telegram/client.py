@@ -81,7 +81,7 @@ class TelegramClient(BaseClient):
             "channel",
             "Channel",
             secret=False,
-            hint="@name of the channel (or its numeric id, -100…); add Herald's bot to it as an administrator first",
+            hint="the channel's @name or numeric id (-100…); add Herald's bot to it as an administrator first",
         ),
     )
 
