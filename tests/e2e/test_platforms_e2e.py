@@ -1,15 +1,21 @@
 """Herald publishing for real: the platforms' own clients (``tasks.platforms.live``) against every fake platform
 server over real HTTP, on PostgreSQL, with Herald driven in-process as a chat would (draft, approve, publish due).
 
-Accounts are connected as an admin's ``/account connect`` would: the OAuth platforms through their authorize and
-token endpoints (Authlib, PKCE where the platform has it) and the client's ``accounts()``; the secret ones through
-``connect_secret()``. Platforms that fetch media by URL fetch it from Herald's HTTP side, served here on 127.0.0.1.
+Accounts are connected from chat: ``/account connect PLATFORM``, its login link followed through Herald's login
+pages, the fake's consent and Herald's callback (the secret platforms with the form's values). Herald's HTTP side
+(``bot.http.create_app``: login pages and signed media links, ``HERALD_PUBLIC_URL``) is served on 127.0.0.1 in the
+test's event loop, so it reads the media store (PostgreSQL) through the test's database connection; Facebook,
+Instagram and Threads fetch the post's image from it.
+
+Scenarios and platforms: one post with an image to all eight; an expired token refreshed (X, rotating refresh
+token; Bluesky's session); a revoked account held, told with a Reconnect button, and published after reconnecting
+(X, Facebook, Mastodon); a duplicate (X); a rate limit with its reset (Mastodon); an Instagram container
+IN_PROGRESS then FINISHED, and one in ERROR; an unanswered post settled by verification (X, Facebook).
 """
 
 from __future__ import annotations
 
 import io
-import secrets
 import threading
 from collections.abc import AsyncIterator, Iterator, MutableMapping
 from contextlib import ExitStack
@@ -19,15 +25,16 @@ from typing import Any
 
 import httpx
 import pytest
-from authlib.integrations.httpx_client import AsyncOAuth2Client
 from PIL import Image
 
 from bot.http import create_app
 from bot.notifiers import OutboxNotifier
+from bot.oauth import LoginPages
 from bot.wiring import build_media
 from handlers.app import Herald as HeraldApp
 from handlers.context import Services
 from handlers.drafting import media as drafting_media
+from handlers.messages import Reply
 from handlers.ports import NullScheduler
 from handlers.publishing import holds
 from handlers.settings import Settings
@@ -36,12 +43,14 @@ from handlers.timing import recurring
 from models.accounts import AccountStatus, SocialAccount
 from models.lifecycle import DeliveryState
 from models.media import MediaBlob
+from models.outbox import OutboxMessage
 from models.posts import Delivery, Post
-from tasks.platforms import dry_run, live
-from tasks.platforms.base import AccountChoice, Client, Credentials
+from tasks.platforms import Publishers, live
+from tasks.platforms.base import Client, Credentials
+from tasks.platforms.directory import Directory
 from tasks.platforms.media import Media
 from tasks.runtime import Runtime
-from tests.auxil.chat import Chat, FrozenClock
+from tests.auxil.chat import CONVERSATION, Chat, FrozenClock
 from tests.bot.harness import serving
 from tests.fakes.bluesky import FakeBluesky
 from tests.fakes.linkedin import CLIENT_ID as LINKEDIN_ID
@@ -194,63 +203,39 @@ class Herald:
         assert found is not None, platform
         return found
 
-    async def login(self, platform: str, instance: str | None = None) -> dict[str, Any]:
-        """An admin's OAuth round: authorize (consented by the fake), then the code exchange (PKCE if offered)."""
-        spec = await self.client(platform).oauth(instance)
-        verifier = secrets.token_urlsafe(48) if spec.pkce else None
-        async with AsyncOAuth2Client(
-            client_id=spec.client_id,
-            client_secret=spec.client_secret,
-            scope=spec.scope_separator.join(spec.scopes),
-            redirect_uri=f"{self.public_url}/oauth/{platform}/callback",
-            token_endpoint_auth_method=spec.token_auth,
-            code_challenge_method="S256" if spec.pkce else None,
-            timeout=5,
-        ) as oauth:
-            url, _ = oauth.create_authorization_url(spec.authorize_url, code_verifier=verifier, **spec.authorize_params)
-            consent = await self.http.get(url, follow_redirects=False)
-            assert consent.status_code in (302, 303), consent.text
-            location = consent.headers["location"]
-            assert "code=" in location, location
-            token: dict[str, Any] = await oauth.fetch_token(
-                spec.token_url, authorization_response=location, code_verifier=verifier
-            )
-        return token
-
-    async def choices(self, platform: str) -> list[AccountChoice]:
-        client = self.client(platform)
+    async def connect(self, platform: str, command: str | None = None) -> SocialAccount:
+        """``/account connect PLATFORM`` as an admin: the login link followed in a browser (Herald's login pages,
+        the fake's consent, Herald's callback and code exchange), or the secret form's values; the first account
+        when the login gives several. Herald says "Connected …" in the chat; the account it saved. ``command``:
+        what to say instead of ``/account connect PLATFORM`` (a Reconnect button's command)."""
+        chat = self.chat
         if platform == "bluesky":
-            return await client.connect_secret({"handle": "acme.bsky.social", "app_password": BLUESKY_PASSWORD})
-        if platform == "telegram":
-            return await client.connect_secret({"channel": "@acme"})
-        instance = self.fakes.mastodon.url if platform == "mastodon" else None
-        return await client.accounts(await self.login(platform, instance), instance)
+            await chat.say(f"/account connect bluesky handle=acme.bsky.social app_password={BLUESKY_PASSWORD}")
+        elif platform == "telegram":
+            await chat.say("/account connect telegram channel=@acme")
+        else:
+            server = f" {self.fakes.mastodon.url}" if platform == "mastodon" else ""
+            await chat.say(command or f"/account connect {platform}{server}")
+            assert not chat.errors, chat.errors
+            [link] = chat.last[0].buttons
+            assert link.url and link.url.startswith(f"{self.public_url}/oauth/{platform}/start?state=")
+            async with httpx.AsyncClient(timeout=10) as browser:
+                page = await browser.get(link.url, follow_redirects=True)
+            assert page.status_code == 200 and str(page.url).startswith(self.public_url), page.text
+            if "pick the one to connect in chat" in page.text:
+                [offer] = [r for r in await self.outbox() if r.buttons and "/account pick" in r.buttons[0].command]
+                await chat.say(offer.buttons[0].command)
+        assert not chat.errors, chat.errors
+        said = [r.text for r in await self.outbox() if r.text.startswith("Connected ")]
+        assert len(said) == 1, said
+        handle = said[0].split(" as ", 1)[1].split(". Draft to it", 1)[0]
+        return await SocialAccount.get(handle=handle)
 
-    async def connect(self, platform: str) -> SocialAccount:
-        """Connect the platform's account as chat would (its first choice), and keep it (encrypted) as Herald does;
-        an account already there gets the new credentials and works again (a reconnect)."""
-        choice = (await self.choices(platform))[0]
-        creds = choice.credentials
-        handle = choice.handle
-        existing = await SocialAccount.get_or_none(handle=handle)
-        if existing is not None and existing.platform != platform:  # the name is another platform's account's
-            handle = f"{handle}-{platform}"
-            existing = await SocialAccount.get_or_none(handle=handle)
-        if existing is not None:
-            existing.credentials = creds.to_json()  # type: ignore[assignment]
-            existing.credentials_rev += 1
-            existing.token_expires_at = creds.expires_at
-            existing.status, existing.status_reason = AccountStatus.OK.value, None
-            await existing.save()
-            return existing
-        return await SocialAccount.create(
-            platform=platform,
-            handle=handle,
-            label=choice.label,
-            url=choice.url,
-            credentials=creds.to_json(),
-            token_expires_at=creds.expires_at,
-        )
+    async def outbox(self) -> list[Reply]:
+        """What Herald said in the conversation since the last look."""
+        rows = await OutboxMessage.filter(delivered_at__isnull=True, channel=CONVERSATION.channel).order_by("id")
+        await OutboxMessage.filter(id__in=[r.id for r in rows]).update(delivered_at=self.chat.clock.now())
+        return [Reply.from_json(r.payload) for r in rows]
 
     async def post(self, handles: list[str], text: str = TEXT, *, media: tuple[str, ...] = ()) -> int:
         """Drafted by alice, approved by bob; the post's id."""
@@ -269,33 +254,42 @@ class Herald:
         return await self.media.store.put(data, "image/jpeg", "roast.jpg"), data
 
 
-def chat_with(media: Media) -> Chat:
-    """:meth:`Chat.build`, with the media store in the services and the runtime (as ``bot.wiring`` has them)."""
+def chat_with(media: Media, publishers: Publishers, public_url: str) -> Chat:
+    """:meth:`Chat.build` with what ``bot.wiring`` gives a live Herald: the media store, the platforms' clients
+    for ``/account connect`` and the public address of the login pages."""
     recurring.install()
     clock = FrozenClock()
     notifier = OutboxNotifier()
-    services = Services(notifier=notifier, scheduler=NullScheduler(), clock=clock, media=media.store)
-    runtime = Runtime(publishers=dry_run(), notifier=notifier, clock=clock, media=media)
+    services = Services(
+        notifier=notifier,
+        scheduler=NullScheduler(),
+        clock=clock,
+        media=media.store,
+        platforms=Directory(publishers),
+        public_url=public_url,
+    )
+    runtime = Runtime(publishers=publishers, notifier=notifier, clock=clock, media=media)
     return Chat(HeraldApp(services), runtime, clock)
 
 
 @pytest.fixture
 async def herald(pg_db: str, fakes: Fakes, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Herald]:
     recorder = Recorder()
-    # in this event loop (not ServedApp's thread): the media store reads the database through the test's connection
-    async with serving(recorder) as public_url:
+    # in this event loop (not ServedApp's thread): the media store and the login pages use the test's database
+    # connection, as Herald's HTTP side uses its process's
+    async with serving(recorder) as public_url, httpx.AsyncClient() as http:
         monkeypatch.setenv("HERALD_PUBLIC_URL", public_url)
         monkeypatch.setenv("DATABASE_URL", pg_db)
         settings = Settings(_env_file=None)  # type: ignore[call-arg]
         media = build_media(settings)  # PostgreSQL: the media live in the database
-        recorder.app = create_app(settings, media=media, lifespan=False)
-        chat = chat_with(media)
+        chat = chat_with(media, live(http, TIMEOUT), public_url)
+        services = chat.herald.services
+        login = LoginPages(Directory(chat.runtime.publishers), services, public_url)
+        recorder.app = create_app(settings, media=media, login=login, lifespan=False)
         drafting_media.install(media.store)
         await chat.say("/role add bob approver")
         try:
-            async with httpx.AsyncClient() as http:
-                chat.runtime.publishers = live(http, TIMEOUT)
-                yield Herald(chat, fakes, http, media, recorder, public_url)
+            yield Herald(chat, fakes, http, media, recorder, public_url)
         finally:
             drafting_media.install(None)
 
@@ -476,12 +470,16 @@ async def test_a_revoked_account_holds_the_post_tells_and_publishes_after_reconn
     assert told and told[0].buttons[0].label == "Reconnect", told
     assert published(herald.fakes) == []
 
-    reconnected = await herald.connect(platform)  # the admin logs in again: new credentials, same account
-    assert reconnected.id == account.id
-    new, _ = await stored(account)
-    assert new.access_token != old.access_token
+    # five minutes later the admin clicks Reconnect and logs in again: new credentials for the same account, and
+    # its held post goes out (late, within the grace window)
     herald.chat.clock.advance(minutes=5)
-    assert await holds.release(account.id, herald.chat.herald.services) == (1, 0)
+    reconnected = await herald.connect(platform, told[0].buttons[0].command)
+    assert reconnected.id == account.id
+    new, fresh = await stored(account)
+    assert new.access_token != old.access_token and fresh.status == AccountStatus.OK.value
+    assert fresh.credentials_rev > held.credentials_rev
+    assert (await Delivery.get(post_id=post_id)).state == DeliveryState.SCHEDULED  # released by the reconnect
+    assert await holds.release(account.id, herald.chat.herald.services) == (0, 0)  # nothing left held
     report = await herald.chat.publish_due()
 
     assert f"Post {post_id} by @alice published to {account.handle}" in report, report
