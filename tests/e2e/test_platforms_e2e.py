@@ -9,8 +9,9 @@ Instagram and Threads fetch the post's image from it.
 
 Scenarios and platforms: one post with an image to all eight; an expired token refreshed (X, rotating refresh
 token; Bluesky's session); a revoked account held, told with a Reconnect button, and published after reconnecting
-(X, Facebook, Mastodon); a duplicate (X); a rate limit with its reset (Mastodon); an Instagram container
-IN_PROGRESS then FINISHED, and one in ERROR; an unanswered post settled by verification (X, Facebook).
+(X, Facebook, Mastodon, LinkedIn, Threads); a duplicate (X); a rate limit with its reset (Mastodon); an Instagram
+container IN_PROGRESS then FINISHED, and one in ERROR; an unanswered post settled by verification (X, Facebook,
+Threads), and one the platform can't show asking a human once (Telegram, a LinkedIn member).
 """
 
 from __future__ import annotations
@@ -143,10 +144,12 @@ def fakes(monkeypatch: pytest.MonkeyPatch) -> Iterator[Fakes]:
         meta = stack.enter_context(MetaGraph())
         linkedin = stack.enter_context(FakeLinkedIn())
         threads = FakeThreads(username="acme.threads")
+        threads.hang_seconds = 1.5  # a held answer outlasts Herald's 1 s read timeout, and no more
         threads.url = stack.enter_context(ServedApp(threads.app, name="fake-threads")).url
         mastodon = stack.enter_context(FakeMastodon())
         bluesky = stack.enter_context(FakeBluesky(app_password=BLUESKY_PASSWORD))
         telegram = stack.enter_context(FakeTelegram())
+        telegram.hang_seconds = 1.5
         env = {
             "X_CLIENT_ID": X_ID,
             "X_CLIENT_SECRET": X_SECRET,
@@ -429,6 +432,14 @@ def revoke_mastodon(fakes: Fakes, creds: Credentials) -> None:
     fakes.mastodon.revoke(creds.access_token or "")
 
 
+def revoke_linkedin(fakes: Fakes, creds: Credentials) -> None:
+    fakes.linkedin.expire(creds.access_token or "")  # a 60-day token without a refresh token (not a partner app)
+
+
+def revoke_threads(fakes: Fakes, creds: Credentials) -> None:
+    fakes.threads.revoke_token(creds.access_token or "")
+
+
 def published_x(fakes: Fakes) -> list[str]:
     return [t.text for t in fakes.x.tweets]
 
@@ -441,10 +452,20 @@ def published_mastodon(fakes: Fakes) -> list[str]:
     return [s.text for s in fakes.mastodon.statuses]
 
 
+def published_linkedin(fakes: Fakes) -> list[str]:
+    return [str(p["commentary"]) for p in fakes.linkedin.posts]
+
+
+def published_threads(fakes: Fakes) -> list[str]:
+    return [p.text for p in fakes.threads.published]
+
+
 REVOKED = {
     "x": (revoke_x, published_x),
     "facebook": (revoke_facebook, published_facebook),
     "mastodon": (revoke_mastodon, published_mastodon),
+    "linkedin": (revoke_linkedin, published_linkedin),
+    "threads": (revoke_threads, published_threads),
 }
 
 
@@ -593,7 +614,19 @@ def hang_facebook(fakes: Fakes) -> None:
     fakes.meta.fail("feed", "hang")
 
 
-HANGS = {"x": (hang_x, published_x), "facebook": (hang_facebook, published_facebook)}
+def hang_linkedin(fakes: Fakes) -> None:
+    fakes.linkedin.hang_posts()
+
+
+def hang_threads(fakes: Fakes) -> None:
+    fakes.threads.fail("publish", "hang")
+
+
+HANGS = {
+    "x": (hang_x, published_x),
+    "facebook": (hang_facebook, published_facebook),
+    "threads": (hang_threads, published_threads),
+}
 
 
 @pytest.mark.parametrize("platform", list(HANGS))
@@ -614,3 +647,35 @@ async def test_an_unanswered_post_is_verified_and_reported_published_once(herald
     herald.chat.clock.advance(hours=1)
     assert await herald.chat.publish_due() == ""
     assert published(herald.fakes) == [TEXT]
+
+
+def hang_telegram(fakes: Fakes) -> None:
+    fakes.telegram.hang("sendMessage")
+
+
+def published_telegram(fakes: Fakes) -> list[str]:
+    return [m.text or "" for m in fakes.telegram.messages]
+
+
+#: Platforms that can't show Herald the account's posts: the Bot API can't read a channel's history; a LinkedIn
+#: member's posts need r_member_social, which LinkedIn keeps for its partners.
+BLIND = {"telegram": (hang_telegram, published_telegram), "linkedin": (hang_linkedin, published_linkedin)}
+
+
+@pytest.mark.parametrize("platform", list(BLIND))
+async def test_an_unanswered_post_the_platform_cant_check_asks_a_human_once_and_is_never_resent(
+    herald: Herald, platform: str
+) -> None:
+    hang, published = BLIND[platform]
+    account = await herald.connect(platform)
+    hang(herald.fakes)
+
+    post_id = await herald.post([account.handle])
+    report = await herald.chat.publish_due()
+
+    label = PLATFORMS[platform].label
+    assert report.startswith(f"Post {post_id} by @alice may or may not have reached {account.handle} ({label})")
+    assert (await Delivery.get(post_id=post_id)).state == DeliveryState.UNKNOWN
+    herald.chat.clock.advance(hours=1)
+    assert await herald.chat.publish_due() == ""
+    assert published(herald.fakes) == [TEXT]  # it did go out, once; /verify or /republish is a human's call
