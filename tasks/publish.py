@@ -128,7 +128,7 @@ async def _run_delivery(rt: Runtime, delivery_id: int, due_at: datetime | None) 
             result = await _publish(rt, client, claimed, publication)
     except RateLimited as exc:
         if exc.retry_after:
-            await rt.gate.block(claimed.platform, claimed.account_id, exc.retry_after)
+            await rt.gate.block(claimed.platform, None if exc.app_wide else claimed.account_id, exc.retry_after)
             return await _postpone(rt, claimed, exc.retry_after, str(exc))
         return await _transient(rt, claimed, str(exc), None)
     except Transient as exc:

@@ -27,7 +27,11 @@ class Transient(PlatformError):
 
 
 class RateLimited(Transient):
-    pass
+    """``app_wide``: the limit is on Herald's app (every account of the platform waits), not on one account."""
+
+    def __init__(self, message: str, retry_after: float | None = None, *, app_wide: bool = False) -> None:
+        super().__init__(message, retry_after)
+        self.app_wide = app_wide
 
 
 class PlatformDown(Transient):

@@ -301,3 +301,18 @@ async def test_a_token_that_cant_be_renewed_is_warned_about_once_a_day(chat: Cha
     await tokens.refresh_due(chat.runtime.publishers, chat.runtime.notifier, chat.clock)
     assert await chat.dms("alice") == []
     assert await AuditEntry.filter(action="account.expiry_warned").count() == 1
+
+
+async def test_an_app_wide_limit_holds_every_account_of_the_platform(chat: Chat) -> None:
+    client = TokenPlatform(errors=[RateLimited("Tokenland is throttling Herald.", retry_after=900, app_wide=True)])
+    await with_account(chat, client)
+    await chat.say("/account add dryrun other")
+    await SocialAccount.filter(handle="other").update(credentials=Credentials(access_token="t1").to_json())
+    await approved(chat, "One")
+    await chat.publish_due()
+    await chat.say("/draft --to other Two")
+    await chat.say("/approve 2", as_="bob")
+    calls = len(client.calls)
+    await chat.publish_due()
+    assert len(client.calls) == calls  # the other account waits for the app's reset too
+    assert (await Delivery.get(post_id=2)).state == DeliveryState.SCHEDULED

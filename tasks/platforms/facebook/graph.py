@@ -56,6 +56,10 @@ class ContainerExpired(Rejected):
     """An Instagram container older than 24 hours: it must be made again, not published."""
 
 
+#: Graph's code 4: the app's own request limit (17 is the user's, 32 the Page's, 613 a call's custom limit).
+APP_LIMIT_CODE = 4
+
+
 def classifier(label: str) -> Classify:
     """The ``classify`` hook for :class:`~tasks.platforms.http.PlatformHTTP` (module docstring)."""
 
@@ -74,10 +78,11 @@ def classifier(label: str) -> Classify:
             return ContainerExpired(said)
         if code in THROTTLED:
             wait = regain_access(response.headers)
-            message = f"{label} is throttling this account."
+            app_wide = code == APP_LIMIT_CODE  # "Application request limit reached": every account waits
+            message = f"{label} is throttling {'Herald' if app_wide else 'this account'}."
             if wait is not None:
                 message += f" Retry in {max(1, math.ceil(wait / 60))} minute{'s' if wait > 60 else ''}."
-            return RateLimited(message, retry_after=wait)
+            return RateLimited(message, retry_after=wait, app_wide=app_wide)
         if error.get("is_transient") is True or code == 2:
             return PlatformDown(f"{said} (temporary)" if reason else f"{label} has a temporary problem.")
         if code == 506:
