@@ -7,11 +7,12 @@ pages, the fake's consent and Herald's callback (the secret platforms with the f
 test's event loop, so it reads the media store (PostgreSQL) through the test's database connection; Facebook,
 Instagram and Threads fetch the post's image from it.
 
-Scenarios and platforms: one post with an image to all eight; an expired token refreshed (X, rotating refresh
-token; Bluesky's session); a revoked account held, told with a Reconnect button, and published after reconnecting
-(X, Facebook, Mastodon, LinkedIn, Threads); a duplicate (X); a rate limit with its reset (Mastodon); an Instagram
-container IN_PROGRESS then FINISHED, and one in ERROR; an unanswered post settled by verification (X, Facebook,
-Threads), and one the platform can't show asking a human once (Telegram, a LinkedIn member).
+Scenarios and platforms: one post with an image to all eight; an expired token refreshed (X, rotating refresh token,
+after a refusal and ahead of expiry; Bluesky's session); a revoked account held, told with a Reconnect button, and
+published after reconnecting (X, Facebook, Mastodon, LinkedIn, Threads); a duplicate (X); a rate limit with its
+reset (Mastodon); an Instagram container IN_PROGRESS then FINISHED, and one in ERROR; an unanswered post settled by
+verification (X, Facebook, Threads), and one the platform can't show asking a human once (Telegram, a LinkedIn
+member).
 """
 
 from __future__ import annotations
@@ -398,6 +399,24 @@ async def test_an_expired_x_token_is_refreshed_with_its_rotating_refresh_token_a
     assert fresh.credentials_rev == account.credentials_rev + 1 and fresh.status == AccountStatus.OK.value
     assert x.hits("/2/oauth2/token") == 2  # the login's code exchange, then one refresh
     assert x.hits("/2/tweets") == 2  # refused with the expired token, then sent with the new one
+
+
+async def test_an_x_token_about_to_expire_is_refreshed_before_the_call(herald: Herald) -> None:
+    x = herald.fakes.x
+    account = await herald.connect("x")
+    before, _ = await stored(account)
+    soon = herald.chat.clock.now() + timedelta(minutes=3)  # inside Herald's five minutes ahead
+    await SocialAccount.filter(id=account.id).update(
+        credentials=before.model_copy(update={"expires_at": soon}).to_json(), token_expires_at=soon
+    )
+
+    await herald.post([account.handle])
+    assert "published to acme (X)" in await herald.chat.publish_due()
+
+    after, _ = await stored(account)
+    assert after.refresh_token != before.refresh_token and before.refresh_token not in x.refresh
+    assert x.hits("/2/tweets") == 1  # refreshed first: no call refused
+    assert [t.text for t in x.tweets] == [TEXT]
 
 
 async def test_a_bluesky_session_is_refreshed_not_logged_into_again(herald: Herald) -> None:
