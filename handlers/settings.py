@@ -93,12 +93,7 @@ class Settings(BaseSettings):
     @field_validator("public_url")
     @classmethod
     def _absolute_url(cls, value: str | None) -> str | None:
-        if value is None or not value.strip():
-            return None
-        parts = urlsplit(value.strip())
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError("it must be an absolute http(s) URL such as https://herald.example.com")
-        return value.strip().rstrip("/")
+        return public_url(value)
 
     @model_validator(mode="after")
     def _cluster_needs_nodes(self) -> Settings:
@@ -161,6 +156,16 @@ class Settings(BaseSettings):
     @property
     def embedded(self) -> bool:
         return dialect_of(self.database_url) == "sqlite" and self.queue_backend == "memory"
+
+
+def public_url(value: str | None) -> str | None:
+    """``HERALD_PUBLIC_URL`` checked: an absolute http(s) URL without a trailing slash, or None when empty."""
+    if value is None or not value.strip():
+        return None
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("it must be an absolute http(s) URL such as https://herald.example.com")
+    return value.strip().rstrip("/")
 
 
 #: The settings with nothing configured (no environment, no ``.env``): the defaults of what can also be built

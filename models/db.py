@@ -30,6 +30,7 @@ MODEL_MODULES = [
     "models.connections",
     "models.progress",
     "models.media",
+    "models.dialogs",
     "aerich.models",
 ]
 MIGRATIONS_ROOT = Path(__file__).parent / "migrations"

@@ -64,7 +64,7 @@ def classifier(label: str) -> Classify:
     """The ``classify`` hook for :class:`~tasks.platforms.http.PlatformHTTP` (module docstring)."""
 
     def classify(response: httpx.Response) -> PlatformError | None:
-        error = _error_object(response)
+        error = graph_error(response)
         if error is None:
             return None
         code, subcode = _int(error.get("code")), _int(error.get("error_subcode"))
@@ -94,7 +94,8 @@ def classifier(label: str) -> Classify:
     return classify
 
 
-def _error_object(response: httpx.Response) -> dict[str, Any] | None:
+def graph_error(response: httpx.Response) -> dict[str, Any] | None:
+    """The ``error`` object of a Graph error body (Facebook, Instagram, Threads), or None."""
     try:
         body = response.json()
     except ValueError:

@@ -4,10 +4,10 @@ as :attr:`handlers.settings.Settings.public_url`) for the OAuth callback, and ho
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from handlers.settings import public_url
 
 SCOPES = ("read:accounts", "write:statuses", "write:media")
 
@@ -24,12 +24,7 @@ class MastodonSettings(BaseSettings):
     @field_validator("public_url")
     @classmethod
     def _absolute_url(cls, value: str | None) -> str | None:
-        if value is None or not value.strip():
-            return None
-        parts = urlsplit(value.strip())
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError("it must be an absolute http(s) URL such as https://herald.example.com")
-        return value.strip().rstrip("/")
+        return public_url(value)
 
     @property
     def redirect_uri(self) -> str | None:

@@ -9,33 +9,25 @@
     is_transient true, code 2, code 1 without a subcode                             → PlatformDown
     anything else                                                                   → Rejected, with Threads' words
 
-Facebook and Instagram answer in the same shape; this is kept separate so the two can be unified.
+Facebook and Instagram answer in the same shape (:func:`tasks.platforms.facebook.graph.graph_error` reads it);
+Threads' codes differ enough (9, 24/4279009) to keep its own mapping.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any, Final
+from typing import Final
 
 import httpx
 
 from tasks.platforms.errors import AuthExpired, PlatformDown, PlatformError, RateLimited, Rejected
+from tasks.platforms.facebook.graph import graph_error
 from tasks.platforms.http import platform_reason, retry_after
 
 LABEL: Final = "Threads"
 AUTH_CODES: Final = frozenset({190, 102, 10})
 THROTTLE_CODES: Final = frozenset({4, 17, 32, 613, 9})
 NOT_READY: Final = (24, 4279009)
-
-
-def graph_error(response: httpx.Response) -> dict[str, Any] | None:
-    """The ``error`` object of a Graph error body, or None."""
-    try:
-        body = response.json()
-    except ValueError:
-        return None
-    error = body.get("error") if isinstance(body, dict) else None
-    return error if isinstance(error, dict) else None
 
 
 def classify(response: httpx.Response, label: str = LABEL) -> PlatformError | None:
