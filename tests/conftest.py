@@ -28,6 +28,9 @@ platforms.install()  # every platform's rules, as bot/wiring.py installs them in
 ROOT = Path(__file__).resolve().parent.parent
 TEST_SECRET = "test-secret-key-0123456789"
 TABLES = [
+    "publish_steps",  # keyed by delivery id, which restarts at 1: a test's steps must not resume the next one's
+    "platform_apps",  # Mastodon apps by server URL: a fake's port may come back in the next test
+    "media_blobs",
     "posting_slots",
     "recurrence_runs",
     "recurrences",

@@ -52,6 +52,7 @@ from cryptography.fernet import Fernet
 
 from handlers.settings import DEFAULTS as SETTINGS
 from models.crypto import derive_fernet_key
+from tasks.platforms.base import Credentials
 from tests.auxil.fake_servers import ChatProcess, Platform, PlatformProcess, PlatformThread, Record
 from tests.auxil.processes import HeraldProcess, base_env, herald_command
 from tests.fakes.platform import DEFAULT_TOKEN
@@ -231,6 +232,8 @@ class Stack:
     ``workdir`` gets the process logs (``worker-1.log`` …) and is the processes' working directory.
     ``cluster``: use this (running) cluster; None starts one owned (and stopped) by the stack.
     ``platform``: ``"process"`` (default) or ``"thread"`` for the default fake platform.
+    ``account_platform``: the default account's platform (:meth:`add_account`): ``"mastodon"`` publishes to the
+    fake with Herald's real Mastodon client.
     """
 
     def __init__(
@@ -248,6 +251,7 @@ class Stack:
         dsn_base: str = DEFAULT_DSN_BASE,
         extra_env: dict[str, str] | None = None,
         chat: bool = False,
+        account_platform: str = "fake",
     ) -> None:
         self.workdir = Path(workdir)
         self.name = name
@@ -259,6 +263,7 @@ class Stack:
         self._want = (workers, dispatchers)
         self._platform_kind = platform
         self._idempotent = idempotent
+        self._account_platform = account_platform
         self._dsn_base = dsn_base
         self._extra_env = dict(extra_env or {})
         self._fernet = Fernet(derive_fernet_key(secret))
@@ -313,7 +318,7 @@ class Stack:
             self._pool = self._call(self._create_pool())
             default = self.add_platform(kind=self._platform_kind, idempotent=self._idempotent)
             self.author_id = self.add_member(AUTHOR)
-            self.account_id = self.add_account("acme", base_url=default.url)
+            self.account_id = self.add_account("acme", base_url=default.url, platform=self._account_platform)
             workers, dispatchers = self._want
             self.start_processes(workers=workers, dispatchers=dispatchers)
             self.timings["start_s"] = time.monotonic() - started
@@ -485,8 +490,17 @@ class Stack:
         return self._with_conn(insert)
 
     def add_account(self, handle: str, *, base_url: str, platform: str = "fake", token: str = DEFAULT_TOKEN) -> int:
-        """A social account publishing to ``base_url``; credentials encrypted as ``models.crypto`` does."""
-        credentials = self._fernet.encrypt(json.dumps({"token": token, "base_url": base_url}).encode()).decode()
+        """A social account publishing to ``base_url``; credentials encrypted as ``models.crypto`` does.
+
+        ``platform`` ``"mastodon"``: credentials as Herald's Mastodon client keeps them (the fake speaks Mastodon's
+        ``POST /api/v1/statuses`` with ``Idempotency-Key``), so the real client publishes; ``"fake"`` and
+        ``"fake-nokey"``: the test platforms' clients (``tasks/platforms/fake.py``)."""
+        if platform == "mastodon":
+            extra = {"instance": base_url, "account_id": "1", "acct": "herald", "username": "herald"}
+            document = Credentials(access_token=token, extra=extra).to_json()
+        else:
+            document = json.dumps({"token": token, "base_url": base_url})
+        credentials = self._fernet.encrypt(document.encode()).decode()
 
         async def insert(conn: asyncpg.Connection) -> int:
             return int(

@@ -29,6 +29,9 @@ from tests.infra.redis_cluster import RedisClusterProcess
 pytestmark = [pytest.mark.chaos, pytest.mark.cluster, pytest.mark.postgres, pytest.mark.timeout(240)]
 
 POSTS = 500
+#: The accounts publish with Herald's real Mastodon client (Idempotency-Key) to the fake platform, which speaks
+#: Mastodon's ``POST /api/v1/statuses``.
+MASTODON = "mastodon"
 DRAIN_TIMEOUT = 75.0
 
 
@@ -94,7 +97,7 @@ def assert_survivors_alive(stack: Stack, killed: Sequence[HeraldProcess] = ()) -
 
 
 def test_r1_worker_sigkilled_mid_run_publishes_every_post_once(tmp_path: Path) -> None:
-    with Stack(tmp_path, name="chaos-r1", workers=3, dispatchers=2, tuning=CHAOS) as stack:
+    with Stack(tmp_path, name="chaos-r1", workers=3, dispatchers=2, tuning=CHAOS, account_platform=MASTODON) as stack:
         # Each publish is held 0.2 s by the platform after it is recorded: a killed worker dies with posts that
         # reached the platform but whose answer it never read, the hardest case for exactly once.
         stack.platform.configure(mode="slow", delay=0.2)
@@ -113,7 +116,7 @@ def test_r1_worker_sigkilled_mid_run_publishes_every_post_once(tmp_path: Path) -
 
 
 def test_r2_stream_master_sigkilled_replica_takes_over(tmp_path: Path) -> None:
-    with Stack(tmp_path, name="chaos-r2", workers=2, dispatchers=2, tuning=CHAOS) as stack:
+    with Stack(tmp_path, name="chaos-r2", workers=2, dispatchers=2, tuning=CHAOS, account_platform=MASTODON) as stack:
         stack.platform.configure(mode="slow", delay=0.05)
         posts = stack.create_posts(due_in(2.0, count=POSTS, spread=6.0))
         master = stack.cluster.master_port_for_key(stack.queue)
@@ -127,7 +130,7 @@ def test_r2_stream_master_sigkilled_replica_takes_over(tmp_path: Path) -> None:
 
 
 def test_r3_worker_database_sessions_terminated_mid_run(tmp_path: Path) -> None:
-    with Stack(tmp_path, name="chaos-r3", workers=2, dispatchers=1, tuning=CHAOS) as stack:
+    with Stack(tmp_path, name="chaos-r3", workers=2, dispatchers=1, tuning=CHAOS, account_platform=MASTODON) as stack:
         stack.platform.configure(mode="slow", delay=0.05)
         posts = stack.create_posts(due_in(2.0, count=POSTS, spread=4.0))
         wait_until("the run is under way", lambda: published_count(stack, posts) >= 50, 30)
@@ -163,11 +166,12 @@ def failures(
     with Stack(workdir, cluster=cluster, name="chaos-fail", workers=2, dispatchers=1, tuning=FAILURE_TUNING) as stack:
         setups: dict[str, tuple[str, dict[str, Any], list[str]]] = {
             # name: (account platform, fake settings, scripted first answers)
-            "rate_limit": ("fake", {"idempotent": True, "retry_after": 3}, ["rate_limit"]),
-            "server_error": ("fake", {"idempotent": True}, ["server_error"]),
-            "reject": ("fake", {"idempotent": True, "mode": "reject"}, []),
+            # the idempotent ones publish with Herald's real Mastodon client (the fake speaks its wire format)
+            "rate_limit": (MASTODON, {"idempotent": True, "retry_after": 3}, ["rate_limit"]),
+            "server_error": (MASTODON, {"idempotent": True}, ["server_error"]),
+            "reject": (MASTODON, {"idempotent": True, "mode": "reject"}, []),
             "hang_nokey": ("fake-nokey", {"idempotent": False}, ["hang"]),
-            "hang_idempotent": ("fake", {"idempotent": True}, ["hang"]),
+            "hang_idempotent": (MASTODON, {"idempotent": True}, ["hang"]),
         }
         due = due_in(2.0, count=1)
         scenarios = {}
@@ -210,8 +214,7 @@ def test_rate_limited_retry_after_is_honoured_then_published(failures: tuple[Sta
     waited = records[0].received_at - scenario.post.due_at.timestamp()
     assert 3.0 <= waited < 15.0, f"the retry came {waited:.2f} s after the due time; Retry-After said 3 s"
     assert report_texts(stack, scenario.post) == [
-        f"Post {scenario.post.post_id} by @chaos published to rate-limit (Fake platform): "
-        f"{scenario.platform.url}/@herald/1"
+        f"Post {scenario.post.post_id} by @chaos published to rate-limit (Mastodon): {scenario.platform.url}/@herald/1"
     ]
 
 
