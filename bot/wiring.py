@@ -131,6 +131,7 @@ def build_media(settings: Settings) -> Media:
 def build(settings: Settings, *, consumer_name: str | None = None) -> Components:
     recurring.install()  # every process role records post states or fires timers: series follow both
     platforms.install()  # every platform's rules, for drafting and approval
+    logs.hide(*platforms.secret_values())  # app secrets never reach a log line
     broker, task = build_broker(settings, consumer_name=consumer_name)
 
     async def enqueue(chunk: list[tuple[int, datetime]]) -> None:

@@ -56,6 +56,14 @@ def every() -> tuple[Platform, ...]:
     return PLATFORMS + plugins()
 
 
+def secret_values() -> tuple[str, ...]:
+    """Every platform's configured secrets (app secrets, API secrets), for the logs to scrub."""
+    values: list[str] = []
+    for platform in every():
+        values.extend(getattr(platform.settings(), "secret_values", ()))
+    return tuple(v for v in values if v)
+
+
 def install() -> None:
     """Make every platform's rules known to drafting and approval (``handlers.text.platforms``)."""
     for platform in every():
@@ -103,4 +111,5 @@ __all__ = [
     "dry_run",
     "install",
     "live",
+    "secret_values",
 ]

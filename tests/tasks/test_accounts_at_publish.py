@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from tortoise import connections
@@ -364,3 +365,17 @@ def test_exhausted_reads_the_remaining_and_reset_headers() -> None:
     assert exhausted(httpx.Headers({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": iso}), now) == 120
     assert exhausted(httpx.Headers({"ratelimit-remaining": "0", "ratelimit-reset": str(now + 5)}), now) == 5
     assert exhausted(httpx.Headers({}), now) is None
+
+
+def test_every_platforms_secrets_are_known_to_the_log_scrubber(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tasks import platforms
+
+    for name, value in {
+        "X_CLIENT_SECRET": "x-secret-0123456789",
+        "FACEBOOK_APP_SECRET": "fb-secret-0123456789",
+        "LINKEDIN_CLIENT_SECRET": "li-secret-0123456789",
+        "THREADS_APP_SECRET": "th-secret-0123456789",
+    }.items():
+        monkeypatch.setenv(name, value)
+    found = set(platforms.secret_values())
+    assert {"x-secret-0123456789", "fb-secret-0123456789", "li-secret-0123456789", "th-secret-0123456789"} <= found
