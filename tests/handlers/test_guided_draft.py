@@ -69,7 +69,7 @@ async def test_the_whole_flow_makes_the_post_the_one_line_form_makes(chat: Chat)
     tomorrow = (chat.clock.now() + timedelta(days=1)).strftime("%a %-d %b %Y 09:00 UTC")
     assert [(f.label, f.value) for f in card.fields] == [("Targets", "demo, acme"), ("When", tomorrow)]
     assert [p.target for p in card.previews] == ["Dry run · demo", "X · acme"]
-    assert [c for _, c in buttons(chat)][0] == "/draft submit"
+    assert buttons(chat)[0] == ("Submit", "/draft submit")
 
     text = await chat.say("/draft submit")
     assert "Post 1 is waiting for approval (anyone with role approver); it goes to demo, acme at " in text
