@@ -64,7 +64,6 @@ NO_DRAFT = "You have no draft under way here (it was sent or cancelled); /draft 
 NO_TEXT = "A post needs some text: send it as a message."
 NO_TEXT_KEPT = "A post needs some text: send it as a message (the {media} you sent is kept)."
 NO_TARGETS = "Choose at least one account, then Next."
-TEXT_FIRST = "Send the post's text first."
 LEFT = "Left the draft; nothing was sent."
 
 _OPTION = re.compile(r"(?:^|\s)--[a-z]")
@@ -164,7 +163,7 @@ def _label(account: SocialAccount) -> str:
 async def _when_buttons(ctx: Context, data: dict[str, Any]) -> list[Button]:
     buttons = [Button("Now", "/draft when now", "primary")]
     try:
-        slot = await slots.next_free(await _accounts(data["targets"]), now=ctx.now)
+        slot = await _next_slot(ctx, await _accounts(data["targets"]))
     except UserError:
         pass  # no slots (or none free): no button; typed, /draft when slot says why
     else:
@@ -205,7 +204,7 @@ async def _when_text(ctx: Context, dialog: Dialog) -> str:
         return format_local(datetime.fromisoformat(when["at"]), ctx.tz)
     if when["kind"] == "slot":
         try:
-            slot = await slots.next_free(await _chosen(dialog), now=ctx.now)
+            slot = await _next_slot(ctx, await _chosen(dialog))
             return f"{format_local(slot, ctx.tz)} (the next free slot)"
         except UserError:
             return "the next free slot (none free now)"
@@ -262,7 +261,10 @@ async def _take_targets(ctx: Context, dialog: Dialog, text: str) -> list[Reply]:
     """A plain message at the targets step: those accounts and no others, then on to when."""
     try:
         with about("targets"):
-            chosen = await _find_accounts([h for h in re.split(r"[\s,]+", text) if h])
+            names = [h for h in re.split(r"[\s,]+", text) if h]
+            if not names:
+                raise InvalidInput(NO_TARGETS)
+            chosen = await _find_accounts(names)
     except UserError as exc:
         return await _again(ctx, dialog, exc)
     ids = [a.id for a in chosen]
@@ -333,7 +335,7 @@ async def _take_when(ctx: Context, dialog: Dialog, raw: str) -> list[Reply]:
     try:
         with about("when"):
             if word in ("slot", "next"):
-                await slots.next_free(await _chosen(dialog), now=ctx.now)
+                await _next_slot(ctx, await _chosen(dialog))
                 when: dict[str, str] = {"kind": "slot"}
             elif word == "tomorrow":
                 when = {"kind": "at", "at": parse_when("tomorrow 09:00", now=ctx.now, tz=ctx.tz).isoformat()}
@@ -441,6 +443,12 @@ async def _then_show(ctx: Context, dialog: Dialog | None) -> list[Reply]:
 
 async def _not_now(ctx: Context, dialog: Dialog) -> list[Reply]:
     return [info(NOT_NOW), *await show(ctx, dialog)]
+
+
+async def _next_slot(ctx: Context, targets: list[SocialAccount]) -> datetime:
+    if not targets:  # the accounts chosen were removed since
+        raise InvalidInput(NO_TARGETS)
+    return await slots.next_free(targets, now=ctx.now)
 
 
 async def _accounts(ids: list[int]) -> list[SocialAccount]:

@@ -331,3 +331,25 @@ async def test_the_dialog_is_a_row_with_its_answers(chat: Chat) -> None:
     when = datetime.fromisoformat(dialog.data["when"]["at"])
     assert dialog.data["text"] == "Stored" and dialog.data["targets"] == [1] and when.tzinfo is not None
     assert when.astimezone(UTC).hour == 10
+
+
+async def test_an_account_removed_while_the_draft_waits(chat: Chat) -> None:
+    await setup_team(chat)
+    for line in ("/draft", "Gone soon", "/draft pick demo", "/draft next", "/draft when now"):
+        await chat.say(line)
+    await chat.say("/account remove demo")
+    assert "Targets: " in " ".join(f"{f.label}: {f.value}" for f in (await _preview_again(chat)).fields)
+    await chat.say("/draft submit")
+    assert chat.errors == ["Choose at least one account, then Next."]
+    assert "Where should it go?" in step_message(chat).text and "Chosen: none yet" in step_message(chat).text
+    await chat.say(" , ")  # nothing named: the choice stays as it was
+    assert chat.errors == ["Choose at least one account, then Next."]
+    await chat.say("acme")
+    await chat.say("/draft submit")
+    assert (await Post.get(id=1)).text == "Gone soon"
+
+
+async def _preview_again(chat: Chat) -> Reply:
+    await chat.say("Show me")  # a plain message at the preview: the preview again
+    assert chat.last[0].text == "Your draft is ready: Submit it, change it, or /cancel."
+    return step_message(chat)
