@@ -109,7 +109,7 @@ async def _targets(raw: str | None) -> list[SocialAccount]:
     return await accounts.find_many(handles)
 
 
-@router.command("draft", DRAFT_USAGE, "write a post and send it for approval")
+@router.command("draft", DRAFT_USAGE, "write a post and send it for approval (/draft alone: step by step)")
 async def draft_command(ctx: Context, args: str) -> list[Reply]:
     from handlers.drafting import guided  # the guided /draft builds on this module
 
@@ -396,6 +396,8 @@ async def withdraw_command(ctx: Context, args: str) -> list[Reply]:
     return await _end(ctx, args, Action.WITHDRAW, "/withdraw ID")
 
 
-@router.command("cancel", "/cancel ID", "stop a post from going out (author or admin)")
+@router.command(
+    "cancel", "/cancel ID", "stop a post from going out (author or admin; /cancel alone leaves a guided draft)"
+)
 async def cancel_command(ctx: Context, args: str) -> list[Reply]:
     return await _end(ctx, args, Action.CANCEL, "/cancel ID")
