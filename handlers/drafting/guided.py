@@ -64,6 +64,7 @@ NO_DRAFT = "You have no draft under way here (it was sent or cancelled); /draft 
 NO_TEXT = "A post needs some text: send it as a message."
 NO_TEXT_KEPT = "A post needs some text: send it as a message (the {media} you sent is kept)."
 NO_TARGETS = "Choose at least one account, then Next."
+PICK_WHICH = "Which account? /draft pick ACCOUNT (its name, or the number its button sends)."
 LEFT = "Left the draft; nothing was sent."
 
 _OPTION = re.compile(r"(?:^|\s)--[a-z]")
@@ -278,7 +279,7 @@ async def _pick(ctx: Context, dialog: Dialog, arg: str) -> list[Reply]:
     try:
         with about("targets"):
             if not arg:
-                raise InvalidInput("Which account? /draft pick ACCOUNT")
+                raise InvalidInput(PICK_WHICH)
             (account,) = await _find_accounts([arg])
     except UserError as exc:
         return await _again(ctx, dialog, exc)
