@@ -13,7 +13,8 @@ typed twins, so the shell types what Telegram and Slack click:
 
 A plain message answers the step the draft is at: the post's text; the accounts (``x, linkedin``: those and no
 others); a time (``in 2h``, ``friday 10:00``). A photo or album comes as ``/draft --media REF,… CAPTION``, as the
-one-line form takes media: while the draft waits for its text, that is its answer (and ``/draft TEXT`` is too).
+one-line form takes media: while the draft waits for its text, that is its answer (and ``/draft TEXT`` is too);
+without a draft under way, a photo without a caption (``/draft --media REF,…`` alone) starts one with it.
 A wrong answer gets one sentence and the same step again; nothing given before is lost.
 
 The targets step's message keeps one ``ref`` while the member ticks, so a chat that can edits it in place.
@@ -51,6 +52,7 @@ TEXT, TARGETS, WHEN, TIME, PREVIEW, SUBMITTING = "text", "targets", "when", "tim
 
 # What the guided draft says, together.
 ASK_TEXT = "Let's write a post. Send its text (a photo or an album can come with it, as the caption). /cancel leaves."
+ASK_CAPTION = "Let's write a post with the {media} you sent. Send its text. /cancel leaves."
 ASK_NEW_TEXT = "What should the post say instead? Send the new text. Now it says:\n> {text}"
 ASK_TARGETS = "Where should it go? Choose the accounts (✓ chosen), then Next.\nChosen: {chosen}"
 ASK_WHEN = "When should it go out? (Your time zone: {zone}.)"
@@ -85,7 +87,8 @@ async def intercept(ctx: Context, args: str) -> list[Reply] | None:
     if dialog is None:
         if _BUTTON.fullmatch(" ".join(words)):
             raise InvalidInput(NO_DRAFT)
-        return None
+        media = _media_alone(args)  # a photo without a caption: a guided draft with it, asking for the text
+        return await start(ctx, media=await drafts.stored(ctx, drafts.media_refs(media))) if media else None
     if _OPTION.search(args):
         return await _media_answer(ctx, dialog, args) if dialog.step == TEXT else None
     verb = _VERBS.get(words[0].lower())
@@ -96,11 +99,21 @@ async def intercept(ctx: Context, args: str) -> list[Reply] | None:
     return None
 
 
-async def start(ctx: Context) -> list[Reply]:
+def _media_alone(args: str) -> str | None:
+    """The refs of ``/draft --media REF,…`` with nothing else (no text, no other option), else None."""
+    try:
+        options, text = split_options(args, known={"media"}, command="/draft")
+    except InvalidInput:
+        return None
+    return options.get("media") if not text and list(options) == ["media"] else None
+
+
+async def start(ctx: Context, *, media: list[str] | None = None) -> list[Reply]:
     accounts = await SocialAccount.filter(enabled=True).order_by("handle")
     if not accounts:
         raise InvalidInput(drafts.NO_ACCOUNTS)
-    data = {"text": "", "media": [], "targets": [accounts[0].id] if len(accounts) == 1 else [], "when": None}
+    targets = [accounts[0].id] if len(accounts) == 1 else []
+    data = {"text": "", "media": media or [], "targets": targets, "when": None}
     dialog = await dialogs.open_dialog(ctx, KIND, TEXT, {**data, "ref": secrets.token_hex(4)})
     return await show(ctx, dialog)
 
@@ -127,7 +140,13 @@ async def show(ctx: Context, dialog: Dialog) -> list[Reply]:
     extra = {"dialog": KIND, "step": step}
     cancel = Button("Cancel", "/cancel", "danger")
     if step == TEXT:
-        ask = ASK_NEW_TEXT.format(text=preview(data["text"])) if data["text"] else ASK_TEXT
+        ask = (
+            ASK_NEW_TEXT.format(text=preview(data["text"]))
+            if data["text"]
+            else ASK_CAPTION.format(media=media_text(data["media"]))
+            if data["media"]
+            else ASK_TEXT
+        )
         return [Reply(text=ask, buttons=(cancel,), extra={**extra, "expects": "text"})]
     if step == TARGETS:
         return [await _targets_message(dialog, extra)]

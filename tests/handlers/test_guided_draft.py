@@ -276,6 +276,23 @@ async def test_a_photo_with_its_caption_answers_the_text(chat: Chat) -> None:
     assert await post_facts(1) == await post_facts(2)
 
 
+async def test_a_photo_without_a_caption_starts_a_guided_draft_with_it(chat: Chat) -> None:
+    await setup_team(chat)
+    text = await chat.say("/draft --media one.jpg")  # nothing else: no one-line post to make
+    assert text == "Let's write a post with the 1 image you sent. Send its text. /cancel leaves." and not chat.errors
+    await chat.say("Its caption")
+    dialog = await dialog_of("alice")
+    assert dialog is not None and (dialog.step, dialog.data["text"], dialog.data["media"]) == (
+        guided.TARGETS,
+        "Its caption",
+        ["one.jpg"],
+    )
+    await chat.say("/cancel")
+    await chat.say('/draft --media ""')  # no media either: the one-line form's answer, as before
+    assert chat.errors[0].startswith("A post needs some text. Usage: /draft")
+    assert await Dialog.all().count() == 0
+
+
 async def test_next_free_slot(chat: Chat) -> None:
     await setup_team(chat)
     await chat.say("/slots set demo --tz UTC mon-sun 09:00,17:00")
