@@ -7,10 +7,10 @@ from dataclasses import replace
 
 import structlog
 
-from handlers import help
+from handlers import dialogs, help
 from handlers.admin import accounts, members
 from handlers.context import Context, Services
-from handlers.drafting import drafts, home, posts
+from handlers.drafting import drafts, guided, home, posts
 from handlers.messages import Incoming, Reply, Sender, error
 from handlers.ops import cron_commands, queue_status
 from handlers.publishing import recovery
@@ -20,6 +20,7 @@ from handlers.timing import slots
 from models.errors import PermissionDenied, UserError
 
 log = structlog.get_logger(__name__)
+dialogs.register(guided.KIND, guided.answer, left=guided.LEFT)  # what a plain message answers while it is open
 
 
 def build_router() -> Router:
@@ -62,8 +63,11 @@ class Herald:
         """
         try:
             member, roles = await members.resolve(incoming.sender)
-            command, args = self.router.resolve(incoming.text)
             ctx = Context(member=member, roles=roles, conversation=incoming.conversation, services=self.services)
+            answered = await dialogs.route(ctx, incoming.text)  # a plain message answering a guided /draft's step
+            if answered is not None:
+                return answered
+            command, args = self.router.resolve(incoming.text)
             if command.role and not ctx.has_role(command.role):
                 raise PermissionDenied.role_needed(f"/{command.name}", command.role)
             replies = await command.handler(ctx, args)

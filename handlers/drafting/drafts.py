@@ -41,6 +41,7 @@ DRAFT_USAGE = (
 DRAFT_OPTIONS = frozenset({"to", "at", "every", "tz", "until", "count", "media"})
 DRAFT_FLAGS = frozenset({"review"})
 MAX_TEXT = 10_000
+NO_ACCOUNTS = "There are no accounts to post to yet; an admin connects one with /account connect PLATFORM."
 
 
 # ``--at next`` alone takes the next free slot; a day-like word after it (``next blursday``) is a
@@ -100,9 +101,7 @@ async def _targets(raw: str | None) -> list[SocialAccount]:
         if len(enabled) == 1:
             return enabled
         if not enabled:
-            raise InvalidInput(
-                "There are no accounts to post to yet; an admin connects one with /account connect PLATFORM."
-            )
+            raise InvalidInput(NO_ACCOUNTS)
         raise InvalidInput("Which accounts? Add --to ACCOUNT (several: --to x,linkedin); /account list shows them.")
     handles = [h for h in (p.strip() for p in raw.split(",")) if h]
     if not handles:
@@ -110,8 +109,13 @@ async def _targets(raw: str | None) -> list[SocialAccount]:
     return await accounts.find_many(handles)
 
 
-@router.command("draft", DRAFT_USAGE, "write a post and send it for approval")
+@router.command("draft", DRAFT_USAGE, "write a post and send it for approval (/draft alone: step by step)")
 async def draft_command(ctx: Context, args: str) -> list[Reply]:
+    from handlers.drafting import guided  # the guided /draft builds on this module
+
+    stepped = await guided.intercept(ctx, args)
+    if stepped is not None:
+        return stepped
     options, text = split_options(
         args,
         known=DRAFT_OPTIONS,
@@ -126,12 +130,43 @@ async def draft_command(ctx: Context, args: str) -> list[Reply]:
     with about("text"):
         if not text:
             raise InvalidInput(f"A post needs some text. Usage: {DRAFT_USAGE}")
-        if len(text) > MAX_TEXT:
-            raise InvalidInput(f"That post is {len(text)} characters; Herald takes at most {MAX_TEXT}.")
+        check_length(text)
     with about("media"):
-        media = await _stored(ctx, _media(options.get("media")))
+        media = await stored(ctx, media_refs(options.get("media")))
     with about("targets"):
         targets = await _targets(options.get("to"))
+    _, replies = await create_draft(
+        ctx,
+        text=text,
+        media=media,
+        targets=targets,
+        due=due,
+        next_slot=next_slot,
+        series=series,
+        review="review" in options,
+    )
+    return replies
+
+
+def check_length(text: str) -> None:
+    if len(text) > MAX_TEXT:
+        raise InvalidInput(f"That post is {len(text)} characters; Herald takes at most {MAX_TEXT}.")
+
+
+async def create_draft(
+    ctx: Context,
+    *,
+    text: str,
+    media: list[str],
+    targets: list[SocialAccount],
+    due: datetime | None,
+    next_slot: bool = False,
+    series: recurring.Spec | None = None,
+    review: bool = False,
+) -> tuple[Post, list[Reply]]:
+    """Make the post from what the member gave (the one-line ``/draft`` and the guided one both end here):
+    check it against every target's rules, then submit it for approval or schedule it directly; returns the
+    post and the replies. ``due`` None: as soon as approved; ``next_slot``: the first free posting slot."""
     if next_slot:
         with about("when"):
             due = await slots.next_free(targets, now=ctx.now)
@@ -140,7 +175,7 @@ async def draft_command(ctx: Context, args: str) -> list[Reply]:
         for account in targets:
             check_text(platform(account.platform), text, media, metas)
     policy = await strictest(targets)
-    direct = "review" not in options and await may_publish_directly(ctx.member, ctx.roles, targets)
+    direct = not review and await may_publish_directly(ctx.member, ctx.roles, targets)
     if not direct:
         await _check_someone_can_approve(ctx, policy)
     async with in_transaction():
@@ -182,7 +217,7 @@ async def draft_command(ctx: Context, args: str) -> list[Reply]:
         where += " (the next free slot)"
     if direct:
         await scheduling.announce(ctx.services, released)
-        return [
+        return post, [
             info(
                 f"Post {post.id} is scheduled without approval (you may publish directly to these accounts); "
                 f"{where.replace('as soon as approved', 'now')}."
@@ -195,7 +230,7 @@ async def draft_command(ctx: Context, args: str) -> list[Reply]:
     card = await approval_card(post, tz=ctx.tz)
     await tell_card(ctx.services, post, card, skip=ctx.conversation)
     await ask_awaited(ctx.services, post, policy)
-    return [confirm, card]
+    return post, [confirm, card]
 
 
 async def _check_someone_can_approve(ctx: Context, policy: Policy) -> None:
@@ -224,7 +259,7 @@ def _distinct_pick(options: list[list[int]], taken: frozenset[int]) -> bool:
 MAX_MEDIA = 10
 
 
-def _media(raw: str | None) -> list[str]:
+def media_refs(raw: str | None) -> list[str]:
     """``--media ref1,ref2``: stored image references (adapters store the files and pass their refs)."""
     if raw is None:
         return []
@@ -236,7 +271,7 @@ def _media(raw: str | None) -> list[str]:
     return refs
 
 
-async def _stored(ctx: Context, refs: list[str]) -> list[str]:
+async def stored(ctx: Context, refs: list[str]) -> list[str]:
     """The refs, each checked against the media store (when Herald has one): a ref it doesn't have is refused."""
     store = ctx.services.media
     if store is None:
@@ -361,6 +396,8 @@ async def withdraw_command(ctx: Context, args: str) -> list[Reply]:
     return await _end(ctx, args, Action.WITHDRAW, "/withdraw ID")
 
 
-@router.command("cancel", "/cancel ID", "stop a post from going out (author or admin)")
+@router.command(
+    "cancel", "/cancel ID", "stop a post from going out (author or admin; /cancel alone leaves a guided draft)"
+)
 async def cancel_command(ctx: Context, args: str) -> list[Reply]:
     return await _end(ctx, args, Action.CANCEL, "/cancel ID")
