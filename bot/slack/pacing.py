@@ -19,7 +19,8 @@ click books its slots before the core commits the decision that lets a worker pu
 * :class:`RedisPacer` books in Redis (small Lua scripts on each channel's two keys, on Redis's own clock;
   a burst of messages to free channels goes with one call for them all),
   so the web processes and the workers together keep Slack's pace. If Redis doesn't answer within its
-  timeout, it books in the process instead for a while (logged once per outage), then asks Redis again.
+  timeout, it books in the process instead for a while (logged once per outage), then asks Redis again
+  (:class:`bot.pacing.RedisBooking`, shared with Telegram's pacer).
 """
 
 from __future__ import annotations
@@ -28,43 +29,22 @@ import asyncio
 import itertools
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 import structlog
 from redis.asyncio import Redis, RedisCluster
 
+from bot.pacing import HOLD, POLL, REDIS_RETRY_AFTER, REDIS_TIMEOUT, RedisBooking, Slot, ms, redis_target
 from handlers.settings import Settings
 from tasks.batching import Coalescer
 from tasks.broker import redis_client
 
 log = structlog.get_logger(__name__)
+__all__ = ["HOLD", "POLL", "ChannelPacer", "Pacer", "RedisPacer", "Slot", "for_settings", "redis_client", "shared"]
 DEFAULT_INTERVAL = 1.0
-HOLD = 10.0  # seconds past its time an untaken slot still holds the slots booked after it
-POLL = 0.05  # seconds between looks while an earlier slot holds this one
 PRUNE_AT = 10_000
-REDIS_TIMEOUT = 0.5  # seconds a booking may wait for Redis before it is booked in the process
-CONNECT_TIMEOUT = 2.0  # the same for a new client's first call (a cluster client learns the slot map first)
-REDIS_RETRY_AFTER = 5.0  # seconds of booking in the process before Redis is asked again
 KEY_PREFIX = "herald:slack:pace:"
 GO_BATCH = 100  # channels in one GO call at most
-
-
-@dataclass
-class Slot:
-    """A booked slot: its channel, its estimated time (``time.monotonic()``) and its id in the booking pacer."""
-
-    channel: str
-    due: float
-    id: str
-    shared: bool = False  # booked in Redis
-    used: bool = False
-
-    async def sleep(self) -> None:
-        self.used = True
-        delay = self.due - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
 
 
 class Pacer(Protocol):
@@ -246,21 +226,9 @@ class RedisPacer:
     ) -> None:
         self.interval = interval
         self.prefix = prefix
-        self.timeout = timeout
-        self.retry_after = retry_after
         self.local = ChannelPacer(interval)
-        self._connect = connect
-        self._client: tuple[asyncio.AbstractEventLoop, Redis | RedisCluster] | None = None
-        self._connected = False  # the client has answered once
-        self._local_until = 0.0  # booking in the process until then (Redis failed)
-        self._falling_back = False
+        self.redis = RedisBooking(connect, event="slack", timeout=timeout, retry_after=retry_after)
         self._goes: tuple[asyncio.AbstractEventLoop, Coalescer[str, tuple[int, int]]] | None = None
-
-    def _redis(self) -> Redis | RedisCluster:
-        loop = asyncio.get_running_loop()
-        if self._client is None or self._client[0] is not loop:
-            self._client, self._connected = (loop, self._connect()), False
-        return self._client[1]
 
     def _keys(self, channel: str) -> tuple[str, str]:
         """The channel's two keys. Every channel's share one hash tag, so one script may run on many
@@ -270,16 +238,11 @@ class RedisPacer:
 
     async def _eval(self, script: str, channels: list[str], *args: Any) -> Any:
         """Run ``script`` on the keys of ``channels``."""
-        client = self._redis()
-        keys = [key for channel in channels for key in self._keys(channel)]
-        async with asyncio.timeout(self.timeout if self._connected else max(self.timeout, CONNECT_TIMEOUT)):
-            result = await client.eval(script, len(keys), *keys, *args)  # type: ignore[misc]
-        self._connected = True
-        return result
+        return await self.redis.eval(script, [key for channel in channels for key in self._keys(channel)], *args)
 
     async def _go(self, channels: list[str]) -> list[tuple[int, int]]:
         """:data:`GO` for the channels of the messages that asked together (the ``_goes`` coalescer)."""
-        flat = await self._eval(GO, channels, self._ms(self.interval), self._ms(HOLD))
+        flat = await self._eval(GO, channels, ms(self.interval), ms(HOLD))
         return [(int(flat[i]), int(flat[i + 1])) for i in range(0, len(flat), 2)]
 
     def _going(self) -> Coalescer[str, tuple[int, int]]:
@@ -288,43 +251,26 @@ class RedisPacer:
             self._goes = (loop, Coalescer(self._go, max_batch=GO_BATCH))
         return self._goes[1]
 
-    @staticmethod
-    def _ms(seconds: float) -> int:
-        return round(seconds * 1000)
-
-    @property
-    def _shared(self) -> bool:
-        return time.monotonic() >= self._local_until
-
-    def _redis_failed(self, exc: Exception) -> None:
-        """Redis down, slow or refusing: pace in this process for a while (logged once per outage)."""
-        self._local_until = time.monotonic() + self.retry_after
-        if not self._falling_back:
-            self._falling_back = True
-            log.warning("slack.pacing_in_process", error=type(exc).__name__, retry_after=self.retry_after)
-
     async def book(self, channel: str) -> Slot:
-        if self._shared:
+        if self.redis.shared:
             try:
-                wait_ms, slot_id = await self._eval(BOOK, [channel], self._ms(self.interval), self._ms(HOLD))
+                wait_ms, slot_id = await self._eval(BOOK, [channel], ms(self.interval), ms(HOLD))
             except Exception as exc:
-                self._redis_failed(exc)
+                self.redis.failed(exc)
             else:
-                if self._falling_back:
-                    self._falling_back = False
-                    log.info("slack.pacing_shared_again")
+                self.redis.answered()
                 return Slot(channel, time.monotonic() + int(wait_ms) / 1000, str(int(slot_id)), shared=True)
         return self.local._book(channel)
 
     async def take(self, slot: Slot) -> None:
         await slot.sleep()
         while True:
-            if slot.shared and self._shared:
-                args = (self._ms(self.interval), slot.id, self._ms(HOLD), self._ms(POLL))
+            if slot.shared and self.redis.shared:
+                args = (ms(self.interval), slot.id, ms(HOLD), ms(POLL))
                 try:
                     delay = int(await self._eval(TAKE, [slot.channel], *args)) / 1000
                 except Exception as exc:
-                    self._redis_failed(exc)
+                    self.redis.failed(exc)
                     return  # its slot was booked in Redis: go
             else:
                 delay = self.local.claim(slot.channel, None if slot.shared else slot.id)
@@ -346,22 +292,20 @@ class RedisPacer:
     async def wait(self, channel: str) -> None:
         """Book and take in one (:data:`GO`): a message to a free channel goes at once, after one round trip
         shared with the other messages asking at the same moment."""
-        if not self._shared:
+        if not self.redis.shared:
             await self.local.take(self.local._book(channel))
             return
         try:
             wait_ms, slot_id = await self._going()(channel)
         except Exception as exc:
-            self._redis_failed(exc)
+            self.redis.failed(exc)
             await self.local.take(self.local._book(channel))
             return
         if int(slot_id):  # not free: booked; take it as any slot
             await self.take(Slot(channel, time.monotonic() + int(wait_ms) / 1000, str(int(slot_id)), shared=True))
 
     async def aclose(self) -> None:
-        if self._client is not None and self._client[0] is asyncio.get_running_loop():
-            client, self._client = self._client[1], None
-            await client.aclose()
+        await self.redis.aclose()
 
 
 _shared = ChannelPacer()
@@ -378,9 +322,9 @@ def for_settings(settings: Settings) -> Pacer:
 
     Every notifier of the process built from the same settings gets the same pacer (one Redis client).
     """
-    if settings.queue_backend == "memory":
+    target = redis_target(settings)
+    if target is None:
         return _shared
-    target = (settings.queue_backend, settings.redis_host, settings.redis_port, tuple(settings.cluster_nodes))
     pacer = _by_redis.get(target)
     if pacer is None:
         pacer = _by_redis[target] = RedisPacer(lambda: redis_client(settings))
