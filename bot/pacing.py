@@ -214,8 +214,11 @@ def _window(sent: deque[float], count: int, span: float, now: float) -> float:
 class LocalPacer:
     """Keeps the budgets in this process."""
 
-    def __init__(self, budgets: Budgets | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, budgets: Budgets | None = None, clock: Callable[[], float] = time.monotonic, *, hold: float = HOLD
+    ) -> None:
         self.budgets = budgets or Budgets()
+        self.hold = hold  # HOLD (smaller in tests)
         self._clock = clock
         self._last: dict[str, float] = {}  # chat → when its last message went out
         self._held: dict[str, dict[str, _Held]] = {}  # chat → {slot id: its place}
@@ -265,7 +268,7 @@ class LocalPacer:
         if held:
             at = max(at, max(x.at for x in held.values()) + self.budgets.chat_interval)
         number = next(self._ids)
-        held[str(number)] = _Held(at, number, at + HOLD)
+        held[str(number)] = _Held(at, number, at + self.hold)
         return at - now, str(number)
 
     def claim(self, chat: ChatId, group: bool = False, slot_id: str | None = None) -> float:
@@ -275,12 +278,12 @@ class LocalPacer:
         held = self._held_in(chat, now)
         mine = held.get(slot_id or "")
         if mine is not None and any((x.at, x.number) < (mine.at, mine.number) for x in held.values()):
-            mine.alive = max(mine.alive, now + POLL + HOLD)
+            mine.alive = max(mine.alive, now + POLL + self.hold)
             return POLL
         ready = self._ready(chat, group, now)
         if ready > now:
             if mine is not None:  # its sender looks again then: it holds the slots after it until then + HOLD
-                mine.alive = max(mine.alive, ready + HOLD)
+                mine.alive = max(mine.alive, ready + self.hold)
             return ready - now
         self._last[chat] = now
         if self.budgets.bot_count > 0:
@@ -516,11 +519,12 @@ class SharedPacer:
         event: str,
         timeout: float = REDIS_TIMEOUT,
         retry_after: float = REDIS_RETRY_AFTER,
+        hold: float = HOLD,
     ) -> None:
         self.budgets = budgets
         self.prefix = prefix
         self.event = event
-        self.local = LocalPacer(budgets)
+        self.local = LocalPacer(budgets, hold=hold)
         self.redis = RedisBooking(connect, event=event, timeout=timeout, retry_after=retry_after)
         self._goes: tuple[asyncio.AbstractEventLoop, Coalescer[tuple[str, bool], tuple[int, int]]] | None = None
 
@@ -537,7 +541,7 @@ class SharedPacer:
         b = self.budgets
         return [
             ms(b.chat_interval),
-            ms(HOLD),
+            ms(self.local.hold),
             b.group_count,
             ms(b.group_window),
             b.bot_count,

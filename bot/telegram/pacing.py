@@ -27,6 +27,7 @@ from collections.abc import Callable
 from redis.asyncio import Redis, RedisCluster
 
 from bot.pacing import (
+    HOLD,
     REDIS_RETRY_AFTER,
     REDIS_TIMEOUT,
     Budgets,
@@ -79,9 +80,16 @@ class RedisChatPacer(SharedPacer):
         prefix: str = KEY_PREFIX,
         timeout: float = REDIS_TIMEOUT,
         retry_after: float = REDIS_RETRY_AFTER,
+        hold: float = HOLD,
     ) -> None:
         super().__init__(
-            connect, budgets=budgets, prefix=prefix, event="telegram", timeout=timeout, retry_after=retry_after
+            connect,
+            budgets=budgets,
+            prefix=prefix,
+            event="telegram",
+            timeout=timeout,
+            retry_after=retry_after,
+            hold=hold,
         )
 
 

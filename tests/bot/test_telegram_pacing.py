@@ -322,3 +322,35 @@ async def test_without_redis_the_budgets_are_kept_in_the_process_and_said_once()
     assert group >= 0.5 - SLACK_TIME  # the fourth in the group waits for the first to leave the window
     assert penalized >= 0.3 - SLACK_TIME
     assert [e["event"] for e in logs if e["log_level"] == "warning"] == ["telegram.pacing_in_process"]
+
+
+async def test_a_slot_waiting_out_a_penalty_keeps_its_place_longer_than_hold(prefix: str) -> None:
+    """The first sender was told to come back in 0.8 s (a penalty) and comes at 0.9 s: more than ``hold``
+    after its slot's time, yet within ``hold`` of when it was told to look again, so it still goes first."""
+    budgets = Budgets(chat_interval=0.05, group_count=20, group_window=60.0)
+    first, second = (
+        RedisChatPacer(lambda: redis_client(REDIS), budgets=budgets, prefix=prefix, hold=0.3) for _ in range(2)
+    )
+    order: list[str] = []
+
+    async def look_once_then_come_late(slot: Slot) -> None:
+        slot.used = True
+        told = await first._claim(slot)  # one look: told to wait for the penalty
+        await asyncio.sleep(told + 0.1)
+        await first.take(slot)
+        order.append("early")
+
+    async def take(slot: Slot) -> None:
+        await second.take(slot)
+        order.append("late")
+
+    try:
+        early = await first.book(-100, True)
+        late = await second.book(-100, True)
+        await second.penalize(-100, 0.8)
+        await asyncio.gather(look_once_then_come_late(early), take(late))
+    finally:
+        await first.aclose()
+        await second.aclose()
+
+    assert order == ["early", "late"]
