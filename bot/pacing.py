@@ -115,6 +115,13 @@ class Pacer(Protocol):
         """Close connections this pacer opened (in the running event loop)."""
 
 
+@asynccontextmanager
+async def waited(pacer: Pacer, chat: ChatId, is_group: bool = False) -> AsyncIterator[None]:
+    """A pacer's ``slot``: wait for the chat's next message to be allowed, then run the body (the send)."""
+    await pacer.wait(chat, is_group)
+    yield
+
+
 def ms(value: float) -> int:
     """Seconds as Redis-clock milliseconds."""
     return round(value * 1000)
@@ -323,10 +330,8 @@ class LocalPacer:
     async def wait(self, chat: ChatId, is_group: bool = False) -> None:
         await self.take(self._book(chat, is_group))
 
-    @asynccontextmanager
-    async def slot(self, chat: ChatId, is_group: bool = False) -> AsyncIterator[None]:
-        await self.wait(chat, is_group)
-        yield
+    def slot(self, chat: ChatId, is_group: bool = False) -> AbstractAsyncContextManager[None]:
+        return waited(self, chat, is_group)
 
     async def penalize(self, chat: ChatId | None, retry_after: float | timedelta) -> None:
         self.block(chat, retry_after)
@@ -619,10 +624,8 @@ class SharedPacer:
                 return
         await self.local.wait(chat, is_group)
 
-    @asynccontextmanager
-    async def slot(self, chat: ChatId, is_group: bool = False) -> AsyncIterator[None]:
-        await self.wait(chat, is_group)
-        yield
+    def slot(self, chat: ChatId, is_group: bool = False) -> AbstractAsyncContextManager[None]:
+        return waited(self, chat, is_group)
 
     async def penalize(self, chat: ChatId | None, retry_after: float | timedelta) -> None:
         """Hold the chat (``None``: the whole bot) for ``retry_after`` in every process, and in this one

@@ -10,9 +10,9 @@ Before each send::
 
     await pacer.wait(chat_id, is_group)        # or: async with pacer.slot(chat_id, is_group): send(...)
 
-after a 429 (``telegram.error.RetryAfter``)::
+after a 429 (``telegram.error.RetryAfter``; ``pacer.slot`` does this itself when the send in its body raises it)::
 
-    await pacer.penalize(chat_id, exc.retry_after)   # None instead of chat_id: the whole bot waits
+    await pacer.penalize(chat_id, retry_after(exc))   # None instead of chat_id: the whole bot waits
 
 and, to keep a decision's answer ahead of the report of what it caused (as Slack's notifier does),
 ``slot = await pacer.book(chat_id, is_group)`` before the commit, ``await pacer.take(slot)`` right before
@@ -22,9 +22,13 @@ sending, ``await pacer.release(slot)`` if it went unused.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+import warnings
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from redis.asyncio import Redis, RedisCluster
+from telegram.error import RetryAfter
+from telegram.warnings import PTBDeprecationWarning
 
 from bot.pacing import (
     HOLD,
@@ -51,7 +55,9 @@ __all__ = [
     "RedisChatPacer",
     "Slot",
     "for_settings",
+    "paced",
     "redis_client",
+    "retry_after",
     "seconds",
     "shared",
 ]
@@ -62,11 +68,34 @@ TELEGRAM = Budgets(chat_interval=1.0, group_count=20, group_window=60.0, bot_cou
 KEY_PREFIX = "herald:telegram:pace:"
 
 
+def retry_after(exc: RetryAfter) -> float:
+    """The seconds a 429 asks to wait (python-telegram-bot 22 warns that ``retry_after`` will become a
+    ``timedelta``; either is read the same)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        return seconds(exc.retry_after)
+
+
+@asynccontextmanager
+async def paced(pacer: Pacer, chat: ChatId, is_group: bool = False) -> AsyncIterator[None]:
+    """Wait for the chat's next message to be allowed, then run the body (the send); if Telegram answers it
+    429, hold the chat that long for every process and raise on."""
+    await pacer.wait(chat, is_group)
+    try:
+        yield
+    except RetryAfter as exc:
+        await pacer.penalize(chat, retry_after(exc))
+        raise
+
+
 class ChatPacer(LocalPacer):
     """Telegram's budgets in this process."""
 
     def __init__(self, budgets: Budgets = TELEGRAM, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(budgets, clock)
+
+    def slot(self, chat: ChatId, is_group: bool = False) -> AbstractAsyncContextManager[None]:
+        return paced(self, chat, is_group)
 
 
 class RedisChatPacer(SharedPacer):
@@ -91,6 +120,9 @@ class RedisChatPacer(SharedPacer):
             retry_after=retry_after,
             hold=hold,
         )
+
+    def slot(self, chat: ChatId, is_group: bool = False) -> AbstractAsyncContextManager[None]:
+        return paced(self, chat, is_group)
 
 
 _shared = ChatPacer()

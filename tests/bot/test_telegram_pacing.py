@@ -19,11 +19,23 @@ from datetime import timedelta
 import pytest
 import structlog
 from redis.asyncio import Redis
+from telegram import Bot
+from telegram.error import RetryAfter
 
 from bot.pacing import HOLD, POLL, Slot
-from bot.telegram.pacing import TELEGRAM, Budgets, ChatPacer, RedisChatPacer, for_settings, redis_client, shared
+from bot.telegram.pacing import (
+    TELEGRAM,
+    Budgets,
+    ChatPacer,
+    RedisChatPacer,
+    for_settings,
+    redis_client,
+    retry_after,
+    shared,
+)
 from handlers.settings import Settings
 from tests.auxil.processes import free_port
+from tests.fakes.telegram import BOT_TOKEN, FakeTelegram
 from tests.infra.redis_cluster import RedisClusterProcess
 
 REDIS = Settings(REDIS_HOST="127.0.0.1", REDIS_PORT=6379)  # type: ignore[call-arg]
@@ -354,3 +366,35 @@ async def test_a_slot_waiting_out_a_penalty_keeps_its_place_longer_than_hold(pre
         await second.aclose()
 
     assert order == ["early", "late"]
+
+
+async def test_a_429_from_the_bot_api_holds_the_chat_for_every_process(prefix: str) -> None:
+    """python-telegram-bot against the fake Bot API: the first process's send is answered 429 with
+    ``retry_after`` 1 inside ``pacer.slot``; the chat waits a second in the other process too, the rest
+    of the bot doesn't."""
+    budgets = Budgets(chat_interval=0.05, group_count=20, group_window=60.0, bot_count=30, bot_window=1.0)
+    web, worker = processes(REDIS, prefix, budgets, count=2)
+    with FakeTelegram() as fake:
+        group = fake.add_channel("approvals", "Approvals", kind="supergroup")
+        other = fake.add_channel("news", "News", kind="supergroup")
+        fake.fail("sendMessage", "rate_limit", retry_after=1)
+        bot = Bot(BOT_TOKEN, base_url=f"{fake.url}/bot")
+        try:
+            async with bot:
+                with pytest.raises(RetryAfter) as flood:
+                    async with web.slot(group, is_group=True):
+                        await bot.send_message(group, "Approved by bob")
+                failed = time.monotonic()
+                async with worker.slot(other, is_group=True):
+                    await bot.send_message(other, "Published")
+                elsewhere = time.monotonic() - failed
+                async with worker.slot(group, is_group=True):
+                    await bot.send_message(group, "Published")
+                again = time.monotonic() - failed
+        finally:
+            await web.aclose()
+            await worker.aclose()
+
+    assert retry_after(flood.value) == 1.0
+    assert elsewhere < 0.5 and again >= 1.0 - SLACK_TIME
+    assert [(m.chat_id, m.text) for m in fake.messages] == [(other, "Published"), (group, "Published")]
