@@ -8,7 +8,7 @@ from dataclasses import replace
 import structlog
 
 from handlers import help
-from handlers.admin import accounts, members
+from handlers.admin import accounts, linking, members
 from handlers.context import Context, Services
 from handlers.drafting import drafts, home, posts
 from handlers.messages import Incoming, Reply, Sender, error
@@ -30,6 +30,7 @@ def build_router() -> Router:
         cron_commands,
         drafts,
         home,
+        linking,
         members,
         policy_commands,
         posts,
