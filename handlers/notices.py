@@ -44,16 +44,37 @@ async def tell_members(services: Services, members: list[Member], reply: Reply) 
 
 
 async def tell_origin(services: Services, post: Post, reply: Reply, *, skip: Conversation | None = None) -> None:
-    """Post ``reply`` where the draft came from (unless that is ``skip``, where it was already said)."""
+    """Post ``reply`` where the draft came from (unless that is ``skip``, where it was already said). A report
+    (``kind="report"``) also goes to each other chat showing the post's card, once per chat (its adapter shows
+    it under each card there), as a worker's reports do."""
     if not post.origin:
         return
     origin = Conversation.from_json(post.origin)
-    if skip is not None and origin == skip:
-        return
+    if skip is None or origin != skip:
+        try:
+            await services.notifier.notify(origin, reply)
+        except Exception:
+            log.exception("notice.failed", post_id=post.id, adapter=origin.adapter)
+    if reply.kind == "report":
+        await _tell_other_chats(services, post, reply, skip={origin.adapter} | ({skip.adapter} if skip else set()))
+
+
+async def _tell_other_chats(services: Services, post: Post, reply: Reply, *, skip: set[str]) -> None:
+    from handlers.drafting.views import card_ref  # views imports the review package, which imports this
+
     try:
-        await services.notifier.notify(origin, reply)
+        rows = await ChatMessageRef.filter(ref=card_ref(post.id)).order_by("id").values_list("adapter", "channel")
     except Exception:
-        log.exception("notice.failed", post_id=post.id, adapter=origin.adapter)
+        log.exception("notice.failed", post_id=post.id)
+        return
+    for adapter, channel in rows:
+        if str(adapter) in skip:
+            continue
+        skip.add(str(adapter))
+        try:
+            await services.notifier.notify(Conversation(str(adapter), str(channel)), reply)
+        except Exception:  # the other chats still get it
+            log.exception("notice.failed", post_id=post.id, adapter=adapter)
 
 
 async def tell_card(services: Services, post: Post, card: Reply, *, skip: Conversation | None = None) -> None:

@@ -343,14 +343,14 @@ async def tell(
     try:
         if claimed.origin is None or writes_to_database(notifier, claimed.origin):
             await tell_in_database(notifier, [(claimed, reply)], now=now, delivery_ids=delivery_ids)
-            await tell_elsewhere(notifier, claimed, reply, (await shown_elsewhere([claimed.post_id]))[0])
+            await tell_other_chats(notifier, claimed, reply)
             return True
         await notifier.notify(claimed.origin, reply)
         await mark_reported(delivery_ids, now=now)
     except Exception:  # a chat outage must not undo a publish that happened
         log.exception("notify.failed", post_id=claimed.post_id, delivery_id=claimed.delivery_id)
         return False
-    await tell_elsewhere(notifier, claimed, reply, (await shown_elsewhere([claimed.post_id]))[0])
+    await tell_other_chats(notifier, claimed, reply)
     await refresh_cards(notifier, [claimed.post_id])
     return True
 
@@ -366,6 +366,16 @@ async def shown_elsewhere(post_ids: list[int]) -> list[list[Conversation]]:
     for ref, adapter, channel in rows:
         found.setdefault(refs[str(ref)], {}).setdefault(str(adapter), Conversation(str(adapter), str(channel)))
     return [list(found.get(post_id, {}).values()) for post_id in post_ids]
+
+
+async def tell_other_chats(notifier: Notifier, claimed: Claimed, reply: Reply) -> None:
+    """:func:`tell_elsewhere` for one report told on its own (a hold, a postponement); never raises."""
+    try:
+        shown = (await shown_elsewhere([claimed.post_id]))[0]
+    except Exception:
+        log.exception("notify.failed", post_id=claimed.post_id)
+        return
+    await tell_elsewhere(notifier, claimed, reply, shown)
 
 
 async def tell_elsewhere(notifier: Notifier, claimed: Claimed, reply: Reply, shown: list[Conversation]) -> None:

@@ -7,11 +7,15 @@ another adapter), next to the shell conversation of :class:`~tests.auxil.chat.Ch
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from handlers.admin.linking import ALPHABET, CODE_LENGTH
+from handlers.drafting.views import approval_card
 from handlers.messages import Conversation, Incoming, Reply, Sender
+from handlers.notices import tell_card, tell_origin
 from models.approvals import ApprovalDecision
 from models.audit import AuditEntry
+from models.chatrefs import ChatMessageRef
 from models.dialogs import LinkCode
 from models.lifecycle import PostState
 from models.members import ChatIdentity, Member, MemberRole
@@ -203,3 +207,38 @@ async def test_unlink_parts_a_chat_and_it_becomes_a_new_member(chat: Chat) -> No
     assert chat.last[0].text.startswith("telegram is no longer linked to you")
     (who,) = await tg(chat, "/whoami")
     assert who.text.startswith("You are bob-telegram-2 (no roles;")
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.told: list[tuple[str, str, str]] = []
+
+    async def notify(self, conversation: Conversation, reply: Reply) -> None:
+        self.told.append((conversation.adapter, conversation.channel, reply.text))
+
+
+async def test_a_report_told_where_drafted_also_reaches_each_other_chat_showing_the_card(chat: Chat) -> None:
+    await linked(chat)
+    await chat.say("/draft --to demo --at tomorrow 09:00 Hello")
+    for adapter, channel in (("telegram", "dm:T-bob"), ("telegram", "group"), ("slack", "C1"), ("shell", "test")):
+        await ChatMessageRef.create(adapter=adapter, channel=channel, ref="post:1:approval", message_id="1")
+    recorder = Recorder()
+    services = replace(chat.herald.services, notifier=recorder)
+    post = await Post.get(id=1)
+
+    await tell_origin(services, post, Reply(text="Post 1 expired.", post_id=1, kind="report"))
+    # the origin, then one conversation per other chat (its adapter threads it under each card there)
+    assert recorder.told == [
+        ("shell", "test", "Post 1 expired."),
+        ("telegram", "dm:T-bob", "Post 1 expired."),
+        ("slack", "C1", "Post 1 expired."),
+    ]
+    recorder.told.clear()
+    await tell_origin(services, post, Reply(text="Post 1: @bob approved.", post_id=1))
+    assert recorder.told == [("shell", "test", "Post 1: @bob approved.")]  # a decision line: where drafted
+
+    recorder.told.clear()
+    card = await approval_card(post)
+    await tell_card(services, post, card, skip=Conversation("telegram", "group", thread="7"))
+    # every conversation showing the card but the one the decision was made in (which shows the answer)
+    assert [(a, c) for a, c, _ in recorder.told] == [("shell", "test"), ("telegram", "dm:T-bob"), ("slack", "C1")]
