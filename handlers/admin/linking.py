@@ -123,6 +123,8 @@ async def _redeem(ctx: Context, code: str) -> list[Reply]:
             chats = await _chats_of(ctx.member.id)
             return [info(f"You are already linked here: {_chat_list(chats)}.", ephemeral=True)]
         keep, merged = (other, ctx.member) if other.id < ctx.member.id else (ctx.member, other)
+        # both members locked, in id order (no deadlock): a second link of either waits for this one
+        await Member.select_for_update().filter(id__in=[keep.id, merged.id]).order_by("id")
         await _refuse_unsafe(keep, merged)
         row.used_at = ctx.now
         await row.save(update_fields=["used_at"])

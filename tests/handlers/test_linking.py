@@ -6,6 +6,7 @@ another adapter), next to the shell conversation of :class:`~tests.auxil.chat.Ch
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import replace
 
@@ -242,3 +243,20 @@ async def test_a_report_told_where_drafted_also_reaches_each_other_chat_showing_
     await tell_card(services, post, card, skip=Conversation("telegram", "group", thread="7"))
     # every conversation showing the card but the one the decision was made in (which shows the answer)
     assert [(a, c) for a, c, _ in recorder.told] == [("shell", "test"), ("telegram", "dm:T-bob"), ("slack", "C1")]
+
+
+async def test_a_code_sent_twice_at_once_links_once(pg_db: str) -> None:
+    chat = Chat.build()
+    await team(chat)
+    await chat.say("/whoami", as_="carol")
+    code = code_in(await tg(chat, "/link"))
+
+    def shell(name: str) -> Incoming:
+        return Incoming(Sender("shell", name, name), Conversation("shell", "test"), f"/link {code}")
+
+    answers = await asyncio.gather(chat.herald.handle(shell("bob")), chat.herald.handle(shell("carol")))
+    texts = sorted(replies[0].text.split(".")[0] for replies in answers)
+    assert texts == ["Linked", "That link code was already used; send /link in your other chat for a new one"]
+    assert await ChatIdentity.filter(adapter="telegram").count() == 1
+    telegram = await ChatIdentity.get(adapter="telegram").prefetch_related("member")
+    assert telegram.member.name in {"bob", "carol"}
