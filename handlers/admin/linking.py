@@ -235,7 +235,9 @@ async def unlink_command(ctx: Context, args: str) -> list[Reply]:
     gone = [c for c in chats if c.adapter == adapter]
     if not gone:
         raise NotFound(f"You aren't linked on {adapter}; /link shows your chats.")
-    await ChatIdentity.filter(id__in=[c.id for c in gone]).delete()
+    async with in_transaction():
+        await ChatIdentity.filter(id__in=[c.id for c in gone]).delete()
+        await Dialog.filter(member_id=ctx.member.id, adapter=adapter).delete()  # a guided draft there ends with it
     await audit.record("member.unlinked", actor=ctx.member, member=ctx.member.name, adapter=adapter)
     left = [c for c in chats if c.adapter != adapter]
     return [

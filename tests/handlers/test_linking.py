@@ -17,7 +17,7 @@ from handlers.notices import tell_card, tell_origin
 from models.approvals import ApprovalDecision
 from models.audit import AuditEntry
 from models.chatrefs import ChatMessageRef
-from models.dialogs import LinkCode
+from models.dialogs import Dialog, LinkCode
 from models.lifecycle import PostState
 from models.members import ChatIdentity, Member, MemberRole
 from models.policies import ApprovalPolicy
@@ -204,8 +204,12 @@ async def test_unlink_parts_a_chat_and_it_becomes_a_new_member(chat: Chat) -> No
     assert chat.errors == ["You are talking from shell: send /unlink shell from the chat you keep."]
     await chat.say("/unlink slack", as_="bob")
     assert chat.errors == ["You aren't linked on slack; /link shows your chats."]
+    bob = await Member.get(name="bob")
+    await Dialog.create(adapter="telegram", channel="tg-chat", member=bob, kind="draft", step="text")
+    await Dialog.create(adapter="shell", channel="test", member=bob, kind="draft", step="text")
     await chat.say("/unlink telegram", as_="bob")
     assert chat.last[0].text.startswith("telegram is no longer linked to you")
+    assert await Dialog.filter(member_id=bob.id).values_list("adapter", flat=True) == ["shell"]
     (who,) = await tg(chat, "/whoami")
     assert who.text.startswith("You are bob-telegram-2 (no roles;")
 
