@@ -8,7 +8,7 @@ from dataclasses import replace
 import structlog
 
 from handlers import dialogs, help
-from handlers.admin import accounts, members
+from handlers.admin import accounts, linking, members
 from handlers.context import Context, Services
 from handlers.drafting import drafts, guided, home, posts
 from handlers.messages import Incoming, Reply, Sender, error
@@ -31,6 +31,7 @@ def build_router() -> Router:
         cron_commands,
         drafts,
         home,
+        linking,
         members,
         policy_commands,
         posts,

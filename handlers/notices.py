@@ -12,6 +12,7 @@ import structlog
 
 from handlers.context import Services
 from handlers.messages import Conversation, Reply
+from models.chatrefs import ChatMessageRef
 from models.members import ChatIdentity, Member
 from models.posts import Post
 
@@ -43,30 +44,66 @@ async def tell_members(services: Services, members: list[Member], reply: Reply) 
 
 
 async def tell_origin(services: Services, post: Post, reply: Reply, *, skip: Conversation | None = None) -> None:
-    """Post ``reply`` where the draft came from (unless that is ``skip``, where it was already said)."""
+    """Post ``reply`` where the draft came from (unless that is ``skip``, where it was already said). A report
+    (``kind="report"``) also goes to each other chat showing the post's card, once per chat (its adapter shows
+    it under each card there), as a worker's reports do."""
     if not post.origin:
         return
     origin = Conversation.from_json(post.origin)
-    if skip is not None and origin == skip:
-        return
+    if skip is None or origin != skip:
+        try:
+            await services.notifier.notify(origin, reply)
+        except Exception:
+            log.exception("notice.failed", post_id=post.id, adapter=origin.adapter)
+    if reply.kind == "report":
+        await _tell_other_chats(services, post, reply, skip={origin.adapter} | ({skip.adapter} if skip else set()))
+
+
+async def _tell_other_chats(services: Services, post: Post, reply: Reply, *, skip: set[str]) -> None:
+    from handlers.drafting.views import card_ref  # views imports the review package, which imports this
+
     try:
-        await services.notifier.notify(origin, reply)
+        rows = await ChatMessageRef.filter(ref=card_ref(post.id)).order_by("id").values_list("adapter", "channel")
     except Exception:
-        log.exception("notice.failed", post_id=post.id, adapter=origin.adapter)
+        log.exception("notice.failed", post_id=post.id)
+        return
+    for adapter, channel in rows:
+        if str(adapter) in skip:
+            continue
+        skip.add(str(adapter))
+        try:
+            await services.notifier.notify(Conversation(str(adapter), str(channel)), reply)
+        except Exception:  # the other chats still get it
+            log.exception("notice.failed", post_id=post.id, adapter=adapter)
 
 
 async def tell_card(services: Services, post: Post, card: Reply, *, skip: Conversation | None = None) -> None:
-    """Show the approval card where the draft was made and in the policy's approvals channel.
+    """Show the approval card where the draft was made, in the policy's approvals channel and in every other
+    conversation already showing it, on any chat (:class:`~models.chatrefs.ChatMessageRef`: a member linked in
+    two chats may have drafted in one and decided in the other).
 
     The card keeps its ref, so an adapter that showed it before edits it in place.
     """
     from handlers.review.policy import policy_for  # policy imports messages only; avoid a cycle at import
 
     await tell_origin(services, post, card, skip=skip)
-    channel = (await policy_for(post)).channel
     origin = Conversation.from_json(post.origin) if post.origin else None
-    if channel is not None and channel != skip and channel != origin:
+    done = {_where(c) for c in (skip, origin) if c is not None}
+    channel = (await policy_for(post)).channel
+    elsewhere = [channel] if channel is not None else []
+    if card.ref is not None:
+        rows = await ChatMessageRef.filter(ref=card.ref).order_by("id").values_list("adapter", "channel")
+        elsewhere += [Conversation(str(adapter), str(key)) for adapter, key in rows]
+    for conversation in elsewhere:
+        if _where(conversation) in done:
+            continue
+        done.add(_where(conversation))
         try:
-            await services.notifier.notify(channel, card)
-        except Exception:
-            log.exception("notice.failed", post_id=post.id, adapter=channel.adapter)
+            await services.notifier.notify(conversation, card)
+        except Exception:  # the other conversations still get it
+            log.exception("notice.failed", post_id=post.id, adapter=conversation.adapter)
+
+
+def _where(conversation: Conversation) -> tuple[str, str]:
+    """A conversation regardless of thread: a card is shown once per channel."""
+    return conversation.adapter, conversation.channel

@@ -19,7 +19,11 @@ from models.media import StoredMedia
 
 class Notifier(Protocol):
     async def notify(self, conversation: Conversation, reply: Reply) -> None:
-        """Deliver ``reply`` into ``conversation`` (edit in place when ``reply.ref`` was seen)."""
+        """Deliver ``reply`` into ``conversation`` (edit in place when ``reply.ref`` was seen).
+
+        A report (``kind="report"`` with a ``post_id``) is also the adapter's to show under the post's card in
+        its other conversations showing it: the core tells one conversation per chat
+        (``handlers.publishing.delivery.tell_elsewhere``)."""
 
 
 class MediaStore(Protocol):

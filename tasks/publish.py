@@ -220,6 +220,7 @@ async def _postpone(rt: Runtime, claimed: delivery.Claimed, seconds: float, reas
             await rt.notifier.notify(claimed.origin, reply)
         except Exception:
             log.exception("notice.failed", post_id=claimed.post_id)
+        await delivery.tell_other_chats(rt.notifier, claimed, reply)
     return "postponed"
 
 

@@ -21,7 +21,7 @@ from typing import Protocol
 
 import structlog
 
-from handlers.messages import Reply
+from handlers.messages import Conversation, Reply
 from handlers.ports import Clock, Notifier
 from handlers.publishing import delivery
 from tasks.batching import Coalescer
@@ -83,6 +83,7 @@ class ReportRelay:
         self._marks: Coalescer[int, None] = Coalescer(self._mark, max_batch=500)
         self._in_database: Coalescer[Report, None] = Coalescer(self._tell_in_database, max_batch=200)
         self._cards: Coalescer[int, None] = Coalescer(self._refresh_cards, max_batch=200)
+        self._elsewhere: Coalescer[int, list[Conversation]] = Coalescer(self._shown_elsewhere, max_batch=200)
         self._heartbeat = heartbeat
         self._untold: set[int] = set()
         self._beating: asyncio.Task[None] | None = None
@@ -111,30 +112,47 @@ class ReportRelay:
 
     async def _tell(self, report: Report) -> None:
         try:
-            card_due = await self._tell_once(report)
+            told = await self._tell_once(report)
         finally:  # told and marked, or failed: either way no longer this worker's to keep fresh
             self._untold.discard(report.claimed.delivery_id)
-        if card_due:  # the card after the report (this never raises)
+        if told is None:
+            return
+        await self._tell_elsewhere(report)
+        if told:  # the card after the report (this never raises)
             await self._cards(report.claimed.post_id)
 
-    async def _tell_once(self, report: Report) -> bool:
-        """Tell and mark ``report``; whether its post's card is still to be shown again (told directly)."""
+    async def _tell_elsewhere(self, report: Report) -> None:
+        """The report in the other chats showing the post's card (a member linked in two chats)."""
+        if self._notifier is None:
+            return
+        try:
+            shown = await self._elsewhere(report.claimed.post_id)
+        except Exception:
+            log.exception("notify.failed", post_id=report.claimed.post_id)
+            return
+        async with self._sending:
+            await delivery.tell_elsewhere(self._notifier, report.claimed, report.reply, shown)
+
+    async def _tell_once(self, report: Report) -> bool | None:
+        """Tell and mark ``report``: None when it wasn't told (left to the straggler pass), else whether its
+        post's card is still to be shown again (told directly; through the outbox the card went with it)."""
         claimed, notifier = report.claimed, self._notifier
         async with self._sending:
             if notifier is None:
-                return False
+                return None
             if claimed.origin is None or delivery.writes_to_database(notifier, claimed.origin):
                 # nothing to send, or the outbox: written with their marks and cards, in one transaction for many
                 try:
                     await self._in_database(report)
                 except Exception:  # left unreported: the straggler pass tries again later
                     log.exception("notify.failed", post_id=claimed.post_id, delivery_id=claimed.delivery_id)
+                    return None
                 return False
             try:
                 await notifier.notify(claimed.origin, report.reply)
             except Exception:  # left unreported: the straggler pass tries again later
                 log.exception("notify.failed", post_id=claimed.post_id, delivery_id=claimed.delivery_id)
-                return False
+                return None
         try:
             await self._marks(claimed.delivery_id)
         except Exception:  # told but not marked: the straggler pass may tell it once more
@@ -150,6 +168,9 @@ class ReportRelay:
     async def _refresh_cards(self, post_ids: list[int]) -> list[None]:
         await delivery.refresh_cards(self._notifier, list(dict.fromkeys(post_ids)))
         return [None] * len(post_ids)
+
+    async def _shown_elsewhere(self, post_ids: list[int]) -> list[list[Conversation]]:
+        return await delivery.shown_elsewhere(post_ids)
 
     async def _mark(self, delivery_ids: list[int]) -> list[None]:
         await delivery.mark_reported(delivery_ids, now=self._clock.now())

@@ -38,8 +38,18 @@ async def resolve(sender: Sender) -> tuple[Member, frozenset[str]]:
 
 
 async def _member_for_new_identity(sender: Sender) -> Member:
+    """The member a chat identity Herald hasn't seen yet belongs to.
+
+    A member of that name is theirs when no other chat knows that member yet (named before they spoke, as
+    ``/role add bob approver`` does, or known on this same chat). A name is no proof across chats (anyone may
+    call themselves alice on Telegram), so a member another chat already knows is only joined with ``/link``;
+    the newcomer gets a name of their own (``alice-telegram``).
+    """
     name = normalize_name(sender.name)
     member = await Member.filter(name=name).first()
+    if member is not None and await ChatIdentity.filter(member_id=member.id).exclude(adapter=sender.adapter).exists():
+        name = await _free_name(name, sender.adapter)
+        member = None
     if member is None:
         first = not await Member.exists()
         try:
@@ -57,6 +67,16 @@ async def _member_for_new_identity(sender: Sender) -> Member:
     with contextlib.suppress(IntegrityError):  # the same identity was attached concurrently
         await ChatIdentity.create(member=member, adapter=sender.adapter, external_id=sender.external_id)
     return member
+
+
+async def _free_name(name: str, adapter: str) -> str:
+    base = normalize_name(f"{name[: 63 - len(adapter)]}-{adapter}")
+    taken = {str(n) for n in await Member.filter(name__startswith=base).values_list("name", flat=True)}
+    candidate, n = base, 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{base[:60]}-{n}"
+    return candidate
 
 
 async def roles_of(member: Member) -> frozenset[str]:

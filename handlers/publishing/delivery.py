@@ -343,14 +343,58 @@ async def tell(
     try:
         if claimed.origin is None or writes_to_database(notifier, claimed.origin):
             await tell_in_database(notifier, [(claimed, reply)], now=now, delivery_ids=delivery_ids)
+            await tell_other_chats(notifier, claimed, reply)
             return True
         await notifier.notify(claimed.origin, reply)
         await mark_reported(delivery_ids, now=now)
     except Exception:  # a chat outage must not undo a publish that happened
         log.exception("notify.failed", post_id=claimed.post_id, delivery_id=claimed.delivery_id)
         return False
+    await tell_other_chats(notifier, claimed, reply)
     await refresh_cards(notifier, [claimed.post_id])
     return True
+
+
+async def shown_elsewhere(post_ids: list[int]) -> list[list[Conversation]]:
+    """For each of ``post_ids``, one conversation per chat showing its approval card (the oldest there), for
+    :func:`tell_elsewhere`. One query for all of them; a post without a card costs nothing more."""
+    if not post_ids:
+        return []
+    refs = {card_ref(post_id): post_id for post_id in post_ids}
+    rows = await ChatMessageRef.filter(ref__in=list(refs)).order_by("id").values_list("ref", "adapter", "channel")
+    found: dict[int, dict[str, Conversation]] = {}
+    for ref, adapter, channel in rows:
+        found.setdefault(refs[str(ref)], {}).setdefault(str(adapter), Conversation(str(adapter), str(channel)))
+    return [list(found.get(post_id, {}).values()) for post_id in post_ids]
+
+
+async def tell_other_chats(notifier: Notifier, claimed: Claimed, reply: Reply) -> None:
+    """:func:`tell_elsewhere` for one report told on its own (a hold, a postponement); never raises."""
+    try:
+        shown = (await shown_elsewhere([claimed.post_id]))[0]
+    except Exception:
+        log.exception("notify.failed", post_id=claimed.post_id)
+        return
+    await tell_elsewhere(notifier, claimed, reply, shown)
+
+
+async def tell_elsewhere(notifier: Notifier, claimed: Claimed, reply: Reply, shown: list[Conversation]) -> None:
+    """Tell ``reply`` in the chats other than the origin's that show the post's card (``shown``, from
+    :func:`shown_elsewhere`): a post drafted in Slack and decided in Telegram is reported in both.
+
+    One conversation per chat: a report told in one conversation of a chat is that chat's adapter's to show
+    under the card in its other conversations (:class:`~handlers.ports.Notifier`), as it does for the origin.
+    The origin's report and its mark come first; these are best effort (logged, never raised), and are not
+    told again by the straggler pass.
+    """
+    here = claimed.origin.adapter if claimed.origin is not None else None
+    for conversation in shown:
+        if conversation.adapter == here:
+            continue
+        try:
+            await notifier.notify(conversation, reply)
+        except Exception:  # the other chats still get it
+            log.exception("notify.failed", post_id=claimed.post_id, adapter=conversation.adapter)
 
 
 #: A post in one of these states has no delivery still under way: its card can say how each target fared.

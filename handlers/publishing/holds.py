@@ -61,6 +61,8 @@ async def park(claimed: Claimed, *, reason: str, notifier: Notifier | None) -> b
             await notifier.notify(claimed.origin, reply)
         except Exception:
             log.exception("notice.failed", post_id=claimed.post_id)
+    if notifier is not None:
+        await delivery.tell_other_chats(notifier, claimed, reply)
     if first and notifier is not None:
         await tell_owner(claimed.account_id, notifier, reason=reason)
     return True
