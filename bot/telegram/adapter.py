@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import weakref
 from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from typing import Any
@@ -33,7 +34,7 @@ from handlers.messages import Conversation, Incoming, Mention, Reply, Sender, er
 from models.errors import UserError
 
 log = structlog.get_logger(__name__)
-ANSWER_BUDGET = 0.04  # seconds a click's answer waits for the core's sentence before saying "On it…"
+ANSWER_BUDGET = 0.06  # seconds a click's answer waits for the core's sentence before saying "On it…"
 CONCURRENCY = 16  # commands the core runs at a time in this process (a burst of clicks waits its turn)
 ALBUM_WAIT = 1.0  # seconds to collect the photos of one album (Telegram sends one message per photo)
 DRAFT = "/draft"
@@ -84,22 +85,37 @@ class TelegramAdapter:
         self._turns = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._albums: dict[str, list[Message]] = {}
+        self._chats: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._handling = 0
 
     # -- the one handler python-telegram-bot calls ----------------------------------------------------------
 
     async def on_update(self, update: Update, _: ContextTypes.DEFAULT_TYPE | None = None) -> None:
-        """Every update Herald asked Telegram for; nothing raises out of here (it is logged with a reference)."""
+        """Every update Herald asked Telegram for; nothing raises out of here (it is logged with a reference).
+
+        Updates are processed concurrently, but one chat's messages in the order they came (a command's
+        answer before the next one's); clicks don't wait for the chat's turn."""
+        self._handling += 1
         try:
             if update.callback_query is not None:
                 await self.click(update)
             elif update.message is not None:
-                await self.message(update.message)
+                async with self._turn_of(update.message.chat_id):
+                    await self.message(update.message)
             elif update.edited_message is not None:
                 log.info("telegram.edit_ignored", chat=update.edited_message.chat_id, update_id=update.update_id)
             else:
                 log.info("telegram.update_ignored", update_id=update.update_id)
         except Exception as exc:
             log.error("telegram.update_failed", update_id=update.update_id, ref=secrets.token_hex(3), exc_info=exc)
+        finally:
+            self._handling -= 1
+
+    def _turn_of(self, chat_id: int) -> asyncio.Lock:
+        lock = self._chats.get(chat_id)
+        if lock is None:
+            lock = self._chats[chat_id] = asyncio.Lock()
+        return lock
 
     def spawn(self, work: Coroutine[Any, Any, Any], what: str) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(work)
@@ -115,7 +131,8 @@ class TelegramAdapter:
 
     @property
     def busy(self) -> int:
-        return len(self._tasks)
+        """Updates being handled and work they started."""
+        return len(self._tasks) + self._handling
 
     async def drain(self, limit: float = 10.0) -> None:
         """Wait for work already started (on shutdown), at most ``limit`` seconds."""
@@ -258,7 +275,8 @@ class TelegramAdapter:
         if stored.ask:
             await self._ask(query.id, stored, sender, conversation, card_id)
             return
-        work = self.spawn(self.handle(sender, conversation, stored.command), "click")
+        with self.notifier.holding() as elsewhere:  # the task started here holds what it tells other chats
+            work = self.spawn(self.handle(sender, conversation, stored.command), "click")
         done, _ = await asyncio.wait({work}, timeout=self.answer_budget)
         if not done:
             await self.notifier.answer(query.id, wording.WORKING)
@@ -275,6 +293,8 @@ class TelegramAdapter:
                 line = next((r for r in replies if r.ref is None), None)
                 await self.notifier.answer(query.id, render.plain(line) if line is not None else wording.DONE)
         await self.show(sender, conversation, replies, reply_to=card_id, private=private)
+        for where, reply in elsewhere:
+            await self.notifier.deliver(where, reply)
 
     async def _ask(
         self, query_id: str, stored: Stored, sender: Sender, conversation: Conversation, card: int | None

@@ -21,6 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -45,6 +48,7 @@ MAX_RETRY_AFTER = 120.0  # seconds; a longer wait is Telegram shutting the bot o
 NOT_MODIFIED = "message is not modified"
 GONE = ("message to edit not found", "message_id_invalid", "message can't be edited")
 NO_LINK_PREVIEWS = LinkPreviewOptions(is_disabled=True)
+_held: ContextVar[list[tuple[Conversation, Reply]] | None] = ContextVar("herald_telegram_held", default=None)
 
 
 def api_urls(api_url: str) -> tuple[str, str]:
@@ -129,7 +133,23 @@ class TelegramNotifier:
     # -- showing replies ------------------------------------------------------------------------------------
 
     async def notify(self, conversation: Conversation, reply: Reply) -> None:
+        held = _held.get()
+        if held is not None:
+            held.append((conversation, reply))
+            return
         await self.deliver(conversation, reply)
+
+    @contextmanager
+    def holding(self) -> Iterator[list[tuple[Conversation, Reply]]]:
+        """Within this block (this task and those it starts), what the core tells other conversations is kept in
+        the list yielded instead of sent: a click's answer then waits only for the core's decision, not for the
+        messages it causes elsewhere (the caller sends them right after)."""
+        held: list[tuple[Conversation, Reply]] = []
+        token = _held.set(held)
+        try:
+            yield held
+        finally:
+            _held.reset(token)
 
     async def deliver_all(
         self, conversation: Conversation, replies: list[Reply], *, reply_to: int | None = None
