@@ -46,6 +46,7 @@ DM_PREFIX = "dm:"
 RETRIES = 3
 MAX_RETRY_AFTER = 120.0  # seconds; a longer wait is Telegram shutting the bot out, not pacing it
 NOT_MODIFIED = "message is not modified"
+CANT_WRITE = ("chat not found", "have no rights to send", "not enough rights")
 GONE = ("message to edit not found", "message_id_invalid", "message can't be edited")
 NO_LINK_PREVIEWS = LinkPreviewOptions(is_disabled=True)
 _held: ContextVar[list[tuple[Conversation, Reply]] | None] = ContextVar("herald_telegram_held", default=None)
@@ -204,7 +205,9 @@ class TelegramNotifier:
                     ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to is not None else None
                 ),
             )
-        except Forbidden as exc:  # removed from the group, blocked by the user: nothing to retry
+        except (Forbidden, BadRequest) as exc:  # removed from the group, blocked by the user: nothing to retry
+            if isinstance(exc, BadRequest) and not any(c in exc.message.lower() for c in CANT_WRITE):
+                raise
             log.warning("telegram.cant_write", chat=chat, post_id=reply.post_id, **describe(exc))
             return None
         return message
@@ -261,7 +264,9 @@ class TelegramNotifier:
             if any(gone in said for gone in GONE):
                 log.info("telegram.card_gone", chat=chat, ref=ref, **describe(exc))
                 return False
-            raise
+            if not any(c in said for c in CANT_WRITE):
+                raise
+            log.warning("telegram.cant_write", chat=chat, ref=ref, **describe(exc))
         except Forbidden as exc:
             log.warning("telegram.cant_write", chat=chat, ref=ref, **describe(exc))
         return True
@@ -307,7 +312,7 @@ class TelegramNotifier:
                 show_alert=alert,
             )
         except BadRequest as exc:
-            log.info("telegram.answer_refused", query=query_id, **describe(exc))
+            log.warning("telegram.answer_refused", query=query_id, **describe(exc))
             return False
         return True
 

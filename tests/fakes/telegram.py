@@ -327,7 +327,8 @@ class FakeTelegram:
                 except ValueError:
                     found = None
         # a private channel the bot isn't in is invisible to it
-        if found is None or (found.username is None and found.bot_status in ("left", "kicked")):
+        hidden = found is not None and found.type == "channel" and found.username is None
+        if found is None or (hidden and found.bot_status in ("left", "kicked")):
             raise BotAPIError(400, "Bad Request: chat not found")
         return found
 
@@ -633,7 +634,7 @@ class FakeTelegram:
     def _edited(self, call: Call) -> Sent:
         if call.params.get("inline_message_id"):
             raise BotAPIError(400, "Bad Request: MESSAGE_ID_INVALID")
-        chat = self.chat(call)
+        chat = self.postable(call)
         try:
             message_id = int(call.params.get("message_id", ""))
         except ValueError:
