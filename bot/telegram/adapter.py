@@ -146,14 +146,21 @@ class TelegramAdapter:
             return await self.herald.handle(Incoming(sender, conversation, text))
 
     async def show(
-        self, sender: Sender, conversation: Conversation, replies: list[Reply], *, reply_to: int | None, private: bool
+        self,
+        sender: Sender,
+        conversation: Conversation,
+        replies: list[Reply],
+        *,
+        reply_to: int | None,
+        private: bool,
+        clicked: bool = False,
     ) -> None:
         """Show a command's replies: cards first, then the rest; what is for the sender alone as a reply to
-        ``reply_to`` (their message, or the card they clicked), naming them in a group."""
+        ``reply_to`` (their message, or the card they ``clicked``: then naming them, in a group)."""
         hint = next((r.post_id for r in replies if r.post_id is not None), None)
         for reply in sorted(replies, key=lambda r: r.ref is None):
             if reply.ephemeral:
-                if not private:
+                if clicked and not private:
                     named = (*reply.mentions, _mention(sender))
                     reply = replace(reply, text=f"@{sender.name}: {reply.text}", mentions=named)
                 await self.notifier.deliver(conversation, reply, reply_to=reply_to, post_hint=hint)
@@ -292,7 +299,7 @@ class TelegramAdapter:
             else:
                 line = next((r for r in replies if r.ref is None), None)
                 await self.notifier.answer(query.id, render.plain(line) if line is not None else wording.DONE)
-        await self.show(sender, conversation, replies, reply_to=card_id, private=private)
+        await self.show(sender, conversation, replies, reply_to=card_id, private=private, clicked=True)
         for where, reply in elsewhere:
             await self.notifier.deliver(where, reply)
 

@@ -20,6 +20,7 @@ blocked it (403), is one log line and nothing else.
 from __future__ import annotations
 
 import asyncio
+import warnings
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,6 +32,7 @@ import structlog
 from telegram import Bot, LinkPreviewOptions, Message, ReplyParameters
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+from telegram.warnings import PTBDeprecationWarning
 from tortoise.exceptions import IntegrityError
 
 from bot.telegram import render
@@ -80,7 +82,9 @@ def chat_of(channel: str) -> int | str:
 
 
 def retry_seconds(exc: RetryAfter) -> float:
-    value = exc.retry_after
+    with warnings.catch_warnings():  # an int until python-telegram-bot 23, a timedelta after: either is read
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = exc.retry_after
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 

@@ -101,9 +101,9 @@ class TelegramHarness:
         return [str(m.text) for m in self.fake.messages_in(message.chat_id, reply_to=message.message_id)]
 
 
-def herald_for(routes: dict[str, Notifier]) -> Herald:
+def herald_for(routes: dict[str, Notifier], media: LocalMediaStore) -> Herald:
     recurring.install()  # as bot/wiring.py does for every process
-    services = Services(notifier=RoutingNotifier(routes), scheduler=NullScheduler(), clock=SystemClock())
+    services = Services(notifier=RoutingNotifier(routes), scheduler=NullScheduler(), clock=SystemClock(), media=media)
     return Herald(services)
 
 
@@ -116,9 +116,9 @@ async def harness(
     (long by default: the tests read the sentence; ``test_telegram_clicks`` tries a short one)."""
     group = add_people(fake) if not fake.users else next(c for c in fake.channels.values() if c.type != "private").id
     routes: dict[str, Notifier] = {"shell": OutboxNotifier()}
-    herald = herald_for(routes)
     with tempfile.TemporaryDirectory(prefix="herald-tg-media-") as folder:
         media = LocalMediaStore(Path(folder))
+        herald = herald_for(routes, media)
         telegram = telegram_app.build(
             settings_for(fake, **settings), herald, media=media, polling=polling, answer_budget=answer_budget
         )
