@@ -24,10 +24,11 @@ import structlog
 from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
+from telegram.request import HTTPXRequest
 
 from bot.telegram.adapter import TelegramAdapter
 from bot.telegram.files import FileFetcher
-from bot.telegram.notifier import TelegramNotifier, api_urls, describe
+from bot.telegram.notifier import TelegramNotifier, api_urls, bot_request, describe
 from handlers.app import Herald
 from handlers.ports import MediaStore
 from handlers.settings import Settings
@@ -38,7 +39,6 @@ log = structlog.get_logger(__name__)
 #: the update types Herald handles (``allowed_updates`` of setWebhook and getUpdates)
 ALLOWED_UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY]
 POLL_TIMEOUT = 30  # seconds getUpdates waits for an update
-CONNECTIONS = 256
 CONCURRENT_UPDATES = 512
 START_RETRY = 5.0
 
@@ -68,11 +68,13 @@ def application(settings: Settings, *, polling: bool) -> Application[Any, Any, A
         .token(str(settings.telegram_bot_token))
         .base_url(base_url)
         .base_file_url(base_file_url)
-        .connection_pool_size(CONNECTIONS)
-        .pool_timeout(5.0)
+        .request(bot_request())
         .concurrent_updates(CONCURRENT_UPDATES)
     )
-    builder = builder.get_updates_read_timeout(POLL_TIMEOUT + 10) if polling else builder.updater(None)
+    if polling:  # the long poll on a connection of its own, waiting longer than Telegram holds it
+        builder = builder.get_updates_request(HTTPXRequest(connection_pool_size=1, read_timeout=POLL_TIMEOUT + 10))
+    else:
+        builder = builder.updater(None)
     return builder.build()
 
 
