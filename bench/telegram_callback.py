@@ -35,7 +35,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import emit, load_average, say, stats_ms
+from bench.common import cpu_seconds, emit, load_average, say, stats_ms
 from tests.auxil.processes import base_env, free_port, herald_command, http_ready, running, wait_for
 from tests.infra.postgres import create_database, drop_database, require_postgres
 
@@ -68,7 +68,7 @@ def _fake_telegram(conn: multiprocessing.connection.Connection) -> None:
             elif query == "answers":
                 conn.send({a.query_id: (a.at, a.text) for a in fake.answers})
             elif query == "decided":
-                conn.send(sum(1 for m in fake.messages_in(group) if m.edits and not m.buttons()))
+                conn.send(sum(1 for m in fake.messages_in(group) if m.edits))
             else:
                 conn.send(fake.count(str(query)))
 
@@ -80,6 +80,7 @@ class FakeTelegramProcess:
         self._proc = context.Process(target=_fake_telegram, args=(child,), name="fake-telegram", daemon=True)
         self._proc.start()
         self.url, self.token, self.group = self._conn.recv()
+        self.pid = int(self._proc.pid or 0)
 
     def ask(self, *query: Any) -> Any:
         self._conn.send(query)
@@ -165,9 +166,17 @@ def main() -> None:
                 presses = fake.ask("presses")[: args.clicks]
                 say(f"{len(presses)} presses at once")
                 began = time.perf_counter()
+                server_cpu, fake_cpu = cpu_seconds(procs[0].pid), cpu_seconds(fake.pid)
                 sent, statuses = asyncio.run(_press_all(port, presses))
                 wait_until("every answer", lambda: len(fake.ask("answers")) >= len(presses), 60, 0.05)
-                wait_until("every card decided", lambda: fake.ask("decided") >= len(presses), 120, 0.1)
+                server_cpu, fake_cpu = cpu_seconds(procs[0].pid) - server_cpu, cpu_seconds(fake.pid) - fake_cpu
+                if not wait_for(lambda: fake.ask("decided") >= len(presses), 120, 0.1):
+                    answers = fake.ask("answers")
+                    said = sorted({text for _, text in answers.values()})[:5]
+                    raise SystemExit(
+                        f"bench: {fake.ask('decided')} cards decided; {len(answers)} answers ({said});"
+                        f" server log: {procs[0].log()[-3000:]}"
+                    )
                 settled = time.perf_counter() - began
                 answers = fake.ask("answers")
                 if any(status != 200 for status in statuses):
@@ -184,6 +193,8 @@ def main() -> None:
                 "max_ms": stats["max_ms"],
                 "settled_s": round(settled, 2),
                 "answered_on_time": on_time,
+                "server_cpu_ms_per_click": round(server_cpu * 1000 / len(presses), 2),
+                "fake_cpu_ms_per_click": round(fake_cpu * 1000 / len(presses), 2),
                 "load_avg_1m": load_average(),
             }
         )

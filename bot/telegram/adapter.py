@@ -35,7 +35,7 @@ from models.errors import UserError
 
 log = structlog.get_logger(__name__)
 ANSWER_BUDGET = 0.06  # seconds a click's answer waits for the core's sentence before saying "On it…"
-CONCURRENCY = 16  # commands the core runs at a time in this process (a burst of clicks waits its turn)
+CONCURRENCY = 8  # commands the core runs at a time in this process (a burst of clicks waits its turn)
 ALBUM_WAIT = 1.0  # seconds to collect the photos of one album (Telegram sends one message per photo)
 DRAFT = "/draft"
 
@@ -282,6 +282,12 @@ class TelegramAdapter:
         if stored.ask:
             await self._ask(query.id, stored, sender, conversation, card_id)
             return
+        if self._turns.locked():  # a burst: the core can't start on this now; answer first, then queue for it
+            await self.notifier.answer(query.id, wording.WORKING)
+            with self.notifier.holding() as elsewhere:
+                queued = await self.handle(sender, conversation, stored.command)
+            await self._clicked(sender, conversation, queued, elsewhere, card_id, private)
+            return
         with self.notifier.holding() as elsewhere:  # the task started here holds what it tells other chats
             work = self.spawn(self.handle(sender, conversation, stored.command), "click")
         done, _ = await asyncio.wait({work}, timeout=self.answer_budget)
@@ -299,6 +305,18 @@ class TelegramAdapter:
             else:
                 line = next((r for r in replies if r.ref is None), None)
                 await self.notifier.answer(query.id, render.plain(line) if line is not None else wording.DONE)
+        await self._clicked(sender, conversation, replies, elsewhere, card_id, private)
+
+    async def _clicked(
+        self,
+        sender: Sender,
+        conversation: Conversation,
+        replies: list[Reply],
+        elsewhere: list[tuple[Conversation, Reply]],
+        card_id: int | None,
+        private: bool,
+    ) -> None:
+        """A click's replies where it was clicked, then what the core told other chats meanwhile."""
         await self.show(sender, conversation, replies, reply_to=card_id, private=private, clicked=True)
         for where, reply in elsewhere:
             await self.notifier.deliver(where, reply)
