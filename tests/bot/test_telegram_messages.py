@@ -10,6 +10,7 @@ import pytest
 import structlog
 from PIL import Image
 
+from handlers.messages import Conversation
 from models.posts import Post
 from tests.bot.telegram_harness import USERS, harness
 from tests.fakes.telegram import FakeTelegram
@@ -85,3 +86,31 @@ async def test_a_429_is_waited_out_and_the_message_still_arrives() -> None:
 
         assert texts(fake, ALICE) == ["You are alice (admin; time zone UTC)."]
         assert took >= 1.0 and fake.count("sendMessage") == 2
+
+
+async def test_an_album_with_a_draft_caption_is_one_post_with_every_photo() -> None:
+    with FakeTelegram() as fake:
+        async with harness(fake) as h:
+            await h.say("alice", "/whoami")
+            await h.say("alice", "/account add dryrun demo")
+            await h.say("alice", "/role add bob approver")
+            photos = [fake.add_file(jpeg(), name=f"p{n}.jpg") for n in range(3)]
+            caption = '/draft Three of them --to demo --at "in 2h"'
+            for n, photo in enumerate(photos):
+                update = fake.message_update(
+                    ALICE, None, photo=photo, caption=caption if n == 0 else None, media_group_id="13579"
+                )
+                assert (await h.send(update)).status_code == 200
+            await h.settle()
+            post = await Post.get(id=1)
+            assert post.text == "Three of them" and len(post.media) == 3
+
+
+async def test_the_worker_side_routes_telegram_conversations_to_a_telegram_notifier() -> None:
+    from bot.telegram.notifier import TelegramNotifier
+    from bot.wiring import build_notifier
+    from tests.bot.telegram_harness import settings_for
+
+    with FakeTelegram() as fake:
+        notifier = build_notifier(settings_for(fake))
+        assert isinstance(notifier._route(Conversation("telegram", "1")), TelegramNotifier)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+from pathlib import Path
 
 import pytest
 
 from bot.telegram import app as telegram_app
 from models.members import Member
+from tests.auxil.processes import base_env, free_port, herald_command, running, wait_for
 from tests.bot.telegram_harness import SECRET, USERS, harness, settings_for
-from tests.fakes.telegram import FakeTelegram
+from tests.fakes.telegram import BOT_TOKEN, FakeTelegram
 
 pytestmark = pytest.mark.usefixtures("pg_db")
 ALICE = USERS["alice"]
@@ -77,3 +80,36 @@ async def test_polling_reads_get_updates_and_answers() -> None:
         assert any(c.method == "deleteWebhook" for c in fake.calls)  # polling takes over from a webhook
         # the update is confirmed (a later getUpdates asks from the next id) and dropped
         assert any(int(p.params.get("offset") or 0) > update["update_id"] for p in polls) and fake.updates == []
+
+
+def test_herald_telegram_set_webhook_and_delete_webhook_from_the_command_line(tmp_path: Path) -> None:
+    with FakeTelegram() as fake:
+        env = base_env(
+            TELEGRAM_BOT_TOKEN=BOT_TOKEN,
+            TELEGRAM_API_URL=fake.url,
+            TELEGRAM_WEBHOOK_SECRET=SECRET,
+            HERALD_PUBLIC_URL="https://herald.example.com",
+        )
+        done = subprocess.run(
+            herald_command("telegram", "set-webhook"), env=env, cwd=tmp_path, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        assert fake.webhook is not None and fake.webhook["url"] == "https://herald.example.com/telegram/webhook"
+        assert fake.webhook["secret_token"] == SECRET
+        done = subprocess.run(
+            herald_command("telegram", "delete-webhook"), env=env, cwd=tmp_path, capture_output=True, text=True
+        )
+        assert done.returncode == 0 and fake.webhook is None
+
+
+def test_herald_run_with_only_the_bot_token_polls_and_answers(tmp_path: Path) -> None:
+    """The embedded default (SQLite, in-process queue) and nothing but TELEGRAM_BOT_TOKEN: Herald polls."""
+    with FakeTelegram() as fake:
+        fake.add_user(ALICE, "Alice", "alice")
+        env = base_env(TELEGRAM_BOT_TOKEN=BOT_TOKEN, TELEGRAM_API_URL=fake.url)
+        port = free_port()
+        with running([("run", ["run", "--port", str(port)])], env, tmp_path) as (proc,):
+            assert wait_for(lambda: fake.count("getUpdates") > 0, 60), proc.log()
+            fake.push(fake.message_update(ALICE, None, "/whoami"))
+            assert wait_for(lambda: fake.messages, 30), proc.log()
+        assert [m.text for m in fake.messages] == ["You are alice (admin; time zone UTC)."]
