@@ -36,10 +36,12 @@ db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 cluster_app = typer.Typer(help="A local 6-node Redis Cluster for development.", no_args_is_help=True)
 cron_app = typer.Typer(help="Recurring series, as /cron in chat.", no_args_is_help=True)
 queue_app = typer.Typer(help="The delivery queue, as /queue in chat.", no_args_is_help=True)
+telegram_app = typer.Typer(help="Telegram's webhook registration.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(cluster_app, name="cluster")
 app.add_typer(cron_app, name="cron")
 app.add_typer(queue_app, name="queue")
+app.add_typer(telegram_app, name="telegram")
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 
@@ -147,23 +149,24 @@ def run(
 ) -> None:
     """Run Herald: the chat adapters that are configured, dispatcher and worker, all in one process.
 
-    With SLACK_BOT_TOKEN: Slack (over HTTP on HOST:PORT, or Socket Mode when SLACK_APP_TOKEN is set);
+    With SLACK_BOT_TOKEN: Slack (over HTTP on HOST:PORT, or Socket Mode when SLACK_APP_TOKEN is set); with
+    TELEGRAM_BOT_TOKEN: Telegram (its webhook on HOST:PORT when TELEGRAM_WEBHOOK_SECRET is set, else polling);
     otherwise the local shell in this terminal, and with HERALD_PUBLIC_URL also the HTTP side on HOST:PORT (the
     login pages of /account connect, the signed media links platforms fetch).
     """
     settings = _settings("warning")  # the terminal is the chat: keep routine logs out of it
-    if settings.telegram_bot_token:
-        err.print(
-            "herald: TELEGRAM_BOT_TOKEN posts to Telegram channels; chatting with Herald in Telegram"
-            " isn't available yet."
-        )
-    if settings.slack_bot_token:
+    if settings.slack_bot_token or settings.telegram_bot_token:
         logs.configure_from(settings)
-        if settings.slack_app_token:
-            banner = f"Slack in Socket Mode (health on http://{host}:{port}/healthz)"
-        else:
-            banner = f"Slack over HTTP on http://{host}:{port}/slack/events"
-        _serve(settings, host, port, everything=True, banner=banner)
+        chats = []
+        if settings.slack_bot_token and settings.slack_app_token:
+            chats.append(f"Slack in Socket Mode (health on http://{host}:{port}/healthz)")
+        elif settings.slack_bot_token:
+            chats.append(f"Slack over HTTP on http://{host}:{port}/slack/events")
+        if settings.telegram_bot_token and settings.telegram_webhook_secret:
+            chats.append(f"Telegram by webhook on http://{host}:{port}/telegram/webhook")
+        elif settings.telegram_bot_token:
+            chats.append("Telegram by polling")
+        _serve(settings, host, port, everything=True, banner="; ".join(chats))
     settings_user = _login_name()
 
     async def main() -> int:
@@ -302,6 +305,41 @@ def queue_status(as_: str = AS_OPTION) -> None:
 def queue_metrics(as_: str = AS_OPTION) -> None:
     """The last 24 hours per platform: outcomes, lateness, report lag, retries, common failures."""
     _command("/queue metrics", as_)
+
+
+@telegram_app.command("set-webhook")
+def telegram_set_webhook(
+    url: str = typer.Argument(None, help="where Telegram sends updates (default HERALD_PUBLIC_URL/telegram/webhook)"),
+) -> None:
+    """Register Herald's webhook with Telegram, with TELEGRAM_WEBHOOK_SECRET and the update types Herald handles."""
+    from bot.telegram import app as telegram
+
+    settings = _settings()
+
+    async def main() -> int:
+        telegram.check_settings(settings)
+        target = telegram.webhook_url(settings, url)
+        await telegram.set_webhook(settings, target)
+        err.print(f"Telegram sends updates to {target}.")
+        return 0
+
+    _run(main())
+
+
+@telegram_app.command("delete-webhook")
+def telegram_delete_webhook() -> None:
+    """Remove the webhook: Telegram keeps updates for getUpdates (Herald polls without TELEGRAM_WEBHOOK_SECRET)."""
+    from bot.telegram import app as telegram
+
+    settings = _settings()
+
+    async def main() -> int:
+        telegram.check_settings(settings)
+        await telegram.delete_webhook(settings)
+        err.print("Telegram's webhook is removed.")
+        return 0
+
+    _run(main())
 
 
 @db_app.command("upgrade")

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
 
     from bot.slack.app import SlackApp
+    from bot.telegram.app import TelegramApp
     from tasks.platforms.media import Media
 
 Scope = MutableMapping[str, Any]
@@ -79,18 +80,25 @@ def create_app(
     lifespan: bool = True,
     media: Media | None = None,
     login: oauth.LoginPages | None = None,
+    telegram: TelegramApp | None = None,
 ) -> ASGIApp:
     """The HTTP app; with ``lifespan``, its ASGI lifespan starts and stops ``slack`` (``bot.serving`` does that
     itself, around the database connection); with ``media``, it serves signed media links; with ``login``, the
-    pages of ``/account connect``'s logins (``/oauth/{platform}/start`` and ``…/callback``, :mod:`bot.oauth`)."""
+    pages of ``/account connect``'s logins (``/oauth/{platform}/start`` and ``…/callback``, :mod:`bot.oauth`); with
+    ``telegram``, Telegram's webhook ``POST /telegram/webhook`` (:mod:`bot.telegram.webhook`), and its lifespan
+    starts and stops that too."""
 
     @asynccontextmanager
     async def slack_lifespan(_: FastAPI) -> AsyncIterator[None]:
         if slack is not None:
             await slack.start()
+        if telegram is not None:
+            await telegram.start()
         try:
             yield
         finally:
+            if telegram is not None:
+                await telegram.stop()
             if slack is not None:
                 await slack.stop()  # let replies already under way reach Slack
 
@@ -127,6 +135,10 @@ def create_app(
         app.include_router(router(media))
     if login is not None:
         app.include_router(oauth.router(login))
+    if telegram is not None:
+        from bot.telegram.webhook import PATH, TelegramEndpoint
+
+        app.router.routes.append(Route(PATH, TelegramEndpoint(telegram), methods=["POST"], include_in_schema=False))
     if slack is None:
         return app
     endpoint = SlackEndpoint(slack.bolt, settings.slack_signing_secret or "")

@@ -27,6 +27,7 @@ from bot.http import ASGIApp, Receive, Scope, Send, create_app
 from bot.slack.notifier import close_all as close_slack_sessions
 from bot.wiring import Components, assembled, publishing
 from handlers.settings import Settings, load_settings
+from models.errors import ConfigError
 
 #: uvicorn's settings for the HTTP side, one process or several (httptools: its C parser; h11, the
 #: pure-Python fallback, costs three times the CPU per request; no access log: uvicorn would call the
@@ -51,6 +52,10 @@ def check(settings: Settings) -> None:
         from bot.slack.app import check_settings
 
         check_settings(settings)
+    if settings.telegram_bot_token:
+        from bot.telegram.app import check_settings as check_telegram
+
+        check_telegram(settings)
 
 
 @asynccontextmanager
@@ -59,7 +64,8 @@ async def http_side(settings: Settings, *, everything: bool = False) -> AsyncIte
 
     With ``everything`` (``herald run``), the dispatcher and a worker run in this process too, and Slack's
     events come over Socket Mode when ``SLACK_APP_TOKEN`` is set (the HTTP app then serves health and
-    metrics)."""
+    metrics). With ``TELEGRAM_BOT_TOKEN``, Telegram's updates come to ``/telegram/webhook`` when
+    ``TELEGRAM_WEBHOOK_SECRET`` is set, else this process polls for them (:mod:`bot.telegram.app`)."""
     name = "herald" if everything else "herald-http"
     async with AsyncExitStack() as stack:
         # every_task: the lifespan runs in a task of its own, the requests in others
@@ -72,12 +78,26 @@ async def http_side(settings: Settings, *, everything: bool = False) -> AsyncIte
             slack = build_slack(settings, comps.herald, comps.client, media=comps.media.store)
             await slack.start()
             stack.push_async_callback(slack.stop)  # let replies already under way reach Slack
+        telegram = None
+        if settings.telegram_bot_token:
+            from bot.telegram.app import build as build_telegram
+
+            telegram = build_telegram(settings, comps.herald, media=comps.media.store)
+            await telegram.start()
+            stack.push_async_callback(telegram.stop)
         if everything:
             await stack.enter_async_context(publishing(comps, worker=True))
             if slack is not None and settings.slack_app_token:
                 socket_mode = await slack.connect_socket_mode(settings.slack_app_token)
                 stack.push_async_callback(slack.close_socket_mode, socket_mode)
-        app = create_app(settings, slack=slack, lifespan=False, media=comps.media, login=login_pages(settings, comps))
+        app = create_app(
+            settings,
+            slack=slack,
+            lifespan=False,
+            media=comps.media,
+            login=login_pages(settings, comps),
+            telegram=telegram,
+        )
         # Everything built so far (modules, the app, the ORM) lives as long as the process: out of the cyclic
         # garbage collector's way, whose full passes would otherwise walk all of it (80 ms, in the middle of
         # a burst of Slack clicks).
@@ -135,6 +155,11 @@ def run(settings: Settings, host: str, port: int, *, workers: int = 1, everythin
     Prometheus metrics in files of a shared directory, so ``/metrics`` answers for all of them
     (prometheus-client's multiprocess mode)."""
     check(settings)
+    if workers > 1 and settings.telegram_bot_token and not settings.telegram_webhook_secret:
+        raise ConfigError(
+            "TELEGRAM_WEBHOOK_SECRET: several serving processes can't all poll Telegram; set the secret and run"
+            " `herald telegram set-webhook` (or serve with one process)."
+        )
     if workers == 1:
         server = _Server(uvicorn.Config(ServingApp(settings, everything=everything), host=host, port=port, **UVICORN))
         server.run()

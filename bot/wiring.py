@@ -67,6 +67,10 @@ def build_notifier(settings: Settings) -> Notifier:
     routes: dict[str, Notifier] = {"shell": OutboxNotifier()}
     if settings.slack_bot_token:
         routes["slack"] = slack_notifier.from_settings(settings)
+    if settings.telegram_bot_token:
+        from bot.telegram import notifier as telegram_notifier
+
+        routes["telegram"] = telegram_notifier.from_settings(settings)
     return RoutingNotifier(routes)
 
 
@@ -120,6 +124,10 @@ class Components:
     async def aclose(self) -> None:
         await self.client.aclose()
         await slack_notifier.close_all()
+        if self.settings.telegram_bot_token:
+            from bot.telegram.notifier import close_all as close_telegram
+
+            await close_telegram()
 
 
 def build_media(settings: Settings) -> Media:

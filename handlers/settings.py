@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     slack_api_url: str = Field("https://slack.com/api/", alias="SLACK_API_URL")
     telegram_bot_token: str | None = Field(None, alias="TELEGRAM_BOT_TOKEN")
     telegram_webhook_secret: str | None = Field(None, alias="TELEGRAM_WEBHOOK_SECRET")
+    # the Bot API, for chatting and for posting to channels alike (tasks/platforms/telegram reads the same variable):
+    # requests go to {url}/bot{token}/{method}, files come from {url}/file/bot{token}/{path}
+    telegram_api_url: str = Field("https://api.telegram.org", alias="TELEGRAM_API_URL")
     public_url: str | None = Field(None, alias="HERALD_PUBLIC_URL")  # where platforms and browsers reach Herald
     herald_secret_key: str | None = Field(None, alias="HERALD_SECRET_KEY", min_length=16)
     herald_secret_key_old: str | None = Field(None, alias="HERALD_SECRET_KEY_OLD", min_length=16)
