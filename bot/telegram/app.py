@@ -26,6 +26,7 @@ from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 from telegram.request import HTTPXRequest
 
+from bot.telegram import pacing
 from bot.telegram.adapter import TelegramAdapter
 from bot.telegram.files import FileFetcher
 from bot.telegram.notifier import TelegramNotifier, api_urls, bot_request, describe
@@ -172,7 +173,7 @@ def build(
     check_settings(settings)
     polls = not uses_webhook(settings) if polling is None else polling
     app = application(settings, polling=polls)
-    notifier = TelegramNotifier(app.bot)
+    notifier = TelegramNotifier(app.bot, pacer=pacing.for_settings(settings))
     store = media or LocalMediaStore(DEFAULT_DIRECTORY)
     extra: dict[str, Any] = {} if answer_budget is None else {"answer_budget": answer_budget}
     adapter = TelegramAdapter(

@@ -37,7 +37,7 @@ from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 from tortoise.exceptions import IntegrityError
 
-from bot.telegram import render
+from bot.telegram import pacing, render
 from bot.telegram.callbacks import CallbackStore
 from handlers.drafting.views import card_ref
 from handlers.messages import Conversation, Reply
@@ -88,7 +88,18 @@ def make_bot(settings: Settings) -> Bot:
 
 def from_settings(settings: Settings) -> TelegramNotifier:
     """The notifier a worker uses to report into Telegram (``TELEGRAM_BOT_TOKEN``, ``TELEGRAM_API_URL``)."""
-    return TelegramNotifier(make_bot(settings), owns_bot=True)
+    return TelegramNotifier(make_bot(settings), owns_bot=True, pacer=pacing.for_settings(settings))
+
+
+#: The calls that put a message in a chat (paced); answering a click or reading a file is not paced.
+PACED = frozenset(
+    {"send_message", "send_photo", "send_video", "send_media_group", "edit_message_text", "edit_message_reply_markup"}
+)
+
+
+def is_group(chat: int | str) -> bool:
+    """Groups, supergroups and channels have negative ids (and @names); private chats positive ones."""
+    return not isinstance(chat, int) or chat < 0
 
 
 def chat_of(channel: str) -> int | str:
@@ -122,8 +133,10 @@ class TelegramNotifier:
         callbacks: CallbackStore | None = None,
         owns_bot: bool = False,
         retries: int = RETRIES,
+        pacer: pacing.Pacer | None = None,
     ) -> None:
         self.bot = bot
+        self.pacer = pacer or pacing.shared()
         self.callbacks = callbacks or CallbackStore()
         self.retries = retries
         self._owns_bot = owns_bot
@@ -140,7 +153,11 @@ class TelegramNotifier:
             self._ready = True
         for attempt in range(self.retries + 1):
             try:
-                return await getattr(self.bot, method)(**params)
+                if chat is None or method not in PACED:  # a click's answer is no message: never held back
+                    return await getattr(self.bot, method)(**params)
+                # Telegram's flood limits, shared by every process (a 429 inside holds the chat for all of them)
+                async with self.pacer.slot(chat, is_group(chat)):
+                    return await getattr(self.bot, method)(**params)
             except RetryAfter as exc:
                 wait = retry_seconds(exc)
                 if attempt == self.retries or wait > MAX_RETRY_AFTER:
