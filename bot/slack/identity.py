@@ -8,7 +8,6 @@ never stops a command.
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,19 +18,13 @@ import structlog
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from handlers.admin.members import member_name
 from handlers.messages import Sender
 
 log = structlog.get_logger(__name__)
 ADAPTER = "slack"
 TTL_SECONDS = 3600.0
 FALLBACK_TTL_SECONDS = 60.0
-_NOT_NAME = re.compile(r"[^a-z0-9._-]+")
-
-
-def member_name(raw: str, user_id: str) -> str:
-    """A Slack username as a Herald member name (lower case; letters, digits, ``.``, ``_``, ``-``)."""
-    name = _NOT_NAME.sub("-", raw.strip().lstrip("@").lower()).strip("-._")[:64]
-    return name or user_id.lower()
 
 
 def _zone(raw: Any) -> str | None:

@@ -29,6 +29,7 @@ from bot.telegram import render, wording
 from bot.telegram.callbacks import CallbackStore, Stored
 from bot.telegram.files import FileFetcher, attachments
 from bot.telegram.notifier import ADAPTER, TelegramNotifier, describe
+from handlers.admin.members import member_name
 from handlers.app import Herald
 from handlers.messages import Conversation, Incoming, Mention, Reply, Sender, error
 from models.errors import UserError
@@ -41,7 +42,7 @@ DRAFT = "/draft"
 
 
 def sender_of(user: User) -> Sender:
-    name = user.username or user.first_name or str(user.id)
+    name = member_name(user.username or user.first_name or "", str(user.id))
     return Sender(adapter=ADAPTER, external_id=str(user.id), name=name, display_name=user.full_name)
 
 
@@ -199,9 +200,11 @@ class TelegramAdapter:
             if prompt is not None:
                 await self._answered_prompt(message, prompt, sender, conversation, private)
                 return
-        if private:
-            said = wording.SAY_A_COMMAND if message.text else wording.NOT_READ
-            await self.notifier.deliver(conversation, Reply(text=said), reply_to=message.message_id)
+        if private and message.text:  # the core decides: the answer to a guided /draft's step, or a hint
+            replies = await self.handle(sender, conversation, message.text)
+            await self.show(sender, conversation, replies, reply_to=message.message_id, private=private)
+        elif private:
+            await self.notifier.deliver(conversation, Reply(text=wording.NOT_READ), reply_to=message.message_id)
         else:
             log.debug("telegram.chatter_ignored", chat=message.chat_id)
 

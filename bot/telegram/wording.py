@@ -13,7 +13,6 @@ ASK_PROMPTS = {
 ASK_PROMPT = "{who}, reply to this message with the {ask} ({label})."
 ASK_PLACEHOLDERS = {"reason": "Say why, in a sentence", "when": "e.g. tomorrow 9am, in 2h"}
 ASKED = "Reply to my message below."
-SAY_A_COMMAND = "I follow commands: /help lists them, /draft starts a post."
 NOT_READ = "I don't read stickers or files without a command; send /draft with a caption to draft a post."
 FILES_FAILED = "I couldn't fetch {name} from Telegram; send it again or leave it out."
 NOT_MEDIA = "{name} is not an image or a video."

@@ -20,6 +20,16 @@ router = Router()
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
 
+_NOT_NAME = re.compile(r"[^a-z0-9._-]+")
+
+
+def member_name(raw: str, fallback: str) -> str:
+    """A chat's user name (``Zoë Müller``, ``@bob``) as a Herald member name: lower case; letters, digits, ``.``,
+    ``_``, ``-``; ``fallback`` (the chat's user id) when nothing usable is left."""
+    name = _NOT_NAME.sub("-", raw.strip().lstrip("@").lower()).strip("-._")[:64]
+    return name or fallback.lower()
+
+
 def normalize_name(raw: str) -> str:
     name = raw.strip().lstrip("@").lower()
     if not _NAME.match(name):

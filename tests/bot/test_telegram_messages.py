@@ -70,8 +70,8 @@ async def test_edits_stickers_and_plain_words_get_a_log_line_or_a_sentence() -> 
         said = texts(fake, ALICE)
         assert said[1:] == [
             "I don't read stickers or files without a command; send /draft with a caption to draft a post.",
-            "I follow commands: /help lists them, /draft starts a post.",
-            "I follow commands: /help lists them, /draft starts a post.",
+            "⚠️ Commands start with / — try /help to see them all.",  # plain words go to the core, which says so
+            "⚠️ Commands start with / — try /help to see them all.",
         ]
         del logs  # the edit is logged at info (below the tests' log level): nothing was answered, nothing failed
 
@@ -114,3 +114,14 @@ async def test_the_worker_side_routes_telegram_conversations_to_a_telegram_notif
     with FakeTelegram() as fake:
         notifier = build_notifier(settings_for(fake))
         assert isinstance(notifier._route(Conversation("telegram", "1")), TelegramNotifier)
+
+
+async def test_a_guided_draft_in_a_private_chat_takes_plain_words_as_its_answers() -> None:
+    with FakeTelegram() as fake:
+        async with harness(fake) as h:
+            await h.say("alice", "/account add dryrun acme")
+            await h.say("alice", "/draft")
+            await h.say("alice", "Launch day at Acme")  # the answer to the guided draft's first step (the text)
+        said = texts(fake, ALICE)
+        assert said[-1].startswith("Where should it go?"), said  # the text was taken: on to the accounts
+        assert not any("Commands start with /" in text for text in said)
