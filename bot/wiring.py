@@ -212,7 +212,8 @@ async def assembled(
     :func:`database`)."""
     comps = build(settings, consumer_name=consumer_name)
     drafting_media.install(comps.media.store)  # approval cards check posts' media against each platform
-    if any(p.measure is textcount.x_length for p in PLATFORMS.values()):
+    drafts = application_name not in ("herald-worker", "herald-dispatcher")  # workers and dispatchers count nothing
+    if drafts and any(p.measure is textcount.x_length for p in PLATFORMS.values()):
         # X's counting rules take about a second to load: in a thread now, not in the first draft for X
         asyncio.get_running_loop().run_in_executor(None, textcount.warm)
     try:

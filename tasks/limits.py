@@ -9,6 +9,7 @@ read for a second, so a burst to one account costs one Redis read per second, no
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from typing import Protocol
@@ -80,12 +81,20 @@ class RedisGate:
         self.clock = clock
         self._local = LocalGate(clock)
         self._read: dict[str, tuple[float, float | None]] = {}  # key → (read at, until)
+        self._reading: dict[str, asyncio.Future[float | None]] = {}
         self._warned = False
 
     async def _until(self, key: str, now: float) -> float | None:
         cached = self._read.get(key)
         if cached is not None and now - cached[0] < CACHE_SECONDS:
             return cached[1]
+        reading = self._reading.get(key)
+        if reading is None:  # one read per key at a time: a burst's deliveries share it, not one GET each
+            reading = self._reading[key] = asyncio.ensure_future(self._fetch(key, now))
+            reading.add_done_callback(lambda _: self._reading.pop(key, None))
+        return await asyncio.shield(reading)
+
+    async def _fetch(self, key: str, now: float) -> float | None:
         try:
             raw = await self.redis.get(KEY_PREFIX + key)
         except (RedisError, OSError) as exc:

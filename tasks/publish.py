@@ -171,7 +171,8 @@ async def _publish(rt: Runtime, client: Client, claimed: delivery.Claimed, publi
     (then the call again) when the platform refuses it. Raises the platform's errors; ``AuthExpired`` means the
     token was refused and couldn't be refreshed: someone must reconnect the account."""
     credentials = publication.credentials
-    if credentials.expires_within(REFRESH_AHEAD, rt.clock.now()) and client.renewable(credentials):
+    expiring = credentials.expires_at is not None and credentials.expires_within(REFRESH_AHEAD, rt.clock.now())
+    if expiring and client.renewable(credentials):
         publication = replace(publication, credentials=await tokens.refresh(client, claimed.account_id, credentials))
     wait = await client.wait_before(publication)
     if wait:

@@ -11,6 +11,7 @@ platform's own error codes (Facebook's ``code`` 190, LinkedIn's ``DUPLICATE_POST
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -44,7 +45,12 @@ class Credentials(BaseModel):
 
     @classmethod
     def from_json(cls, text: str | None) -> Credentials:
-        """Stored credentials; a flat document of an older Herald (``{"token": …, "base_url": …}``) too."""
+        """Stored credentials; a flat document of an older Herald (``{"token": …, "base_url": …}``) too. Read once
+        per distinct document (every post to an account carries the same one; the result is immutable)."""
+        return _parsed_credentials(text) if cls is Credentials else cls._parse(text)
+
+    @classmethod
+    def _parse(cls, text: str | None) -> Credentials:
         if not text:
             return cls()
         document = json.loads(text)
@@ -65,6 +71,11 @@ class Credentials(BaseModel):
 
     def get(self, key: str, default: str | None = None) -> str | None:
         return self.extra.get(key, default)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed_credentials(text: str | None) -> Credentials:
+    return Credentials._parse(text)
 
 
 @dataclass(frozen=True)
