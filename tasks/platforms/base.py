@@ -133,13 +133,22 @@ class Publication:
     account_id: int | None = None
 
     async def media_files(self) -> list[MediaFile]:
-        if not self.media:
-            return []
+        return [await self.read_media(ref) for ref in self.media]
+
+    async def read_media(self, ref: str) -> MediaFile:
+        """One of the post's files, prepared for the platform."""
+        return await self._media().read(ref)
+
+    def public_url(self, ref: str) -> str:
+        """The signed link a platform that fetches media by URL gets for one of the post's files."""
+        return self._media().public_url(ref)
+
+    def _media(self) -> MediaSource:
         if self.media_source is None:
             from tasks.platforms.errors import Rejected
 
             raise Rejected("This post has media but Herald has no media store configured to read it from.")
-        return [await self.media_source.read(ref) for ref in self.media]
+        return self.media_source
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from tasks.platforms.base import (
     Published,
     Verdict,
 )
-from tasks.platforms.errors import AuthExpired, OutcomeUnknown, Rejected
+from tasks.platforms.errors import AuthExpired, OutcomeUnknown
 from tasks.platforms.facebook.graph import Graph, classifier, slug
 from tasks.platforms.facebook.settings import FacebookSettings
 from tasks.platforms.http import DEFAULT_TIMEOUT, PlatformHTTP
@@ -62,7 +62,7 @@ class FacebookClient(BaseClient):
             if found is None:
                 raise OutcomeUnknown("Facebook may already have this post; Herald couldn't find it on the Page.")
             log.info("facebook.republish", post_id=publication.post_id, reason="not on the page after sent")
-        urls = [_public_url(publication, ref) for ref in publication.media]
+        urls = [publication.public_url(ref) for ref in publication.media]
         if len(urls) == 1:
             await progress.put("sent", "photo")
             body = await self.graph.post(
@@ -171,12 +171,6 @@ def _page(credentials: Credentials) -> tuple[str, str]:
     if not page_id or not token:
         raise AuthExpired("This Facebook account has no Page or token. Reconnect the Page.")
     return page_id, token
-
-
-def _public_url(publication: Publication, ref: str) -> str:
-    if publication.media_source is None:
-        raise Rejected("This post has media but Herald has no media store configured to link it from.")
-    return publication.media_source.public_url(ref)
 
 
 def _id(body: Mapping[str, Any], what: str) -> str:

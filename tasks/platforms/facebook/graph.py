@@ -67,7 +67,7 @@ def classifier(label: str) -> Classify:
         error = graph_error(response)
         if error is None:
             return None
-        code, subcode = _int(error.get("code")), _int(error.get("error_subcode"))
+        code, subcode = as_int(error.get("code")), as_int(error.get("error_subcode"))
         reason = platform_reason(response)
         said = f"{label} said: {reason}" if reason else f"{label} refused the request (error {code})."
         if code in TOKEN_CODES or (code is not None and 200 <= code <= 299):
@@ -104,7 +104,7 @@ def graph_error(response: httpx.Response) -> dict[str, Any] | None:
     return error if isinstance(error, dict) else None
 
 
-def _int(value: Any) -> int | None:
+def as_int(value: Any) -> int | None:
     try:
         return int(value)
     except (TypeError, ValueError):
@@ -176,7 +176,7 @@ class Graph:
         access = body.get("access_token")
         if not isinstance(access, str) or not access:
             raise AuthExpired(f"{self.http.label} gave no long-lived token. Reconnect the account.")
-        expires_in = _int(body.get("expires_in"))
+        expires_in = as_int(body.get("expires_in"))
         lifetime = timedelta(seconds=expires_in) if expires_in else LONG_LIVED
         return access, datetime.now(UTC) + lifetime
 

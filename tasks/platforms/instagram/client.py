@@ -36,7 +36,7 @@ from tasks.platforms.base import (
 )
 from tasks.platforms.errors import AuthExpired, OutcomeUnknown, PlatformDown, PlatformError, Rejected
 from tasks.platforms.facebook.client import oauth_spec
-from tasks.platforms.facebook.graph import ContainerExpired, DailyLimit, Graph, classifier
+from tasks.platforms.facebook.graph import ContainerExpired, DailyLimit, Graph, as_int, classifier
 from tasks.platforms.http import DEFAULT_TIMEOUT, PlatformHTTP
 from tasks.platforms.instagram.settings import InstagramSettings
 
@@ -107,7 +107,7 @@ class InstagramClient(BaseClient):
         recorded = None if fresh else await progress.get("container")
         if recorded:
             return recorded
-        urls = [_public_url(publication, ref) for ref in publication.media]
+        urls = [publication.public_url(ref) for ref in publication.media]
         if len(urls) == 1:
             body = await self.graph.post(f"{ig_user}/media", token, {"image_url": urls[0], "caption": publication.text})
         else:
@@ -200,9 +200,9 @@ class InstagramClient(BaseClient):
         data = body.get("data")
         entry: dict[str, Any] = data[0] if isinstance(data, list) and data and isinstance(data[0], dict) else {}
         config: dict[str, Any] = entry["config"] if isinstance(entry.get("config"), dict) else {}
-        usage = _number(entry.get("quota_usage")) or 0
-        total = _number(config.get("quota_total")) or self.settings.quota_total
-        duration = _number(config.get("quota_duration")) or DAY
+        usage = as_int(entry.get("quota_usage")) or 0
+        total = as_int(config.get("quota_total")) or self.settings.quota_total
+        duration = as_int(config.get("quota_duration")) or DAY
         if usage < total:
             return None
         media = await self.graph.get(
@@ -290,24 +290,11 @@ def _account(credentials: Credentials) -> tuple[str, str]:
     return ig_user, token
 
 
-def _public_url(publication: Publication, ref: str) -> str:
-    if publication.media_source is None:
-        raise Rejected("This post has media but Herald has no media store configured to link it from.")
-    return publication.media_source.public_url(ref)
-
-
 def _id(body: Mapping[str, Any], what: str) -> str:
     value = body.get("id")
     if not isinstance(value, str | int) or not str(value):
         raise OutcomeUnknown(f"Instagram took the {what} but didn't say its id.")
     return str(value)
-
-
-def _number(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def _timestamp(value: Any) -> float | None:

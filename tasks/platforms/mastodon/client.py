@@ -62,7 +62,7 @@ MENTION: Final = textcount.MASTODON_MENTION
 
 def normalize_instance(value: str) -> str:
     """A server's base URL: ``mastodon.social``, ``@me@mastodon.social`` → ``https://mastodon.social``; a URL
-    given with its scheme (``http://127.0.0.1:8080``) is kept as given, without path or trailing slash."""
+    given with its scheme (``http://mastodon.internal:3000``) is kept as given, without path or trailing slash."""
     text = value.strip()
     if "://" not in text:
         text = text.lstrip("@").rsplit("@", 1)[-1]  # "me@mastodon.social" names the server too

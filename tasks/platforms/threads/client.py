@@ -158,7 +158,7 @@ class ThreadsClient(BaseClient):
         if not refs:
             form["media_type"] = "TEXT"
         elif len(refs) == 1:
-            form |= {"media_type": "IMAGE", "image_url": _public_url(publication, refs[0])}
+            form |= {"media_type": "IMAGE", "image_url": publication.public_url(refs[0])}
         else:
             children = [await self._item(publication, i, token, user_id, looks, fresh=fresh) for i in range(len(refs))]
             form |= {"media_type": "CAROUSEL", "children": ",".join(children)}
@@ -174,7 +174,7 @@ class ThreadsClient(BaseClient):
             if item is None:
                 form = {
                     "media_type": "IMAGE",
-                    "image_url": _public_url(publication, publication.media[index]),
+                    "image_url": publication.public_url(publication.media[index]),
                     "is_carousel_item": "true",
                     "access_token": token,
                 }
@@ -415,12 +415,6 @@ def _account(credentials: Credentials, *, need_user: bool = True) -> tuple[str, 
     if not token or (need_user and not user_id):
         raise AuthExpired("Threads has no token for this account. Reconnect the account.")
     return token, user_id or ""
-
-
-def _public_url(publication: Publication, ref: str) -> str:
-    if publication.media_source is None:
-        raise Rejected("This post has images but Herald has no media store to give Threads a link to them.")
-    return publication.media_source.public_url(ref)
 
 
 def _media_error(code: str | None, item: int | None = None) -> str:

@@ -278,7 +278,7 @@ class XClient(BaseClient):
         for n, ref in enumerate(publication.media):
             media_id = await publication.progress.get(f"media:{n}")
             if media_id is None:
-                file = await self._read(publication, ref)
+                file = await publication.read_media(ref)
                 media_id, processing = await self._upload(file, credentials)
                 await publication.progress.put(f"media:{n}", media_id)
                 log.info("x.media.uploaded", post_id=publication.post_id, n=n, processing=processing is not None)
@@ -292,11 +292,6 @@ class XClient(BaseClient):
                 await publication.progress.put(f"ready:{n}", "1")
             ids.append(media_id)
         return ids
-
-    async def _read(self, publication: Publication, ref: str) -> MediaFile:
-        if publication.media_source is None:
-            raise Rejected("This post has media but Herald has no media store configured to read it from.")
-        return await publication.media_source.read(ref)
 
     @staticmethod
     def _category(file: MediaFile) -> str:
